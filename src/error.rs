@@ -1,0 +1,174 @@
+//! The one error type that reaches `main`, and the only place exit codes live.
+//!
+//! Variants are grouped by *who* is at fault so automation can branch on the
+//! exit code: the archive (integrity), the evidence (trust), the operator
+//! (usage), or the machine (io). The `Display` text is for humans; match on
+//! the variants (or `kind()` in JSON reports), not on the text.
+
+/// Anything that can stop a command.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The command line or a configuration file is incoherent.
+    #[error("usage: {0}")]
+    Usage(String),
+    /// The archive is damaged, tampered with, or not an airlock archive.
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+    /// The archive is well-formed but newer than this tool understands.
+    #[error("unsupported archive: {0}")]
+    Unsupported(String),
+    /// A signature, certificate, log proof or policy check failed.
+    #[error("trust: {0}")]
+    Trust(String),
+    /// The evidence is older than what this host already accepted.
+    #[error("rollback: {0}")]
+    Rollback(String),
+    /// The target (docker, podman, directory, registry) refused or failed.
+    #[error("sink: {0}")]
+    Sink(String),
+    /// The image source (an OCI layout or a registry) is unusable.
+    #[error("source: {0}")]
+    Source(String),
+    /// Reading or writing a local file failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The process exit code for this error; documented in docs/cli.md.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Io { .. } | Error::Source(_) => 1,
+            Error::Usage(_) => 2,
+            Error::Integrity(_) => 3,
+            Error::Trust(_) => 4,
+            Error::Rollback(_) => 5,
+            Error::Sink(_) => 6,
+            Error::Unsupported(_) => 7,
+        }
+    }
+
+    /// A stable, machine-readable name for the failure, used in JSON reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => "usage",
+            Error::Integrity(e) => e.kind(),
+            Error::Unsupported(_) => "unsupported-version",
+            Error::Trust(_) => "trust",
+            Error::Rollback(_) => "rollback",
+            Error::Sink(_) => "sink",
+            Error::Source(_) => "source",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn io_path(action: &str, path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::io(format!("{action} {}", path.display()), source)
+    }
+}
+
+/// Why an archive failed its integrity checks. Every variant names the entry
+/// or digest at fault so the one-line message is actionable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    #[error("not an airlock archive: {0}")]
+    NotAnArchive(String),
+    #[error("archive is truncated{}", at_entry(.entry))]
+    Truncated { entry: Option<String> },
+    #[error("unreadable archive stream: {0}")]
+    Corrupt(String),
+    #[error("unsafe entry {name:?}: {reason}")]
+    UnsafePath { name: String, reason: &'static str },
+    #[error("entry {name:?} is a {kind}; only regular files and the layout's directories are allowed")]
+    ForbiddenEntryType { name: String, kind: &'static str },
+    #[error("entry {name:?} is not part of an OCI image layout")]
+    UnexpectedName { name: String },
+    #[error("entry {name:?} is out of order: {reason}")]
+    OutOfOrder { name: String, reason: String },
+    #[error("duplicate entry {name:?}")]
+    DuplicateEntry { name: String },
+    #[error("extra blob {name:?} is not listed in the archive manifest")]
+    ExtraBlob { name: String },
+    #[error("blob {digest} is listed in the archive manifest but missing from the archive")]
+    MissingBlob { digest: String },
+    #[error("blob {digest}: size {actual} differs from the {expected} bytes the archive manifest lists")]
+    SizeMismatch {
+        digest: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("blob stored as {expected} has sha256:{actual} (content altered or stored under the wrong digest)")]
+    DigestMismatch { expected: String, actual: String },
+    #[error("{name}: malformed JSON: {reason}")]
+    MalformedJson { name: String, reason: String },
+    #[error("{name}: {size} bytes exceeds the {limit}-byte limit for this document")]
+    TooLarge { name: String, size: u64, limit: u64 },
+    #[error("{0}")]
+    Contradiction(String),
+    #[error("{from} references {digest}, which the archive does not contain")]
+    DanglingReference { from: String, digest: String },
+    #[error("blob {digest} is not reachable from any image or evidence")]
+    Unreachable { digest: String },
+    #[error("decompression limit: {0}")]
+    DecompressionLimit(String),
+    #[error("unexpected data after the end of the tar archive")]
+    TrailingData,
+}
+
+fn at_entry(entry: &Option<String>) -> String {
+    match entry {
+        Some(e) => format!(" inside {e:?}"),
+        None => String::new(),
+    }
+}
+
+impl IntegrityError {
+    /// Stable names for JSON reports and docs/cli.md.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IntegrityError::NotAnArchive(_) => "not-an-archive",
+            IntegrityError::Truncated { .. } => "truncated",
+            IntegrityError::Corrupt(_) => "corrupt-stream",
+            IntegrityError::UnsafePath { .. } => "unsafe-path",
+            IntegrityError::ForbiddenEntryType { .. } => "forbidden-entry-type",
+            IntegrityError::UnexpectedName { .. } => "unexpected-name",
+            IntegrityError::OutOfOrder { .. } => "out-of-order",
+            IntegrityError::DuplicateEntry { .. } => "duplicate-entry",
+            IntegrityError::ExtraBlob { .. } => "extra-blob",
+            IntegrityError::MissingBlob { .. } => "missing-blob",
+            IntegrityError::SizeMismatch { .. } => "size-mismatch",
+            IntegrityError::DigestMismatch { .. } => "digest-mismatch",
+            IntegrityError::MalformedJson { .. } => "malformed-json",
+            IntegrityError::TooLarge { .. } => "too-large",
+            IntegrityError::Contradiction(_) => "contradiction",
+            IntegrityError::DanglingReference { .. } => "dangling-reference",
+            IntegrityError::Unreachable { .. } => "unreachable-blob",
+            IntegrityError::DecompressionLimit(_) => "decompression-limit",
+            IntegrityError::TrailingData => "trailing-data",
+        }
+    }
+}
+
+/// Convenience for `path`-carrying I/O failures.
+pub(crate) trait IoContext<T> {
+    fn at(self, action: &str, path: &std::path::Path) -> Result<T, Error>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, action: &str, path: &std::path::Path) -> Result<T, Error> {
+        self.map_err(|e| Error::io_path(action, path, e))
+    }
+}
