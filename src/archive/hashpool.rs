@@ -1,0 +1,125 @@
+//! SHA-256 on several cores: each layer goes whole to one worker (a digest
+//! is sequential), consecutive layers to different workers. Chunks travel
+//! through bounded queues and are recycled, so memory stays flat.
+
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::model::Digest;
+
+pub const CHUNK: usize = 1 << 20;
+const QUEUE_DEPTH: usize = 4;
+
+enum Msg {
+    Data(Vec<u8>),
+    End(Digest),
+}
+
+/// (expected, actual) for one finished blob.
+pub type HashResult = (Digest, Digest);
+
+pub struct HashPool {
+    workers: Vec<(SyncSender<Msg>, JoinHandle<()>)>,
+    results: Receiver<HashResult>,
+    free: Receiver<Vec<u8>>,
+    free_tx: Sender<Vec<u8>>,
+    allocated: usize,
+    max_buffers: usize,
+    next: usize,
+    pending: usize,
+}
+
+impl HashPool {
+    pub fn new(workers: usize) -> Self {
+        let workers = workers.max(1);
+        let (res_tx, results) = channel();
+        let (free_tx, free) = channel::<Vec<u8>>();
+        let workers = (0..workers)
+            .map(|_| {
+                let (tx, rx) = sync_channel::<Msg>(QUEUE_DEPTH);
+                let res_tx = res_tx.clone();
+                let free_tx = free_tx.clone();
+                let handle = std::thread::spawn(move || {
+                    let mut hasher = Sha256::new();
+                    for msg in rx {
+                        match msg {
+                            Msg::Data(buf) => {
+                                hasher.update(&buf);
+                                let _ = free_tx.send(buf);
+                            }
+                            Msg::End(expected) => {
+                                let actual = Digest::from_bytes(hasher.finalize_reset().into());
+                                let _ = res_tx.send((expected, actual));
+                            }
+                        }
+                    }
+                });
+                (tx, handle)
+            })
+            .collect::<Vec<_>>();
+        let max_buffers = workers.len() * (QUEUE_DEPTH + 2);
+        HashPool { workers, results, free, free_tx, allocated: 0, max_buffers, next: 0, pending: 0 }
+    }
+
+    /// An empty buffer of capacity `CHUNK`, reused when one is free.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        if let Ok(mut b) = self.free.try_recv() {
+            b.clear();
+            return b;
+        }
+        if self.allocated < self.max_buffers {
+            self.allocated += 1;
+            return Vec::with_capacity(CHUNK);
+        }
+        match self.free.recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            // Unreachable while we hold free_tx; allocate rather than panic.
+            Err(_) => Vec::with_capacity(CHUNK),
+        }
+    }
+
+    /// Start a blob: returns the worker that will hash it.
+    pub fn begin(&mut self) -> usize {
+        let w = self.next % self.workers.len();
+        self.next += 1;
+        w
+    }
+
+    /// Returns false if the worker is gone (it never panics on input).
+    pub fn send(&self, worker: usize, buf: Vec<u8>) -> bool {
+        self.workers.get(worker).is_some_and(|(tx, _)| tx.send(Msg::Data(buf)).is_ok())
+    }
+
+    pub fn end(&mut self, worker: usize, expected: Digest) -> bool {
+        self.pending += 1;
+        self.workers.get(worker).is_some_and(|(tx, _)| tx.send(Msg::End(expected)).is_ok())
+    }
+
+    /// Results that are ready now, without waiting.
+    pub fn ready(&mut self) -> Vec<HashResult> {
+        let out: Vec<_> = self.results.try_iter().collect();
+        self.pending -= out.len().min(self.pending);
+        out
+    }
+
+    /// Wait for every blob handed in so far.
+    pub fn finish(mut self) -> Vec<HashResult> {
+        let mut out = Vec::with_capacity(self.pending);
+        let workers = std::mem::take(&mut self.workers);
+        let handles: Vec<_> = workers.into_iter().map(|(tx, h)| {
+            drop(tx);
+            h
+        }).collect();
+        for h in handles {
+            let _ = h.join();
+        }
+        drop(self.free_tx);
+        out.extend(self.results.try_iter());
+        out
+    }
+}

@@ -1,0 +1,200 @@
+//! What the user sees: one line per failure, or a versioned JSON document
+//! (`--output json`) whose `mediaType` says which shape it has.
+
+use serde_json::{json, Value};
+
+use crate::archive::compress::Compression;
+use crate::archive::ReadOutcome;
+use crate::model::{manifest::EvidenceRole, ArchiveManifest, Digest};
+use crate::pipeline::PackResult;
+use crate::Error;
+
+pub const REPORT_MEDIA_TYPE: &str = "application/vnd.airlock.report.v1+json";
+
+pub fn error_json(command: &str, e: &Error) -> Value {
+    json!({
+        "mediaType": REPORT_MEDIA_TYPE,
+        "command": command,
+        "ok": false,
+        "error": { "kind": e.kind(), "exitCode": e.exit_code(), "message": e.to_string() },
+    })
+}
+
+fn images_json(m: &ArchiveManifest) -> Value {
+    Value::Array(
+        m.images
+            .iter()
+            .map(|i| {
+                json!({
+                    "reference": i.reference,
+                    "platform": i.platform.to_string(),
+                    "indexDigest": i.index_digest,
+                    "manifestDigest": i.manifest_digest,
+                    "configDigest": i.config_digest,
+                    "size": i.size,
+                    "evidence": i.evidence,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn compression_name(c: Compression) -> &'static str {
+    match c {
+        Compression::None => "none",
+        Compression::Zstd => "zstd",
+        Compression::Gzip => "gzip",
+    }
+}
+
+pub fn verify_json(out: &ReadOutcome) -> Value {
+    json!({
+        "mediaType": REPORT_MEDIA_TYPE,
+        "command": "verify",
+        "ok": true,
+        "archive": {
+            "manifestDigest": out.manifest_digest,
+            "formatVersion": out.manifest.format_version,
+            "compression": compression_name(out.compression),
+            "blobs": out.manifest.blobs.len(),
+            "blobBytes": out.blob_bytes,
+            "tarBytes": out.tar_bytes,
+        },
+        "checks": ["tar-safety", "entry-order", "sizes", "sha256", "references", "reachability", "layout-files"],
+        "images": images_json(&out.manifest),
+    })
+}
+
+pub fn verify_text(out: &ReadOutcome) -> String {
+    let m = &out.manifest;
+    let mut s = format!(
+        "OK archive {} ({} images, {} blobs, {}, {})\n",
+        out.manifest_digest,
+        m.images.len(),
+        m.blobs.len(),
+        human(out.blob_bytes),
+        compression_name(out.compression)
+    );
+    for i in &m.images {
+        s.push_str(&format!("  ✓ {} {} {}\n", i.reference, i.platform, i.manifest_digest));
+    }
+    s.push_str("  integrity only: signatures are not checked by this build\n");
+    s
+}
+
+pub fn inspect_json(out: &ReadOutcome) -> Value {
+    let m = &out.manifest;
+    json!({
+        "mediaType": REPORT_MEDIA_TYPE,
+        "command": "inspect",
+        "ok": true,
+        "verified": false,
+        "archive": {
+            "manifestDigest": out.manifest_digest,
+            "formatVersion": m.format_version,
+            "created": m.created,
+            "tool": m.tool,
+            "compression": compression_name(out.compression),
+            "blobs": m.blobs.len(),
+            "blobBytes": m.blobs.iter().map(|b| b.size).sum::<u64>(),
+        },
+        "images": images_json(m),
+    })
+}
+
+pub fn inspect_text(out: &ReadOutcome) -> String {
+    let m = &out.manifest;
+    let total: u64 = m.blobs.iter().map(|b| b.size).sum();
+    let mut s = format!(
+        "archive {}  format v{}  created {}  by {} {}\n{} blobs, {} ({}); not verified, run `airlock verify`\n\n",
+        out.manifest_digest,
+        m.format_version,
+        m.created,
+        m.tool.name,
+        m.tool.version,
+        m.blobs.len(),
+        human(total),
+        compression_name(out.compression)
+    );
+    s.push_str(&format!("{:<48} {:<16} {:>10}  {:<19} {}\n", "IMAGE", "PLATFORM", "SIZE", "MANIFEST", "EVIDENCE"));
+    for i in &m.images {
+        s.push_str(&format!(
+            "{:<48} {:<16} {:>10}  {:<19} {}\n",
+            i.reference,
+            i.platform.to_string(),
+            human(i.size),
+            short(&i.manifest_digest),
+            evidence_summary(&i.evidence)
+        ));
+    }
+    s
+}
+
+fn evidence_summary(ev: &[crate::model::EvidenceRecord]) -> String {
+    if ev.is_empty() {
+        return "none".into();
+    }
+    let mut counts: std::collections::BTreeMap<EvidenceRole, usize> = Default::default();
+    for e in ev {
+        *counts.entry(e.role).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(r, n)| format!("{}×{n}", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn short(d: &Digest) -> String {
+    let s = d.to_string();
+    s.chars().take(19).collect()
+}
+
+pub fn pack_json(r: &PackResult) -> Value {
+    json!({
+        "mediaType": REPORT_MEDIA_TYPE,
+        "command": "pack",
+        "ok": true,
+        "output": r.output,
+        "archive": {
+            "sha256": r.archive_sha256,
+            "bytes": r.archive_bytes,
+            "manifestDigest": r.written.manifest_digest,
+            "blobs": r.written.manifest.blobs.len(),
+        },
+        "images": images_json(&r.written.manifest),
+        "warnings": ["no policy given: nothing was checked beyond digests"],
+    })
+}
+
+pub fn pack_text(r: &PackResult) -> String {
+    let mut s = format!(
+        "wrote {} ({}, {} images, {} blobs)\n  archive sha256 {}  (also in {})\n  archive manifest {}\n",
+        r.output.display(),
+        human(r.archive_bytes),
+        r.written.manifest.images.len(),
+        r.written.manifest.blobs.len(),
+        r.archive_sha256,
+        r.checksum_file.display(),
+        r.written.manifest_digest
+    );
+    for i in &r.written.manifest.images {
+        s.push_str(&format!("  {} {} {}\n", i.reference, i.platform, i.manifest_digest));
+    }
+    s
+}
+
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,220 @@
+//! airlock's archive manifest (`airlock.json`): the one document that names
+//! every image, every piece of evidence and every blob in an archive, so its
+//! digest identifies the whole archive. Schema: `schema/archive-manifest.schema.json`.
+
+use serde::{Deserialize, Serialize};
+
+use super::media;
+use super::Digest;
+
+/// The only format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// File name of the archive manifest inside the tar.
+pub const FILE_NAME: &str = "airlock.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArchiveManifest {
+    pub media_type: String,
+    pub format_version: u32,
+    /// RFC 3339 UTC; from SOURCE_DATE_EPOCH, else the Unix epoch, so output
+    /// stays byte-identical across runs.
+    pub created: String,
+    pub tool: ToolRecord,
+    /// Digests of the layout files that are not blobs, so the archive
+    /// manifest's digest covers them too.
+    pub layout: LayoutRecord,
+    pub images: Vec<ImageRecord>,
+    /// Every blob in `blobs/sha256/`, sorted by digest.
+    pub blobs: Vec<BlobRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolRecord {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LayoutRecord {
+    /// `index.json`.
+    pub index: FileRecord,
+    /// The docker-compatible `manifest.json`.
+    pub docker_manifest: FileRecord,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileRecord {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageRecord {
+    /// The reference the image was packed from (e.g. `registry.example/app:1.2`).
+    pub reference: String,
+    /// Where it came from (`oci-layout:DIR`, later `registry`).
+    pub source: String,
+    /// The image index the manifest was selected from, when there was one;
+    /// signatures may be made over either digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_digest: Option<Digest>,
+    pub manifest_digest: Digest,
+    pub manifest_media_type: String,
+    pub manifest_size: u64,
+    pub config_digest: Digest,
+    pub platform: PlatformRecord,
+    /// Sum of manifest, config and layer sizes.
+    pub size: u64,
+    /// Signatures, attestations, SBOMs, referrers, bundles, log proofs.
+    #[serde(default)]
+    pub evidence: Vec<EvidenceRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlatformRecord {
+    pub os: String,
+    pub architecture: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl std::fmt::Display for PlatformRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a piece of evidence is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceRole {
+    /// cosign `sha256-<hex>.sig` manifest.
+    Signature,
+    /// cosign `sha256-<hex>.att` manifest.
+    Attestation,
+    /// cosign `sha256-<hex>.sbom` manifest, or an SBOM referrer.
+    Sbom,
+    /// A Sigstore bundle referrer.
+    Bundle,
+    /// Any other OCI 1.1 referrer.
+    Referrer,
+    /// A Rekor entry with inclusion proof and checkpoint fetched at pack time.
+    RekorProof,
+    /// The Sigstore trusted root used at pack time.
+    TrustRoot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvidenceRecord {
+    pub role: EvidenceRole,
+    pub digest: Digest,
+    pub media_type: String,
+    /// The image digest (manifest or index) this evidence is about.
+    pub subject: Digest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// The cosign tag it was found under, e.g. `sha256-<hex>.sig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BlobRecord {
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+}
+
+/// Tar order class of a blob: small JSON documents stream before layer data,
+/// so a reader has every manifest in hand before the bulk arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BlobClass {
+    Metadata,
+    Data,
+}
+
+impl BlobRecord {
+    pub fn class(&self) -> BlobClass {
+        if media::is_json(&self.media_type) && self.size <= super::limits::SMALL_BLOB_BYTES {
+            BlobClass::Metadata
+        } else {
+            BlobClass::Data
+        }
+    }
+
+    /// The key blobs are sorted by in the tar.
+    pub fn order_key(&self) -> (BlobClass, Digest) {
+        (self.class(), self.digest)
+    }
+}
+
+impl ArchiveManifest {
+    pub fn blob(&self, digest: &Digest) -> Option<&BlobRecord> {
+        self.blobs
+            .binary_search_by(|b| b.digest.cmp(digest))
+            .ok()
+            .and_then(|i| self.blobs.get(i))
+    }
+}
+
+/// The `created` timestamp: SOURCE_DATE_EPOCH when set, else the epoch.
+pub fn creation_time() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    format_rfc3339(secs)
+}
+
+pub fn source_date_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// Civil-from-days (Howard Hinnant), to avoid a date crate for one string.
+fn format_rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_values() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,25 @@
+//! Media types airlock reads or writes.
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+
+/// Media type of airlock's archive manifest (`airlock.json`).
+pub const ARCHIVE_MANIFEST: &str = "application/vnd.airlock.archive.manifest.v1+json";
+
+pub fn is_image_manifest(mt: &str) -> bool {
+    mt == OCI_MANIFEST || mt == DOCKER_MANIFEST
+}
+
+pub fn is_index(mt: &str) -> bool {
+    mt == OCI_INDEX || mt == DOCKER_MANIFEST_LIST
+}
+
+/// Whether a blob is a JSON document airlock parses (manifests, indexes,
+/// configs and JSON evidence) as opposed to opaque layer data.
+pub fn is_json(mt: &str) -> bool {
+    is_image_manifest(mt) || is_index(mt) || mt.ends_with("+json") || mt.ends_with("/json")
+}

@@ -1,0 +1,11 @@
+//! Plain data: digests, size limits, and airlock's own archive manifest.
+
+pub mod digest;
+pub mod evidence;
+pub mod limits;
+pub mod manifest;
+pub mod media;
+pub mod oci;
+
+pub use digest::Digest;
+pub use manifest::{ArchiveManifest, BlobRecord, EvidenceRecord, ImageRecord, PlatformRecord};

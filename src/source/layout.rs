@@ -1,0 +1,287 @@
+//! Source: a local OCI image layout directory (as written by skopeo, umoci,
+//! `cosign save`, oras or buildkit).
+//!
+//! Images are the `index.json` entries that carry a ref name; entries named
+//! `sha256-<hex>.sig|.att|.sbom` are cosign evidence, and manifests whose
+//! `subject` is an image are OCI 1.1 referrers.
+
+use std::path::{Path, PathBuf};
+
+use super::{BlobOrigin, ImageSet, PlatformFilter};
+use crate::error::{Error, IoContext};
+use crate::model::evidence::role_for_artifact;
+use crate::model::manifest::EvidenceRole;
+use crate::model::oci::{self, DescriptorInfo};
+use crate::model::{limits, media, BlobRecord, Digest, EvidenceRecord, ImageRecord};
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+pub struct LayoutSource {
+    root: PathBuf,
+    entries: Vec<DescriptorInfo>,
+}
+
+fn source_err(root: &Path, msg: impl std::fmt::Display) -> Error {
+    Error::Source(format!("OCI layout {}: {msg}", root.display()))
+}
+
+impl LayoutSource {
+    pub fn open(root: &Path) -> Result<Self, Error> {
+        let marker = read_bounded(&root.join("oci-layout"), limits::MAX_OCI_LAYOUT_BYTES)?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&marker).map_err(|e| source_err(root, format!("oci-layout: {e}")))?;
+        if v.get("imageLayoutVersion").and_then(|v| v.as_str()) != Some("1.0.0") {
+            return Err(source_err(root, "oci-layout: imageLayoutVersion is not 1.0.0"));
+        }
+        let index = read_bounded(&root.join("index.json"), limits::MAX_JSON_BYTES)?;
+        let index = oci::parse_index(&index).map_err(|e| source_err(root, format!("index.json: {e}")))?;
+        Ok(LayoutSource {
+            root: root.to_path_buf(),
+            entries: index.manifests,
+        })
+    }
+
+    fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root.join("blobs").join("sha256").join(d.hex())
+    }
+
+    /// Read a JSON blob and check it against its descriptor.
+    fn read_json_blob(&self, d: &DescriptorInfo) -> Result<Vec<u8>, Error> {
+        if d.size > limits::MAX_JSON_BYTES {
+            return Err(source_err(&self.root, format!("{} is larger than {} bytes", d.digest, limits::MAX_JSON_BYTES)));
+        }
+        let bytes = read_bounded(&self.blob_path(&d.digest), limits::MAX_JSON_BYTES)?;
+        if bytes.len() as u64 != d.size || Digest::of(&bytes) != d.digest {
+            return Err(source_err(&self.root, format!("blob {} does not match its descriptor", d.digest)));
+        }
+        Ok(bytes)
+    }
+
+    fn file_blob(&self, set: &mut ImageSet, d: &DescriptorInfo) -> Result<(), Error> {
+        let path = self.blob_path(&d.digest);
+        let meta = std::fs::metadata(&path).at("read", &path)?;
+        if meta.len() != d.size {
+            return Err(source_err(&self.root, format!("blob {} is {} bytes, descriptor says {}", d.digest, meta.len(), d.size)));
+        }
+        set.add_blob(
+            BlobRecord { digest: d.digest, size: d.size, media_type: d.media_type.clone() },
+            BlobOrigin::File(path),
+        );
+        Ok(())
+    }
+
+    fn memory_blob(set: &mut ImageSet, d: &DescriptorInfo, bytes: Vec<u8>) {
+        set.add_blob(
+            BlobRecord { digest: d.digest, size: d.size, media_type: d.media_type.clone() },
+            BlobOrigin::Memory(bytes.into()),
+        );
+    }
+
+    /// Names of the images in this layout (evidence tags excluded).
+    pub fn image_refs(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.annotations.get(REF_NAME))
+            .filter(|r| cosign_tag(r).is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// Resolve `refs` (all images when empty) for the platforms in `filter`.
+    pub fn resolve(&self, refs: &[String], filter: &PlatformFilter) -> Result<ImageSet, Error> {
+        let wanted: Vec<(&DescriptorInfo, String)> = if refs.is_empty() {
+            self.entries
+                .iter()
+                .filter(|e| media::is_image_manifest(&e.media_type) || media::is_index(&e.media_type))
+                .filter_map(|e| {
+                    let name = e.annotations.get(REF_NAME).cloned();
+                    match name {
+                        Some(n) if cosign_tag(&n).is_some() => None,
+                        Some(n) => Some((e, n)),
+                        None => Some((e, format!("{}@{}", self.root.display(), e.digest))),
+                    }
+                })
+                .collect()
+        } else {
+            let mut out = Vec::new();
+            for r in refs {
+                let hit = self
+                    .entries
+                    .iter()
+                    .find(|e| e.annotations.get(REF_NAME) == Some(r))
+                    .ok_or_else(|| {
+                        source_err(&self.root, format!("no image named {r:?}; it has {:?}", self.image_refs()))
+                    })?;
+                out.push((hit, r.clone()));
+            }
+            out
+        };
+        if wanted.is_empty() {
+            return Err(source_err(&self.root, "contains no images"));
+        }
+        let mut set = ImageSet::default();
+        for (entry, reference) in wanted {
+            self.resolve_one(&mut set, entry, &reference, filter)?;
+        }
+        Ok(set)
+    }
+
+    fn resolve_one(
+        &self,
+        set: &mut ImageSet,
+        entry: &DescriptorInfo,
+        reference: &str,
+        filter: &PlatformFilter,
+    ) -> Result<(), Error> {
+        let source = format!("oci-layout:{}", self.root.display());
+        if media::is_index(&entry.media_type) {
+            let bytes = self.read_json_blob(entry)?;
+            let index = oci::parse_index(&bytes).map_err(|e| source_err(&self.root, format!("{}: {e}", entry.digest)))?;
+            let available: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(|m| m.platform.as_ref().map(|p| p.to_string()))
+                .collect();
+            let chosen: Vec<&DescriptorInfo> = index
+                .manifests
+                .iter()
+                .filter(|m| media::is_image_manifest(&m.media_type))
+                .filter(|m| m.platform.as_ref().is_some_and(|p| filter.matches(p)))
+                .collect();
+            if chosen.is_empty() {
+                return Err(source_err(&self.root, format!("{reference}: no manifest for the requested platform; available: {}", available.join(", "))));
+            }
+            Self::memory_blob(set, entry, bytes);
+            for m in chosen {
+                self.add_image(set, m, reference, &source, Some(entry.digest), filter)?;
+            }
+            self.add_evidence(set, entry.digest)?;
+        } else if media::is_image_manifest(&entry.media_type) {
+            self.add_image(set, entry, reference, &source, None, filter)?;
+        } else {
+            return Err(source_err(&self.root, format!("{reference}: unsupported media type {}", entry.media_type)));
+        }
+        Ok(())
+    }
+
+    fn add_image(
+        &self,
+        set: &mut ImageSet,
+        desc: &DescriptorInfo,
+        reference: &str,
+        source: &str,
+        index_digest: Option<Digest>,
+        filter: &PlatformFilter,
+    ) -> Result<(), Error> {
+        let bytes = self.read_json_blob(desc)?;
+        let manifest = oci::parse_manifest(&bytes).map_err(|e| source_err(&self.root, format!("{}: {e}", desc.digest)))?;
+        let config_bytes = self.read_json_blob(&manifest.config)?;
+        let platform = oci::config_platform(&config_bytes)
+            .map_err(|e| source_err(&self.root, format!("config {}: {e}", manifest.config.digest)))?;
+        if index_digest.is_none() && !filter.matches(&platform) {
+            return Err(source_err(&self.root, format!("{reference} is a single-platform image for {platform}, not the requested platform")));
+        }
+        let size = desc.size + manifest.config.size + manifest.layers.iter().map(|l| l.size).sum::<u64>();
+        Self::memory_blob(set, desc, bytes);
+        Self::memory_blob(set, &manifest.config, config_bytes);
+        for layer in &manifest.layers {
+            self.file_blob(set, layer)?;
+        }
+        set.images.push(ImageRecord {
+            reference: reference.to_string(),
+            source: source.to_string(),
+            index_digest,
+            manifest_digest: desc.digest,
+            manifest_media_type: desc.media_type.clone(),
+            manifest_size: desc.size,
+            config_digest: manifest.config.digest,
+            platform,
+            size,
+            evidence: Vec::new(),
+        });
+        self.add_evidence(set, desc.digest)
+    }
+
+    /// Attach cosign tags and referrers about `subject` to the images that
+    /// have it as manifest or index digest.
+    fn add_evidence(&self, set: &mut ImageSet, subject: Digest) -> Result<(), Error> {
+        let mut found = Vec::new();
+        for e in &self.entries {
+            let tag = e.annotations.get(REF_NAME);
+            let tag_role = tag.and_then(|t| cosign_tag(t)).filter(|(d, _)| *d == subject).map(|(_, r)| r);
+            let is_manifest = media::is_image_manifest(&e.media_type);
+            if tag_role.is_none() && !is_manifest {
+                continue;
+            }
+            let bytes = self.read_json_blob(e)?;
+            let Ok(m) = oci::parse_manifest(&bytes) else {
+                if tag_role.is_some() {
+                    return Err(source_err(&self.root, format!("evidence {} is not an OCI manifest", e.digest)));
+                }
+                continue;
+            };
+            let role = match tag_role {
+                Some(r) => r,
+                None if m.subject == Some(subject) => {
+                    role_for_artifact(m.artifact_type.as_deref().unwrap_or(&m.config.media_type))
+                }
+                None => continue,
+            };
+            for blob in std::iter::once(&m.config).chain(m.layers.iter()) {
+                if blob.size <= limits::MAX_JSON_BYTES {
+                    let b = self.read_json_blob(blob)?;
+                    Self::memory_blob(set, blob, b);
+                } else {
+                    self.file_blob(set, blob)?;
+                }
+            }
+            Self::memory_blob(set, e, bytes);
+            found.push(EvidenceRecord {
+                role,
+                digest: e.digest,
+                media_type: e.media_type.clone(),
+                subject,
+                artifact_type: m.artifact_type.clone(),
+                tag: tag.filter(|t| cosign_tag(t).is_some()).cloned(),
+            });
+        }
+        for img in set
+            .images
+            .iter_mut()
+            .filter(|i| i.manifest_digest == subject || i.index_digest == Some(subject))
+        {
+            for ev in &found {
+                if !img.evidence.contains(ev) {
+                    img.evidence.push(ev.clone());
+                }
+            }
+            img.evidence.sort_by(|a, b| (a.role, a.digest).cmp(&(b.role, b.digest)));
+        }
+        Ok(())
+    }
+}
+
+/// `sha256-<hex>.sig|.att|.sbom` → (subject digest, role).
+pub fn cosign_tag(tag: &str) -> Option<(Digest, EvidenceRole)> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let (hex, suffix) = rest.split_once('.')?;
+    let role = match suffix {
+        "sig" => EvidenceRole::Signature,
+        "att" => EvidenceRole::Attestation,
+        "sbom" => EvidenceRole::Sbom,
+        _ => return None,
+    };
+    Some((Digest::from_hex(hex).ok()?, role))
+}
+
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).at("open", path)?;
+    let mut buf = Vec::new();
+    f.take(limit + 1).read_to_end(&mut buf).at("read", path)?;
+    if buf.len() as u64 > limit {
+        return Err(Error::Source(format!("{} is larger than {limit} bytes", path.display())));
+    }
+    Ok(buf)
+}
+

@@ -1,0 +1,79 @@
+//! Where images come from. A source resolves references into an
+//! [`ImageSet`]: image records plus every blob they need, each with the place
+//! its bytes can be read from. Blob bytes are checked against their digest
+//! when the archive writer copies them, not trusted here.
+
+pub mod layout;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::model::{BlobRecord, Digest, ImageRecord};
+
+/// Where a blob's bytes are read from when the archive is written.
+#[derive(Debug, Clone)]
+pub enum BlobOrigin {
+    File(PathBuf),
+    Memory(Arc<[u8]>),
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedBlob {
+    pub record: BlobRecord,
+    pub origin: BlobOrigin,
+}
+
+/// Images to pack and the blobs they reference, identical blobs once.
+#[derive(Debug, Default, Clone)]
+pub struct ImageSet {
+    pub images: Vec<ImageRecord>,
+    pub blobs: BTreeMap<Digest, PlannedBlob>,
+}
+
+impl ImageSet {
+    pub fn add_blob(&mut self, record: BlobRecord, origin: BlobOrigin) {
+        self.blobs
+            .entry(record.digest)
+            .or_insert(PlannedBlob { record, origin });
+    }
+
+    /// Merge another set; blobs shared between images are stored once.
+    pub fn extend(&mut self, other: ImageSet) {
+        self.images.extend(other.images);
+        for (d, b) in other.blobs {
+            self.blobs.entry(d).or_insert(b);
+        }
+    }
+}
+
+/// Which platforms to take from a multi-platform image.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformFilter {
+    /// Empty means every platform.
+    pub architectures: Vec<String>,
+    pub os: Option<String>,
+    pub variant: Option<String>,
+}
+
+impl PlatformFilter {
+    pub fn matches(&self, p: &crate::model::PlatformRecord) -> bool {
+        use crate::model::oci::normalize_arch;
+        if p.os == "unknown" || p.architecture == "unknown" {
+            return false; // buildkit attestation manifests, not images
+        }
+        let os_ok = self.os.as_deref().is_none_or(|os| os == p.os);
+        let arch_ok = self.architectures.is_empty()
+            || self
+                .architectures
+                .iter()
+                .any(|a| normalize_arch(a) == normalize_arch(&p.architecture));
+        let variant_ok = match (&self.variant, &p.variant) {
+            (None, _) => true,
+            (Some(want), Some(have)) => want == have,
+            // arm64 images often omit the implied v8 variant.
+            (Some(want), None) => want == "v8" && p.architecture == "arm64",
+        };
+        os_ok && arch_ok && variant_ok
+    }
+}
