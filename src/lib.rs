@@ -12,5 +12,7 @@ pub mod error;
 pub mod model;
 pub mod pipeline;
 pub mod source;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use error::{Error, IntegrityError};
