@@ -92,7 +92,9 @@ pub enum IntegrityError {
     Corrupt(String),
     #[error("unsafe entry {name:?}: {reason}")]
     UnsafePath { name: String, reason: &'static str },
-    #[error("entry {name:?} is a {kind}; only regular files and the layout's directories are allowed")]
+    #[error(
+        "entry {name:?} is a {kind}; only regular files and the layout's directories are allowed"
+    )]
     ForbiddenEntryType { name: String, kind: &'static str },
     #[error("entry {name:?} is not part of an OCI image layout")]
     UnexpectedName { name: String },
@@ -104,7 +106,9 @@ pub enum IntegrityError {
     ExtraBlob { name: String },
     #[error("blob {digest} is listed in the archive manifest but missing from the archive")]
     MissingBlob { digest: String },
-    #[error("blob {digest}: size {actual} differs from the {expected} bytes the archive manifest lists")]
+    #[error(
+        "blob {digest}: size {actual} differs from the {expected} bytes the archive manifest lists"
+    )]
     SizeMismatch {
         digest: String,
         expected: u64,

@@ -2,7 +2,7 @@
 //! Library code: returns results, never prints or exits.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
@@ -36,7 +36,9 @@ pub struct PackResult {
 /// Resolve the sources without writing anything (for sizing progress).
 pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     if req.layouts.is_empty() {
-        return Err(Error::Usage("nothing to pack: give --from-oci-layout DIR".into()));
+        return Err(Error::Usage(
+            "nothing to pack: give --from-oci-layout DIR".into(),
+        ));
     }
     let mut set = ImageSet::default();
     for dir in &req.layouts {
@@ -45,7 +47,8 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     }
     // The same image named twice is packed once.
     let mut seen = std::collections::BTreeSet::new();
-    set.images.retain(|i| seen.insert((i.reference.clone(), i.manifest_digest)));
+    set.images
+        .retain(|i| seen.insert((i.reference.clone(), i.manifest_digest)));
     Ok(set)
 }
 
@@ -69,7 +72,11 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// Write the archive to a temp file beside the output, then rename it into
 /// place, so a failed pack never leaves a partial archive under the name.
-pub fn pack(req: &PackRequest, set: &ImageSet, progress: &ProgressBar) -> Result<PackResult, Error> {
+pub fn pack(
+    req: &PackRequest,
+    set: &ImageSet,
+    progress: &ProgressBar,
+) -> Result<PackResult, Error> {
     let zstd = req.zstd || req.output.extension().is_some_and(|e| e == "zst");
     let dir = match req.output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -80,18 +87,39 @@ pub fn pack(req: &PackRequest, set: &ImageSet, progress: &ProgressBar) -> Result
         .tempfile_in(&dir)
         .at("create a temporary file in", &dir)?;
     let file = tmp.as_file().try_clone().at("open", tmp.path())?;
-    let sink = HashingWriter { inner: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), n: 0 };
-    let opts = WriteOptions { zstd, ..WriteOptions::default() };
+    let sink = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: Sha256::new(),
+        n: 0,
+    };
+    let opts = WriteOptions {
+        zstd,
+        ..WriteOptions::default()
+    };
     let (written, mut sink) = archive::write_archive(set, sink, &opts, progress)?;
     sink.flush().at("write", tmp.path())?;
     sink.inner.get_ref().sync_all().at("sync", tmp.path())?;
     let archive_sha256 = Digest::from_bytes(sink.hasher.finalize().into());
-    tmp.persist(&req.output).map_err(|e| Error::io_path("rename into", &req.output, e.error))?;
+    tmp.persist(&req.output)
+        .map_err(|e| Error::io_path("rename into", &req.output, e.error))?;
 
     let checksum_file = sidecar_path(&req.output);
-    let name = req.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    write_atomic(&checksum_file, format!("{}  {name}\n", archive_sha256.hex()).as_bytes())?;
-    Ok(PackResult { written, archive_sha256, archive_bytes: sink.n, output: req.output.clone(), checksum_file })
+    let name = req
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write_atomic(
+        &checksum_file,
+        format!("{}  {name}\n", archive_sha256.hex()).as_bytes(),
+    )?;
+    Ok(PackResult {
+        written,
+        archive_sha256,
+        archive_bytes: sink.n,
+        output: req.output.clone(),
+        checksum_file,
+    })
 }
 
 fn sidecar_path(output: &Path) -> PathBuf {
@@ -101,30 +129,43 @@ fn sidecar_path(output: &Path) -> PathBuf {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).at("create a temporary file in", dir)?;
     tmp.write_all(bytes).at("write", tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io_path("rename into", path, e.error))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io_path("rename into", path, e.error))?;
     Ok(())
 }
 
-/// Where an archive is read from: a file, or `-` for stdin.
-pub fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), Error> {
+/// Length of the archive file, when it is one (for progress).
+pub fn input_len(path: &Path) -> Option<u64> {
     if path.as_os_str() == "-" {
-        return Ok((Box::new(io::stdin().lock()), None));
+        return None;
     }
-    let f = File::open(path).at("open", path)?;
-    let len = f.metadata().ok().map(|m| m.len());
-    Ok((Box::new(f), len))
+    std::fs::metadata(path).ok().map(|m| m.len())
 }
 
-/// Check an archive's integrity in one streaming pass.
-pub fn verify(input: Box<dyn Read>, progress: &ProgressBar) -> Result<ReadOutcome, Error> {
-    archive::read_archive(input, &ReadOptions::default(), progress)
+/// Check an archive's integrity in one pass; `-` reads stdin.
+pub fn verify(path: &Path, progress: &ProgressBar) -> Result<ReadOutcome, Error> {
+    read(path, &ReadOptions::default(), progress)
 }
 
 /// Read just the archive manifest (fast; checks nothing beyond it).
-pub fn inspect(input: Box<dyn Read>) -> Result<ReadOutcome, Error> {
-    let opts = ReadOptions { manifest_only: true, ..ReadOptions::default() };
-    archive::read_archive(input, &opts, &ProgressBar::hidden())
+pub fn inspect(path: &Path) -> Result<ReadOutcome, Error> {
+    let opts = ReadOptions {
+        manifest_only: true,
+        ..ReadOptions::default()
+    };
+    read(path, &opts, &ProgressBar::hidden())
+}
+
+fn read(path: &Path, opts: &ReadOptions, progress: &ProgressBar) -> Result<ReadOutcome, Error> {
+    if path.as_os_str() == "-" {
+        return archive::read_archive(io::stdin().lock(), opts, progress);
+    }
+    let file = File::open(path).at("open", path)?;
+    archive::read_archive_file(file, opts, progress)
 }

@@ -53,7 +53,11 @@ fn flipped_byte_in_layer() {
 fn flipped_byte_in_manifest_blob() {
     let mut es = entries(&sample_archive());
     let m = airlock_json(&es);
-    let md = m["images"][0]["manifestDigest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let md = m["images"][0]["manifestDigest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
     let i = position(&es, &format!("blobs/sha256/{md}"));
     es[i].data[5] ^= 0x20;
     assert_eq!(verdict(&build(&es)), "digest-mismatch");
@@ -81,14 +85,26 @@ fn extra_blob() {
     let mut es = entries(&sample_archive());
     let data = b"not listed anywhere".to_vec();
     let name = format!("blobs/sha256/{}", airlock::model::Digest::of(&data).hex());
-    es.push(Entry { name, kind: tar::EntryType::Regular, data, link: None, declared_size: None });
+    es.push(Entry {
+        name,
+        kind: tar::EntryType::Regular,
+        data,
+        link: None,
+        declared_size: None,
+    });
     assert_eq!(verdict(&build(&es)), "extra-blob");
 }
 
 #[test]
 fn extra_file_outside_blobs() {
     let mut es = entries(&sample_archive());
-    es.push(Entry { name: "README".into(), kind: tar::EntryType::Regular, data: b"hi".to_vec(), link: None, declared_size: None });
+    es.push(Entry {
+        name: "README".into(),
+        kind: tar::EntryType::Regular,
+        data: b"hi".to_vec(),
+        link: None,
+        declared_size: None,
+    });
     assert_eq!(verdict(&build(&es)), "unexpected-name");
 }
 
@@ -111,50 +127,89 @@ fn duplicate_preamble_entry() {
 
 fn with_entry(name: &str, kind: tar::EntryType, link: Option<&str>) -> String {
     let mut es = entries(&sample_archive());
-    es.insert(6, Entry { name: name.into(), kind, data: Vec::new(), link: link.map(String::from), declared_size: None });
+    es.insert(
+        6,
+        Entry {
+            name: name.into(),
+            kind,
+            data: Vec::new(),
+            link: link.map(String::from),
+            declared_size: None,
+        },
+    );
     verdict(&build(&es))
 }
 
 #[test]
 fn absolute_path() {
-    assert_eq!(with_entry("/etc/passwd", tar::EntryType::Regular, None), "unsafe-path");
+    assert_eq!(
+        with_entry("/etc/passwd", tar::EntryType::Regular, None),
+        "unsafe-path"
+    );
 }
 
 #[test]
 fn parent_directory_path() {
-    assert_eq!(with_entry("blobs/sha256/../../../evil", tar::EntryType::Regular, None), "unsafe-path");
+    assert_eq!(
+        with_entry("blobs/sha256/../../../evil", tar::EntryType::Regular, None),
+        "unsafe-path"
+    );
 }
 
 #[test]
 fn symlink_entry() {
     let name = format!("blobs/sha256/{}", "ab".repeat(32));
-    assert_eq!(with_entry(&name, tar::EntryType::Symlink, Some("/etc/shadow")), "forbidden-entry-type");
+    assert_eq!(
+        with_entry(&name, tar::EntryType::Symlink, Some("/etc/shadow")),
+        "forbidden-entry-type"
+    );
 }
 
 #[test]
 fn hardlink_entry() {
     let name = format!("blobs/sha256/{}", "cd".repeat(32));
-    assert_eq!(with_entry(&name, tar::EntryType::Link, Some("index.json")), "forbidden-entry-type");
+    assert_eq!(
+        with_entry(&name, tar::EntryType::Link, Some("index.json")),
+        "forbidden-entry-type"
+    );
 }
 
 #[test]
 fn device_entry() {
     let name = format!("blobs/sha256/{}", "ef".repeat(32));
-    assert_eq!(with_entry(&name, tar::EntryType::Char, None), "forbidden-entry-type");
-    assert_eq!(with_entry(&name, tar::EntryType::Block, None), "forbidden-entry-type");
+    assert_eq!(
+        with_entry(&name, tar::EntryType::Char, None),
+        "forbidden-entry-type"
+    );
+    assert_eq!(
+        with_entry(&name, tar::EntryType::Block, None),
+        "forbidden-entry-type"
+    );
 }
 
 #[test]
 fn fifo_entry() {
     let name = format!("blobs/sha256/{}", "01".repeat(32));
-    assert_eq!(with_entry(&name, tar::EntryType::Fifo, None), "forbidden-entry-type");
+    assert_eq!(
+        with_entry(&name, tar::EntryType::Fifo, None),
+        "forbidden-entry-type"
+    );
 }
 
 #[test]
 fn names_outside_the_layout() {
-    assert_eq!(with_entry("blobs/sha512/abcd", tar::EntryType::Regular, None), "unexpected-name");
-    assert_eq!(with_entry("etc/passwd", tar::EntryType::Regular, None), "unexpected-name");
-    assert_eq!(with_entry("blobs/sha256/UPPERCASE", tar::EntryType::Regular, None), "unexpected-name");
+    assert_eq!(
+        with_entry("blobs/sha512/abcd", tar::EntryType::Regular, None),
+        "unexpected-name"
+    );
+    assert_eq!(
+        with_entry("etc/passwd", tar::EntryType::Regular, None),
+        "unexpected-name"
+    );
+    assert_eq!(
+        with_entry("blobs/sha256/UPPERCASE", tar::EntryType::Regular, None),
+        "unexpected-name"
+    );
 }
 
 #[test]
@@ -165,7 +220,9 @@ fn blob_stored_under_wrong_digest() {
     let out = tmp.path().join("a.tar");
     pack_to(&layout, &out);
     let mut es = entries(&std::fs::read(out).unwrap());
-    let layers: Vec<usize> = (0..es.len()).filter(|&i| es[i].data.len() == 50_000).collect();
+    let layers: Vec<usize> = (0..es.len())
+        .filter(|&i| es[i].data.len() == 50_000)
+        .collect();
     assert_eq!(layers.len(), 2);
     let (a, b) = (layers[0], layers[1]);
     let tmpdata = es[a].data.clone();
@@ -227,8 +284,12 @@ fn oversized_index_json() {
 fn zstd_window_bomb() {
     let a = sample_archive();
     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
-    enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(31)).unwrap();
-    enc.set_parameter(zstd::zstd_safe::CParameter::EnableLongDistanceMatching(true)).unwrap();
+    enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(31))
+        .unwrap();
+    enc.set_parameter(zstd::zstd_safe::CParameter::EnableLongDistanceMatching(
+        true,
+    ))
+    .unwrap();
     std::io::Write::write_all(&mut enc, &a).unwrap();
     let z = enc.finish().unwrap();
     assert_eq!(verdict(&z), "decompression-limit");
@@ -258,7 +319,8 @@ fn archive_manifest_contradicts_index_json() {
     let mut es = entries(&sample_archive());
     let i = position(&es, "index.json");
     let mut ix: serde_json::Value = serde_json::from_slice(&es[i].data).unwrap();
-    ix["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] = json!("localhost/evil/app:1.0");
+    ix["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] =
+        json!("localhost/evil/app:1.0");
     replace_layout_file(&mut es, "index.json", serde_json::to_vec(&ix).unwrap());
     assert_eq!(verdict(&build(&es)), "contradiction");
 }
@@ -329,6 +391,12 @@ fn unreachable_blob_listed_in_manifest() {
     blobs.push(json!({"digest": d.to_string(), "size": data.len(), "mediaType": "application/octet-stream"}));
     blobs.sort_by(|a, b| a["digest"].as_str().cmp(&b["digest"].as_str()));
     set_airlock_json(&mut es, &m);
-    es.push(Entry { name: format!("blobs/sha256/{}", d.hex()), kind: tar::EntryType::Regular, data, link: None, declared_size: None });
+    es.push(Entry {
+        name: format!("blobs/sha256/{}", d.hex()),
+        kind: tar::EntryType::Regular,
+        data,
+        link: None,
+        declared_size: None,
+    });
     assert_eq!(verdict(&build(&es)), "unreachable-blob");
 }

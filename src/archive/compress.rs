@@ -30,9 +30,12 @@ pub enum Compression {
     Gzip,
 }
 
+/// A reader that yields the sniffed bytes again, then the rest.
+pub type Replayed<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
 /// Read the first bytes to learn the compression, and hand back a reader
 /// that still yields them.
-pub fn sniff<R: Read>(mut r: R) -> io::Result<(Compression, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+pub fn sniff<R: Read>(mut r: R) -> io::Result<(Compression, Replayed<R>)> {
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {

@@ -29,10 +29,12 @@ pub fn check(
     for (digest, doc) in docs {
         if let Doc::Manifest(man) = doc {
             for d in std::iter::once(&man.config).chain(man.layers.iter()) {
-                let rec = m.blob(&d.digest).ok_or_else(|| IntegrityError::DanglingReference {
-                    from: format!("manifest {digest}"),
-                    digest: d.digest.to_string(),
-                })?;
+                let rec = m
+                    .blob(&d.digest)
+                    .ok_or_else(|| IntegrityError::DanglingReference {
+                        from: format!("manifest {digest}"),
+                        digest: d.digest.to_string(),
+                    })?;
                 if rec.size != d.size {
                     return Err(contradiction(format!(
                         "manifest {digest} gives {} a size of {} but the archive holds {} bytes",
@@ -45,7 +47,10 @@ pub fn check(
 
     for img in &m.images {
         let Some(Doc::Manifest(man)) = docs.get(&img.manifest_digest) else {
-            return Err(contradiction(format!("image {} has no image manifest {}", img.reference, img.manifest_digest)));
+            return Err(contradiction(format!(
+                "image {} has no image manifest {}",
+                img.reference, img.manifest_digest
+            )));
         };
         if man.config.digest != img.config_digest {
             return Err(contradiction(format!(
@@ -54,7 +59,10 @@ pub fn check(
             )));
         }
         let config = metadata.get(&img.config_digest).ok_or_else(|| {
-            contradiction(format!("image {}: config {} is not a JSON document", img.reference, img.config_digest))
+            contradiction(format!(
+                "image {}: config {} is not a JSON document",
+                img.reference, img.config_digest
+            ))
         })?;
         let platform = oci::config_platform(config).map_err(|e| IntegrityError::MalformedJson {
             name: format!("config {}", img.config_digest),
@@ -66,16 +74,27 @@ pub fn check(
                 img.reference, img.platform
             )));
         }
-        let size = img.manifest_size + man.config.size + man.layers.iter().map(|l| l.size).sum::<u64>();
+        let size =
+            img.manifest_size + man.config.size + man.layers.iter().map(|l| l.size).sum::<u64>();
         let listed_manifest_size = m.blob(&img.manifest_digest).map(|b| b.size);
         if size != img.size || listed_manifest_size != Some(img.manifest_size) {
-            return Err(contradiction(format!("image {}: recorded sizes do not add up", img.reference)));
+            return Err(contradiction(format!(
+                "image {}: recorded sizes do not add up",
+                img.reference
+            )));
         }
         if let Some(ix) = &img.index_digest {
             let Some(Doc::Index(index)) = docs.get(ix) else {
-                return Err(contradiction(format!("image {}: {ix} is not an image index", img.reference)));
+                return Err(contradiction(format!(
+                    "image {}: {ix} is not an image index",
+                    img.reference
+                )));
             };
-            if !index.manifests.iter().any(|d| d.digest == img.manifest_digest) {
+            if !index
+                .manifests
+                .iter()
+                .any(|d| d.digest == img.manifest_digest)
+            {
                 return Err(contradiction(format!(
                     "image {}: index {ix} does not contain manifest {}",
                     img.reference, img.manifest_digest
@@ -91,7 +110,10 @@ pub fn check(
             }
             if let Some(Doc::Manifest(evm)) = docs.get(&ev.digest) {
                 if evm.subject.is_some_and(|s| s != ev.subject) {
-                    return Err(contradiction(format!("evidence {} names a different subject", ev.digest)));
+                    return Err(contradiction(format!(
+                        "evidence {} names a different subject",
+                        ev.digest
+                    )));
                 }
             }
         }
@@ -107,7 +129,10 @@ pub fn check(
 }
 
 /// Walk from images and evidence; any listed blob not reached is extra.
-fn check_reachable(m: &ArchiveManifest, docs: &BTreeMap<Digest, Doc>) -> Result<(), IntegrityError> {
+fn check_reachable(
+    m: &ArchiveManifest,
+    docs: &BTreeMap<Digest, Doc>,
+) -> Result<(), IntegrityError> {
     let mut reached = BTreeSet::new();
     let mut stack: Vec<Digest> = Vec::new();
     for img in &m.images {
@@ -126,13 +151,20 @@ fn check_reachable(m: &ArchiveManifest, docs: &BTreeMap<Digest, Doc>) -> Result<
             }
             // An index may name platforms the archive does not carry.
             Some(Doc::Index(ix)) => {
-                stack.extend(ix.manifests.iter().map(|c| c.digest).filter(|c| m.blob(c).is_some()));
+                stack.extend(
+                    ix.manifests
+                        .iter()
+                        .map(|c| c.digest)
+                        .filter(|c| m.blob(c).is_some()),
+                );
             }
             None => {}
         }
     }
     if let Some(b) = m.blobs.iter().find(|b| !reached.contains(&b.digest)) {
-        return Err(IntegrityError::Unreachable { digest: b.digest.to_string() });
+        return Err(IntegrityError::Unreachable {
+            digest: b.digest.to_string(),
+        });
     }
     Ok(())
 }

@@ -60,7 +60,16 @@ impl HashPool {
             })
             .collect::<Vec<_>>();
         let max_buffers = workers.len() * (QUEUE_DEPTH + 2);
-        HashPool { workers, results, free, free_tx, allocated: 0, max_buffers, next: 0, pending: 0 }
+        HashPool {
+            workers,
+            results,
+            free,
+            free_tx,
+            allocated: 0,
+            max_buffers,
+            next: 0,
+            pending: 0,
+        }
     }
 
     /// An empty buffer of capacity `CHUNK`, reused when one is free.
@@ -92,12 +101,16 @@ impl HashPool {
 
     /// Returns false if the worker is gone (it never panics on input).
     pub fn send(&self, worker: usize, buf: Vec<u8>) -> bool {
-        self.workers.get(worker).is_some_and(|(tx, _)| tx.send(Msg::Data(buf)).is_ok())
+        self.workers
+            .get(worker)
+            .is_some_and(|(tx, _)| tx.send(Msg::Data(buf)).is_ok())
     }
 
     pub fn end(&mut self, worker: usize, expected: Digest) -> bool {
         self.pending += 1;
-        self.workers.get(worker).is_some_and(|(tx, _)| tx.send(Msg::End(expected)).is_ok())
+        self.workers
+            .get(worker)
+            .is_some_and(|(tx, _)| tx.send(Msg::End(expected)).is_ok())
     }
 
     /// Results that are ready now, without waiting.
@@ -111,10 +124,13 @@ impl HashPool {
     pub fn finish(mut self) -> Vec<HashResult> {
         let mut out = Vec::with_capacity(self.pending);
         let workers = std::mem::take(&mut self.workers);
-        let handles: Vec<_> = workers.into_iter().map(|(tx, h)| {
-            drop(tx);
-            h
-        }).collect();
+        let handles: Vec<_> = workers
+            .into_iter()
+            .map(|(tx, h)| {
+                drop(tx);
+                h
+            })
+            .collect();
         for h in handles {
             let _ = h.join();
         }
@@ -122,4 +138,106 @@ impl HashPool {
         out.extend(self.results.try_iter());
         out
     }
+}
+
+/// Hashing straight from a seekable file: workers read their blob's byte
+/// range with positional reads while the main thread only parses headers,
+/// so separate layers are hashed on separate cores with no buffering.
+pub struct RegionHasher {
+    jobs: Option<SyncSender<Region>>,
+    results: Receiver<RegionResult>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+struct Region {
+    offset: u64,
+    size: u64,
+    expected: Digest,
+}
+
+/// (expected, actual digest or the I/O error kind that stopped the read).
+pub type RegionResult = (Digest, Result<Digest, std::io::ErrorKind>);
+
+impl RegionHasher {
+    pub fn new(
+        workers: usize,
+        file: std::sync::Arc<std::fs::File>,
+        progress: indicatif::ProgressBar,
+    ) -> Self {
+        let (job_tx, job_rx) = sync_channel::<Region>(64);
+        let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
+        let (res_tx, results) = channel();
+        let handles = (0..workers.max(1))
+            .map(|_| {
+                let job_rx = job_rx.clone();
+                let res_tx = res_tx.clone();
+                let file = file.clone();
+                let progress = progress.clone();
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; CHUNK];
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        let r = hash_region(&file, job.offset, job.size, &mut buf, &progress);
+                        let _ = res_tx.send((job.expected, r.map_err(|e| e.kind())));
+                    }
+                })
+            })
+            .collect();
+        RegionHasher {
+            jobs: Some(job_tx),
+            results,
+            handles,
+        }
+    }
+
+    pub fn submit(&self, offset: u64, size: u64, expected: Digest) -> bool {
+        self.jobs.as_ref().is_some_and(|j| {
+            j.send(Region {
+                offset,
+                size,
+                expected,
+            })
+            .is_ok()
+        })
+    }
+
+    pub fn ready(&self) -> Vec<RegionResult> {
+        self.results.try_iter().collect()
+    }
+
+    pub fn finish(mut self) -> Vec<RegionResult> {
+        self.jobs = None;
+        for h in std::mem::take(&mut self.handles) {
+            let _ = h.join();
+        }
+        self.results.try_iter().collect()
+    }
+}
+
+fn hash_region(
+    file: &std::fs::File,
+    offset: u64,
+    size: u64,
+    buf: &mut [u8],
+    progress: &indicatif::ProgressBar,
+) -> std::io::Result<Digest> {
+    use std::os::unix::fs::FileExt;
+    let mut hasher = Sha256::new();
+    let mut pos = offset;
+    let end = offset + size;
+    while pos < end {
+        let want = usize::try_from((end - pos).min(buf.len() as u64)).unwrap_or(buf.len());
+        let got = file.read_at(&mut buf[..want], pos)?;
+        if got == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        hasher.update(&buf[..got]);
+        progress.inc(got as u64);
+        pos += got as u64;
+    }
+    Ok(Digest::from_bytes(hasher.finalize().into()))
 }

@@ -41,7 +41,11 @@ struct LayoutPlatform {
 
 impl From<&PlatformRecord> for LayoutPlatform {
     fn from(p: &PlatformRecord) -> Self {
-        LayoutPlatform { architecture: p.architecture.clone(), os: p.os.clone(), variant: p.variant.clone() }
+        LayoutPlatform {
+            architecture: p.architecture.clone(),
+            os: p.os.clone(),
+            variant: p.variant.clone(),
+        }
     }
 }
 
@@ -58,8 +62,11 @@ fn valid_ref_name(r: &str) -> bool {
     !r.is_empty()
         && r.split('/').all(|c| {
             !c.is_empty()
-                && c.chars().next().is_some_and(|ch| ch.is_ascii_alphanumeric())
-                && c.chars().all(|ch| ch.is_ascii_alphanumeric() || "-._:@+".contains(ch))
+                && c.chars()
+                    .next()
+                    .is_some_and(|ch| ch.is_ascii_alphanumeric())
+                && c.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-._:@+".contains(ch))
         })
 }
 
@@ -67,7 +74,10 @@ fn valid_ref_name(r: &str) -> bool {
 fn docker_repo_tag(r: &str) -> Option<String> {
     let without_digest = r.split('@').next()?;
     let last = without_digest.rsplit('/').next()?;
-    if !last.contains(':') || !valid_ref_name(without_digest) || without_digest.chars().any(|c| c.is_ascii_uppercase()) {
+    if !last.contains(':')
+        || !valid_ref_name(without_digest)
+        || without_digest.chars().any(|c| c.is_ascii_uppercase())
+    {
         return None;
     }
     Some(without_digest.to_string())
@@ -100,14 +110,20 @@ fn index_doc(images: &[ImageRecord]) -> LayoutIndex {
     }
 }
 
-fn docker_doc(images: &[ImageRecord], layers_of: &dyn Fn(&Digest) -> Option<Vec<Digest>>) -> Option<Vec<DockerEntry>> {
+fn docker_doc(
+    images: &[ImageRecord],
+    layers_of: &dyn Fn(&Digest) -> Option<Vec<Digest>>,
+) -> Option<Vec<DockerEntry>> {
     images
         .iter()
         .map(|img| {
             Some(DockerEntry {
                 config: img.config_digest.blob_path(),
                 repo_tags: docker_repo_tag(&img.reference).into_iter().collect(),
-                layers: layers_of(&img.manifest_digest)?.iter().map(|d| d.blob_path()).collect(),
+                layers: layers_of(&img.manifest_digest)?
+                    .iter()
+                    .map(|d| d.blob_path())
+                    .collect(),
             })
         })
         .collect()
@@ -132,8 +148,11 @@ fn contradiction(msg: String) -> IntegrityError {
 
 /// `index.json` must list exactly the images of the archive manifest.
 pub fn check_index(bytes: &[u8], images: &[ImageRecord]) -> Result<(), IntegrityError> {
-    let got: LayoutIndex = serde_json::from_slice(bytes)
-        .map_err(|e| IntegrityError::MalformedJson { name: "index.json".into(), reason: e.to_string() })?;
+    let got: LayoutIndex =
+        serde_json::from_slice(bytes).map_err(|e| IntegrityError::MalformedJson {
+            name: "index.json".into(),
+            reason: e.to_string(),
+        })?;
     let want = index_doc(images);
     if got.manifests.len() != want.manifests.len() {
         return Err(contradiction(format!(
@@ -146,12 +165,19 @@ pub fn check_index(bytes: &[u8], images: &[ImageRecord]) -> Result<(), Integrity
         if g != w {
             return Err(contradiction(format!(
                 "index.json entry {} does not match airlock.json image {} ({})",
-                g.digest, w.digest, w.annotations.get(AIRLOCK_REFERENCE).map(String::as_str).unwrap_or("")
+                g.digest,
+                w.digest,
+                w.annotations
+                    .get(AIRLOCK_REFERENCE)
+                    .map(String::as_str)
+                    .unwrap_or("")
             )));
         }
     }
     if got != want {
-        return Err(contradiction("index.json header differs from the one airlock writes".into()));
+        return Err(contradiction(
+            "index.json header differs from the one airlock writes".into(),
+        ));
     }
     Ok(())
 }
@@ -162,12 +188,18 @@ pub fn check_docker_manifest(
     images: &[ImageRecord],
     layers_of: &dyn Fn(&Digest) -> Option<Vec<Digest>>,
 ) -> Result<(), IntegrityError> {
-    let got: Vec<DockerEntry> = serde_json::from_slice(bytes)
-        .map_err(|e| IntegrityError::MalformedJson { name: "manifest.json".into(), reason: e.to_string() })?;
-    let want = docker_doc(images, layers_of)
-        .ok_or_else(|| contradiction("an image manifest could not be read to check manifest.json".into()))?;
+    let got: Vec<DockerEntry> =
+        serde_json::from_slice(bytes).map_err(|e| IntegrityError::MalformedJson {
+            name: "manifest.json".into(),
+            reason: e.to_string(),
+        })?;
+    let want = docker_doc(images, layers_of).ok_or_else(|| {
+        contradiction("an image manifest could not be read to check manifest.json".into())
+    })?;
     if got != want {
-        return Err(contradiction("manifest.json does not match the images in airlock.json".into()));
+        return Err(contradiction(
+            "manifest.json does not match the images in airlock.json".into(),
+        ));
     }
     Ok(())
 }
@@ -178,8 +210,14 @@ mod tests {
 
     #[test]
     fn repo_tags_only_for_tagged_names() {
-        assert_eq!(docker_repo_tag("localhost/a/b:1.0").as_deref(), Some("localhost/a/b:1.0"));
-        assert_eq!(docker_repo_tag("reg:5000/a/b:1.0@sha256:00").as_deref(), Some("reg:5000/a/b:1.0"));
+        assert_eq!(
+            docker_repo_tag("localhost/a/b:1.0").as_deref(),
+            Some("localhost/a/b:1.0")
+        );
+        assert_eq!(
+            docker_repo_tag("reg:5000/a/b:1.0@sha256:00").as_deref(),
+            Some("reg:5000/a/b:1.0")
+        );
         assert_eq!(docker_repo_tag("reg:5000/a/b"), None);
         assert_eq!(docker_repo_tag("/tmp/x@sha256:00"), None);
         assert!(!valid_ref_name("/abs"));

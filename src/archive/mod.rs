@@ -9,5 +9,5 @@ pub mod names;
 pub mod reader;
 pub mod writer;
 
-pub use reader::{read_archive, ReadOptions, ReadOutcome};
+pub use reader::{read_archive, read_archive_file, ReadOptions, ReadOutcome};
 pub use writer::{write_archive, WriteOptions, WriteOutcome};

@@ -14,7 +14,14 @@ pub const SHA256_DIR: &str = "blobs/sha256/";
 pub const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// Entries that precede every blob, in this order.
-pub const PREAMBLE: [&str; 6] = [OCI_LAYOUT, ARCHIVE_MANIFEST, INDEX, DOCKER_MANIFEST, BLOBS_DIR, SHA256_DIR];
+pub const PREAMBLE: [&str; 6] = [
+    OCI_LAYOUT,
+    ARCHIVE_MANIFEST,
+    INDEX,
+    DOCKER_MANIFEST,
+    BLOBS_DIR,
+    SHA256_DIR,
+];
 
 /// What an entry name denotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +33,10 @@ pub enum EntryName {
 /// Refuse names that could escape an extraction directory, whatever else
 /// the entry is; returns the name as text.
 pub fn check_safe(raw: &[u8]) -> Result<&str, IntegrityError> {
-    let unsafe_path = |reason| IntegrityError::UnsafePath { name: String::from_utf8_lossy(raw).into_owned(), reason };
+    let unsafe_path = |reason| IntegrityError::UnsafePath {
+        name: String::from_utf8_lossy(raw).into_owned(),
+        reason,
+    };
     let name = std::str::from_utf8(raw).map_err(|_| unsafe_path("name is not UTF-8"))?;
     if name.starts_with('/') {
         return Err(unsafe_path("absolute path"));
@@ -50,7 +60,9 @@ pub fn classify(name: &str) -> Result<EntryName, IntegrityError> {
             return Ok(EntryName::Blob(d));
         }
     }
-    Err(IntegrityError::UnexpectedName { name: name.to_string() })
+    Err(IntegrityError::UnexpectedName {
+        name: name.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -62,11 +74,29 @@ mod tests {
         assert_eq!(classify("index.json").unwrap(), EntryName::Preamble(2));
         let d = Digest::of(b"x");
         assert_eq!(classify(&d.blob_path()).unwrap(), EntryName::Blob(d));
-        assert!(matches!(check_safe(b"/etc/passwd"), Err(IntegrityError::UnsafePath { .. })));
-        assert!(matches!(check_safe(b"blobs/../../x"), Err(IntegrityError::UnsafePath { .. })));
-        assert!(matches!(check_safe(b"a\\b"), Err(IntegrityError::UnsafePath { .. })));
-        assert!(matches!(classify("blobs/sha256/XYZ"), Err(IntegrityError::UnexpectedName { .. })));
-        assert!(matches!(classify("./index.json"), Err(IntegrityError::UnexpectedName { .. })));
-        assert!(matches!(classify("blobs/sha512/00"), Err(IntegrityError::UnexpectedName { .. })));
+        assert!(matches!(
+            check_safe(b"/etc/passwd"),
+            Err(IntegrityError::UnsafePath { .. })
+        ));
+        assert!(matches!(
+            check_safe(b"blobs/../../x"),
+            Err(IntegrityError::UnsafePath { .. })
+        ));
+        assert!(matches!(
+            check_safe(b"a\\b"),
+            Err(IntegrityError::UnsafePath { .. })
+        ));
+        assert!(matches!(
+            classify("blobs/sha256/XYZ"),
+            Err(IntegrityError::UnexpectedName { .. })
+        ));
+        assert!(matches!(
+            classify("./index.json"),
+            Err(IntegrityError::UnexpectedName { .. })
+        ));
+        assert!(matches!(
+            classify("blobs/sha512/00"),
+            Err(IntegrityError::UnexpectedName { .. })
+        ));
     }
 }

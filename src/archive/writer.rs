@@ -23,7 +23,10 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { zstd: false, mtime: manifest::source_date_epoch() }
+        WriteOptions {
+            zstd: false,
+            mtime: manifest::source_date_epoch(),
+        }
     }
 }
 
@@ -42,7 +45,9 @@ pub fn plan(set: &ImageSet) -> Result<(ArchiveManifest, Vec<u8>, Vec<u8>), Error
     let index = layout_files::build_index(&set.images);
     let layers_of = |d: &Digest| -> Option<Vec<Digest>> {
         let blob = set.blobs.get(d)?;
-        let BlobOrigin::Memory(bytes) = &blob.origin else { return None };
+        let BlobOrigin::Memory(bytes) = &blob.origin else {
+            return None;
+        };
         let m = oci::parse_manifest(bytes).ok()?;
         Some(m.layers.iter().map(|l| l.digest).collect())
     };
@@ -52,10 +57,19 @@ pub fn plan(set: &ImageSet) -> Result<(ArchiveManifest, Vec<u8>, Vec<u8>), Error
         media_type: media::ARCHIVE_MANIFEST.to_string(),
         format_version: manifest::FORMAT_VERSION,
         created: manifest::creation_time(),
-        tool: ToolRecord { name: "airlock".into(), version: env!("CARGO_PKG_VERSION").into() },
+        tool: ToolRecord {
+            name: "airlock".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
         layout: LayoutRecord {
-            index: manifest::FileRecord { digest: Digest::of(&index), size: index.len() as u64 },
-            docker_manifest: manifest::FileRecord { digest: Digest::of(&docker), size: docker.len() as u64 },
+            index: manifest::FileRecord {
+                digest: Digest::of(&index),
+                size: index.len() as u64,
+            },
+            docker_manifest: manifest::FileRecord {
+                digest: Digest::of(&docker),
+                size: docker.len() as u64,
+            },
         },
         images: set.images.clone(),
         blobs,
@@ -65,13 +79,18 @@ pub fn plan(set: &ImageSet) -> Result<(ArchiveManifest, Vec<u8>, Vec<u8>), Error
 
 fn header(name: &str, size: u64, dir: bool, mtime: u64) -> Result<tar::Header, Error> {
     let mut h = tar::Header::new_ustar();
-    h.set_path(name).map_err(|e| Error::io(format!("tar name {name}"), e))?;
+    h.set_path(name)
+        .map_err(|e| Error::io(format!("tar name {name}"), e))?;
     h.set_size(size);
     h.set_mode(if dir { 0o755 } else { 0o644 });
     h.set_uid(0);
     h.set_gid(0);
     h.set_mtime(mtime);
-    h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+    h.set_entry_type(if dir {
+        tar::EntryType::Directory
+    } else {
+        tar::EntryType::Regular
+    });
     h.set_cksum();
     Ok(h)
 }
@@ -112,7 +131,14 @@ pub fn write_archive<W: Write>(
     } else {
         write_tar(set, out, opts, progress, &manifest_bytes, &index, &docker)?
     };
-    Ok((WriteOutcome { manifest, manifest_digest, tar_bytes }, out))
+    Ok((
+        WriteOutcome {
+            manifest,
+            manifest_digest,
+            tar_bytes,
+        },
+        out,
+    ))
 }
 
 struct Counting<W> {
@@ -149,10 +175,12 @@ fn write_tar<W: Write>(
         (names::DOCKER_MANIFEST, docker),
     ];
     for (name, data) in files {
-        tar.append(&header(name, data.len() as u64, false, opts.mtime)?, data).map_err(io_err)?;
+        tar.append(&header(name, data.len() as u64, false, opts.mtime)?, data)
+            .map_err(io_err)?;
     }
     for dir in [names::BLOBS_DIR, names::SHA256_DIR] {
-        tar.append(&header(dir, 0, true, opts.mtime)?, io::empty()).map_err(io_err)?;
+        tar.append(&header(dir, 0, true, opts.mtime)?, io::empty())
+            .map_err(io_err)?;
     }
     let mut order: Vec<_> = set.blobs.values().collect();
     order.sort_by_key(|b| b.record.order_key());
@@ -165,9 +193,16 @@ fn write_tar<W: Write>(
             }
         };
         // Read one byte past the size so a grown source is noticed too.
-        let mut hashing = HashingReader { inner: reader.take(rec.size + 1), hasher: Sha256::new(), count: 0 };
-        tar.append(&header(&rec.digest.blob_path(), rec.size, false, opts.mtime)?, &mut hashing)
-            .map_err(io_err)?;
+        let mut hashing = HashingReader {
+            inner: reader.take(rec.size + 1),
+            hasher: Sha256::new(),
+            count: 0,
+        };
+        tar.append(
+            &header(&rec.digest.blob_path(), rec.size, false, opts.mtime)?,
+            &mut hashing,
+        )
+        .map_err(io_err)?;
         let actual = Digest::from_bytes(hashing.hasher.finalize().into());
         if hashing.count != rec.size || actual != rec.digest {
             return Err(Error::Source(format!(

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "airlock", version, about = "Move signed container images into air-gapped sites and prove, offline, that they are what the publisher signed")]
+#[command(
+    name = "airlock",
+    version,
+    about = "Move signed container images into air-gapped sites and prove, offline, that they are what the publisher signed"
+)]
 pub struct Cli {
     /// Report format on stdout.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]

@@ -49,7 +49,11 @@ fn command_name(c: &Command) -> &'static str {
 
 fn emit(json: bool, value: serde_json::Value, text: String) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    let r = if json { writeln!(out, "{value:#}") } else { write!(out, "{text}") };
+    let r = if json {
+        writeln!(out, "{value:#}")
+    } else {
+        write!(out, "{text}")
+    };
     match r {
         Ok(()) => Ok(()),
         // A closed pipe (`| head`) is not a failure of the command.
@@ -65,7 +69,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             let req = PackRequest {
                 layouts: a.from_oci_layout,
                 refs: a.refs,
-                platforms: PlatformFilter { architectures: a.arch, os: Some(a.os), variant: a.variant },
+                platforms: PlatformFilter {
+                    architectures: a.arch,
+                    os: Some(a.os),
+                    variant: a.variant,
+                },
                 output: a.out,
                 zstd: a.zstd,
             };
@@ -78,15 +86,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             emit(json, report::pack_json(&result), report::pack_text(&result))
         }
         Command::Verify(a) => {
-            let (input, len) = pipeline::open_input(&a.archive)?;
-            let bar = progress::bytes(len, "verify", cli.quiet);
-            let out = pipeline::verify(input, &bar)?;
+            let bar = progress::bytes(pipeline::input_len(&a.archive), "verify", cli.quiet);
+            let out = pipeline::verify(&a.archive, &bar)?;
             bar.finish_and_clear();
             emit(json, report::verify_json(&out), report::verify_text(&out))
         }
         Command::Inspect(a) => {
-            let (input, _) = pipeline::open_input(&a.archive)?;
-            let out = pipeline::inspect(input)?;
+            let out = pipeline::inspect(&a.archive)?;
             emit(json, report::inspect_json(&out), report::inspect_text(&out))
         }
     }

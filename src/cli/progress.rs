@@ -12,9 +12,11 @@ pub fn bytes(total: Option<u64>, label: &str, quiet: bool) -> ProgressBar {
         Some(t) => ProgressBar::new(t),
         None => ProgressBar::no_length(),
     };
-    let style = ProgressStyle::with_template("{msg:>8} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{msg:>8} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message(label.to_string());
     bar

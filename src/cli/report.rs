@@ -76,7 +76,10 @@ pub fn verify_text(out: &ReadOutcome) -> String {
         compression_name(out.compression)
     );
     for i in &m.images {
-        s.push_str(&format!("  ✓ {} {} {}\n", i.reference, i.platform, i.manifest_digest));
+        s.push_str(&format!(
+            "  ✓ {} {} {}\n",
+            i.reference, i.platform, i.manifest_digest
+        ));
     }
     s.push_str("  integrity only: signatures are not checked by this build\n");
     s
@@ -116,7 +119,10 @@ pub fn inspect_text(out: &ReadOutcome) -> String {
         human(total),
         compression_name(out.compression)
     );
-    s.push_str(&format!("{:<48} {:<16} {:>10}  {:<19} {}\n", "IMAGE", "PLATFORM", "SIZE", "MANIFEST", "EVIDENCE"));
+    s.push_str(&format!(
+        "{:<48} {:<16} {:>10}  {:<19} {}\n",
+        "IMAGE", "PLATFORM", "SIZE", "MANIFEST", "EVIDENCE"
+    ));
     for i in &m.images {
         s.push_str(&format!(
             "{:<48} {:<16} {:>10}  {:<19} {}\n",
@@ -140,7 +146,15 @@ fn evidence_summary(ev: &[crate::model::EvidenceRecord]) -> String {
     }
     counts
         .iter()
-        .map(|(r, n)| format!("{}×{n}", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
+        .map(|(r, n)| {
+            format!(
+                "{}×{n}",
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -179,7 +193,10 @@ pub fn pack_text(r: &PackResult) -> String {
         r.written.manifest_digest
     );
     for i in &r.written.manifest.images {
-        s.push_str(&format!("  {} {} {}\n", i.reference, i.platform, i.manifest_digest));
+        s.push_str(&format!(
+            "  {} {} {}\n",
+            i.reference, i.platform, i.manifest_digest
+        ));
     }
     s
 }

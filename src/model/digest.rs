@@ -36,7 +36,11 @@ impl Digest {
     /// Parse the bare hex form used in `blobs/sha256/<hex>` names.
     pub fn from_hex(hex_str: &str) -> Result<Self, DigestParseError> {
         let err = || DigestParseError(hex_str.to_string());
-        if hex_str.len() != 64 || !hex_str.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if hex_str.len() != 64
+            || !hex_str
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             return Err(err());
         }
         let mut out = [0u8; 32];
@@ -93,7 +97,10 @@ mod tests {
     fn round_trips_and_rejects_other_forms() {
         let d = Digest::of(b"abc");
         let s = d.to_string();
-        assert_eq!(s, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            s,
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(s.parse::<Digest>().unwrap(), d);
         assert!("sha512:00".parse::<Digest>().is_err());
         assert!(s.to_uppercase().parse::<Digest>().is_err());

@@ -65,7 +65,11 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<ManifestInfo, String> {
         media_type: m.media_type().as_ref().map(|t| t.to_string()),
         artifact_type: m.artifact_type().as_ref().map(|t| t.to_string()),
         config: descriptor(m.config())?,
-        layers: m.layers().iter().map(descriptor).collect::<Result<_, _>>()?,
+        layers: m
+            .layers()
+            .iter()
+            .map(descriptor)
+            .collect::<Result<_, _>>()?,
         subject: m
             .subject()
             .as_ref()
@@ -81,7 +85,11 @@ pub fn parse_index(bytes: &[u8]) -> Result<IndexInfo, String> {
     }
     Ok(IndexInfo {
         media_type: i.media_type().as_ref().map(|t| t.to_string()),
-        manifests: i.manifests().iter().map(descriptor).collect::<Result<_, _>>()?,
+        manifests: i
+            .manifests()
+            .iter()
+            .map(descriptor)
+            .collect::<Result<_, _>>()?,
         subject: i
             .subject()
             .as_ref()

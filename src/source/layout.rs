@@ -28,13 +28,17 @@ fn source_err(root: &Path, msg: impl std::fmt::Display) -> Error {
 impl LayoutSource {
     pub fn open(root: &Path) -> Result<Self, Error> {
         let marker = read_bounded(&root.join("oci-layout"), limits::MAX_OCI_LAYOUT_BYTES)?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&marker).map_err(|e| source_err(root, format!("oci-layout: {e}")))?;
+        let v: serde_json::Value = serde_json::from_slice(&marker)
+            .map_err(|e| source_err(root, format!("oci-layout: {e}")))?;
         if v.get("imageLayoutVersion").and_then(|v| v.as_str()) != Some("1.0.0") {
-            return Err(source_err(root, "oci-layout: imageLayoutVersion is not 1.0.0"));
+            return Err(source_err(
+                root,
+                "oci-layout: imageLayoutVersion is not 1.0.0",
+            ));
         }
         let index = read_bounded(&root.join("index.json"), limits::MAX_JSON_BYTES)?;
-        let index = oci::parse_index(&index).map_err(|e| source_err(root, format!("index.json: {e}")))?;
+        let index =
+            oci::parse_index(&index).map_err(|e| source_err(root, format!("index.json: {e}")))?;
         Ok(LayoutSource {
             root: root.to_path_buf(),
             entries: index.manifests,
@@ -48,11 +52,21 @@ impl LayoutSource {
     /// Read a JSON blob and check it against its descriptor.
     fn read_json_blob(&self, d: &DescriptorInfo) -> Result<Vec<u8>, Error> {
         if d.size > limits::MAX_JSON_BYTES {
-            return Err(source_err(&self.root, format!("{} is larger than {} bytes", d.digest, limits::MAX_JSON_BYTES)));
+            return Err(source_err(
+                &self.root,
+                format!(
+                    "{} is larger than {} bytes",
+                    d.digest,
+                    limits::MAX_JSON_BYTES
+                ),
+            ));
         }
         let bytes = read_bounded(&self.blob_path(&d.digest), limits::MAX_JSON_BYTES)?;
         if bytes.len() as u64 != d.size || Digest::of(&bytes) != d.digest {
-            return Err(source_err(&self.root, format!("blob {} does not match its descriptor", d.digest)));
+            return Err(source_err(
+                &self.root,
+                format!("blob {} does not match its descriptor", d.digest),
+            ));
         }
         Ok(bytes)
     }
@@ -61,10 +75,22 @@ impl LayoutSource {
         let path = self.blob_path(&d.digest);
         let meta = std::fs::metadata(&path).at("read", &path)?;
         if meta.len() != d.size {
-            return Err(source_err(&self.root, format!("blob {} is {} bytes, descriptor says {}", d.digest, meta.len(), d.size)));
+            return Err(source_err(
+                &self.root,
+                format!(
+                    "blob {} is {} bytes, descriptor says {}",
+                    d.digest,
+                    meta.len(),
+                    d.size
+                ),
+            ));
         }
         set.add_blob(
-            BlobRecord { digest: d.digest, size: d.size, media_type: d.media_type.clone() },
+            BlobRecord {
+                digest: d.digest,
+                size: d.size,
+                media_type: d.media_type.clone(),
+            },
             BlobOrigin::File(path),
         );
         Ok(())
@@ -72,7 +98,11 @@ impl LayoutSource {
 
     fn memory_blob(set: &mut ImageSet, d: &DescriptorInfo, bytes: Vec<u8>) {
         set.add_blob(
-            BlobRecord { digest: d.digest, size: d.size, media_type: d.media_type.clone() },
+            BlobRecord {
+                digest: d.digest,
+                size: d.size,
+                media_type: d.media_type.clone(),
+            },
             BlobOrigin::Memory(bytes.into()),
         );
     }
@@ -92,7 +122,9 @@ impl LayoutSource {
         let wanted: Vec<(&DescriptorInfo, String)> = if refs.is_empty() {
             self.entries
                 .iter()
-                .filter(|e| media::is_image_manifest(&e.media_type) || media::is_index(&e.media_type))
+                .filter(|e| {
+                    media::is_image_manifest(&e.media_type) || media::is_index(&e.media_type)
+                })
                 .filter_map(|e| {
                     let name = e.annotations.get(REF_NAME).cloned();
                     match name {
@@ -110,7 +142,10 @@ impl LayoutSource {
                     .iter()
                     .find(|e| e.annotations.get(REF_NAME) == Some(r))
                     .ok_or_else(|| {
-                        source_err(&self.root, format!("no image named {r:?}; it has {:?}", self.image_refs()))
+                        source_err(
+                            &self.root,
+                            format!("no image named {r:?}; it has {:?}", self.image_refs()),
+                        )
                     })?;
                 out.push((hit, r.clone()));
             }
@@ -136,7 +171,8 @@ impl LayoutSource {
         let source = format!("oci-layout:{}", self.root.display());
         if media::is_index(&entry.media_type) {
             let bytes = self.read_json_blob(entry)?;
-            let index = oci::parse_index(&bytes).map_err(|e| source_err(&self.root, format!("{}: {e}", entry.digest)))?;
+            let index = oci::parse_index(&bytes)
+                .map_err(|e| source_err(&self.root, format!("{}: {e}", entry.digest)))?;
             let available: Vec<String> = index
                 .manifests
                 .iter()
@@ -149,7 +185,13 @@ impl LayoutSource {
                 .filter(|m| m.platform.as_ref().is_some_and(|p| filter.matches(p)))
                 .collect();
             if chosen.is_empty() {
-                return Err(source_err(&self.root, format!("{reference}: no manifest for the requested platform; available: {}", available.join(", "))));
+                return Err(source_err(
+                    &self.root,
+                    format!(
+                        "{reference}: no manifest for the requested platform; available: {}",
+                        available.join(", ")
+                    ),
+                ));
             }
             Self::memory_blob(set, entry, bytes);
             for m in chosen {
@@ -159,7 +201,10 @@ impl LayoutSource {
         } else if media::is_image_manifest(&entry.media_type) {
             self.add_image(set, entry, reference, &source, None, filter)?;
         } else {
-            return Err(source_err(&self.root, format!("{reference}: unsupported media type {}", entry.media_type)));
+            return Err(source_err(
+                &self.root,
+                format!("{reference}: unsupported media type {}", entry.media_type),
+            ));
         }
         Ok(())
     }
@@ -174,14 +219,20 @@ impl LayoutSource {
         filter: &PlatformFilter,
     ) -> Result<(), Error> {
         let bytes = self.read_json_blob(desc)?;
-        let manifest = oci::parse_manifest(&bytes).map_err(|e| source_err(&self.root, format!("{}: {e}", desc.digest)))?;
+        let manifest = oci::parse_manifest(&bytes)
+            .map_err(|e| source_err(&self.root, format!("{}: {e}", desc.digest)))?;
         let config_bytes = self.read_json_blob(&manifest.config)?;
-        let platform = oci::config_platform(&config_bytes)
-            .map_err(|e| source_err(&self.root, format!("config {}: {e}", manifest.config.digest)))?;
+        let platform = oci::config_platform(&config_bytes).map_err(|e| {
+            source_err(
+                &self.root,
+                format!("config {}: {e}", manifest.config.digest),
+            )
+        })?;
         if index_digest.is_none() && !filter.matches(&platform) {
             return Err(source_err(&self.root, format!("{reference} is a single-platform image for {platform}, not the requested platform")));
         }
-        let size = desc.size + manifest.config.size + manifest.layers.iter().map(|l| l.size).sum::<u64>();
+        let size =
+            desc.size + manifest.config.size + manifest.layers.iter().map(|l| l.size).sum::<u64>();
         Self::memory_blob(set, desc, bytes);
         Self::memory_blob(set, &manifest.config, config_bytes);
         for layer in &manifest.layers {
@@ -208,7 +259,10 @@ impl LayoutSource {
         let mut found = Vec::new();
         for e in &self.entries {
             let tag = e.annotations.get(REF_NAME);
-            let tag_role = tag.and_then(|t| cosign_tag(t)).filter(|(d, _)| *d == subject).map(|(_, r)| r);
+            let tag_role = tag
+                .and_then(|t| cosign_tag(t))
+                .filter(|(d, _)| *d == subject)
+                .map(|(_, r)| r);
             let is_manifest = media::is_image_manifest(&e.media_type);
             if tag_role.is_none() && !is_manifest {
                 continue;
@@ -216,7 +270,10 @@ impl LayoutSource {
             let bytes = self.read_json_blob(e)?;
             let Ok(m) = oci::parse_manifest(&bytes) else {
                 if tag_role.is_some() {
-                    return Err(source_err(&self.root, format!("evidence {} is not an OCI manifest", e.digest)));
+                    return Err(source_err(
+                        &self.root,
+                        format!("evidence {} is not an OCI manifest", e.digest),
+                    ));
                 }
                 continue;
             };
@@ -255,7 +312,7 @@ impl LayoutSource {
                     img.evidence.push(ev.clone());
                 }
             }
-            img.evidence.sort_by(|a, b| (a.role, a.digest).cmp(&(b.role, b.digest)));
+            img.evidence.sort_by_key(|e| (e.role, e.digest));
         }
         Ok(())
     }
@@ -280,8 +337,10 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     let mut buf = Vec::new();
     f.take(limit + 1).read_to_end(&mut buf).at("read", path)?;
     if buf.len() as u64 > limit {
-        return Err(Error::Source(format!("{} is larger than {limit} bytes", path.display())));
+        return Err(Error::Source(format!(
+            "{} is larger than {limit} bytes",
+            path.display()
+        )));
     }
     Ok(buf)
 }
-

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use airlock::archive::{read_archive, ReadOptions, ReadOutcome};
+use airlock::archive::{read_archive, read_archive_file, ReadOptions, ReadOutcome};
 use airlock::model::Digest;
 use airlock::pipeline::{self, PackRequest};
 use airlock::source::PlatformFilter;
@@ -94,15 +94,31 @@ pub fn sample_archive() -> Vec<u8> {
 }
 
 pub fn verify_bytes(bytes: &[u8]) -> Result<ReadOutcome, Error> {
-    read_archive(std::io::Cursor::new(bytes.to_vec()), &ReadOptions::default(), &ProgressBar::hidden())
+    read_archive(
+        std::io::Cursor::new(bytes.to_vec()),
+        &ReadOptions::default(),
+        &ProgressBar::hidden(),
+    )
 }
 
-/// The kind of the error verify reports, or "ok".
+pub fn verify_file_bytes(bytes: &[u8]) -> Result<ReadOutcome, Error> {
+    let mut f = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+    std::io::Seek::rewind(&mut f).unwrap();
+    read_archive_file(f, &ReadOptions::default(), &ProgressBar::hidden())
+}
+
+/// The kind of the error verify reports, or "ok". Both readers (streamed,
+/// and positional reads on a file) must agree.
 pub fn verdict(bytes: &[u8]) -> String {
-    match verify_bytes(bytes) {
-        Ok(_) => "ok".into(),
+    let kind = |r: Result<ReadOutcome, Error>| match r {
+        Ok(_) => "ok".to_string(),
         Err(e) => e.kind().to_string(),
-    }
+    };
+    let streamed = kind(verify_bytes(bytes));
+    let from_file = kind(verify_file_bytes(bytes));
+    assert_eq!(streamed, from_file, "stream and file readers disagree");
+    streamed
 }
 
 /// One tar entry, editable.
@@ -126,7 +142,13 @@ pub fn entries(archive: &[u8]) -> Vec<Entry> {
             let kind = e.header().entry_type();
             let mut data = Vec::new();
             e.read_to_end(&mut data).unwrap();
-            Entry { name, kind, data, link: None, declared_size: None }
+            Entry {
+                name,
+                kind,
+                data,
+                link: None,
+                declared_size: None,
+            }
         })
         .collect()
 }
@@ -171,7 +193,11 @@ pub fn set_airlock_json(es: &mut [Entry], v: &Value) {
 /// Replace a layout file and record its new digest in airlock.json, so the
 /// edit reaches the deeper checks instead of the digest check.
 pub fn replace_layout_file(es: &mut [Entry], name: &str, data: Vec<u8>) {
-    let field = if name == "index.json" { "index" } else { "dockerManifest" };
+    let field = if name == "index.json" {
+        "index"
+    } else {
+        "dockerManifest"
+    };
     let mut m = airlock_json(es);
     m["layout"][field] = json!({"digest": Digest::of(&data).to_string(), "size": data.len()});
     set_airlock_json(es, &m);
@@ -181,7 +207,10 @@ pub fn replace_layout_file(es: &mut [Entry], name: &str, data: Vec<u8>) {
 
 /// The largest blob (a layer) entry index.
 pub fn largest_blob(es: &[Entry]) -> usize {
-    (0..es.len()).filter(|&i| es[i].name.starts_with("blobs/sha256/") && !es[i].name.ends_with('/')).max_by_key(|&i| es[i].data.len()).unwrap()
+    (0..es.len())
+        .filter(|&i| es[i].name.starts_with("blobs/sha256/") && !es[i].name.ends_with('/'))
+        .max_by_key(|&i| es[i].data.len())
+        .unwrap()
 }
 
 pub fn airlock_bin() -> &'static str {
