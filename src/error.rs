@@ -20,7 +20,7 @@ pub enum Error {
     Unsupported(String),
     /// A signature, certificate, log proof or policy check failed.
     #[error("trust: {0}")]
-    Trust(String),
+    Trust(#[from] crate::trust::TrustError),
     /// The evidence is older than what this host already accepted.
     #[error("rollback: {0}")]
     Rollback(String),
@@ -59,7 +59,7 @@ impl Error {
             Error::Usage(_) => "usage",
             Error::Integrity(e) => e.kind(),
             Error::Unsupported(_) => "unsupported-version",
-            Error::Trust(_) => "trust",
+            Error::Trust(e) => e.kind(),
             Error::Rollback(_) => "rollback",
             Error::Sink(_) => "sink",
             Error::Source(_) => "source",

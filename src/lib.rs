@@ -14,5 +14,6 @@ pub mod pipeline;
 pub mod source;
 #[doc(hidden)]
 pub mod testkit;
+pub mod trust;
 
 pub use error::{Error, IntegrityError};

@@ -35,6 +35,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Show what an archive holds (reads only its manifest; verifies nothing).
     Inspect(InspectArgs),
+    /// Verify a Sigstore bundle for a file or digest (sigstore-conformance protocol).
+    VerifyBundle(super::verify_bundle::VerifyBundleArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod progress;
 pub mod report;
+pub mod verify_bundle;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Pack(_) => "pack",
         Command::Verify(_) => "verify",
         Command::Inspect(_) => "inspect",
+        Command::VerifyBundle(_) => "verify-bundle",
     }
 }
 
@@ -95,5 +97,6 @@ fn run(cli: Cli) -> Result<(), Error> {
             let out = pipeline::inspect(&a.archive)?;
             emit(json, report::inspect_json(&out), report::inspect_text(&out))
         }
+        Command::VerifyBundle(a) => verify_bundle::run(a),
     }
 }

@@ -216,3 +216,32 @@ pub fn largest_blob(es: &[Entry]) -> usize {
 pub fn airlock_bin() -> &'static str {
     env!("CARGO_BIN_EXE_airlock")
 }
+
+/// The shared fixtures, read in place at `../shared/fixtures` from the
+/// repository root. Missing fixtures fail the test when `CI` is set and skip
+/// it (with a message) otherwise.
+pub fn fixtures() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    if dir.join("README.md").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "fixtures not found at {} (required when CI is set)",
+            dir.display()
+        );
+    }
+    eprintln!("SKIPPED: fixtures not found at {}", dir.display());
+    None
+}
+
+/// `let fx = fixtures_or_skip!();` returns from the test when skipping.
+#[macro_export]
+macro_rules! fixtures_or_skip {
+    () => {
+        match common::fixtures() {
+            Some(dir) => dir,
+            None => return,
+        }
+    };
+}

@@ -1,0 +1,1137 @@
+//! Negative (and control) cases built from material forged in the test:
+//! a signer key, a test "Rekor" key placed in a test trusted root, a
+//! simple-signing payload, a hashedrekord body and its SET.
+
+use airlock::trust::{
+    verify_bundle, verify_cosign_signature, verify_cosign_signatures, Artifact, CosignSignature,
+    IdentityPolicy, PublicKey, SignaturePolicy, Signer, TrustError, TrustRoot,
+};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
+use p256::pkcs8::{EncodePublicKey, LineEnding};
+use sha2::{Digest, Sha256};
+
+const IMAGE: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const OTHER_IMAGE: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+const REPO: &str = "registry.example.org/team/app";
+const LOG_INDEX: i64 = 4242;
+const INTEGRATED: i64 = 1_700_000_000;
+
+fn key() -> SigningKey {
+    SigningKey::random(&mut rand_core::OsRng)
+}
+
+fn pem(k: &SigningKey) -> String {
+    k.verifying_key().to_public_key_pem(LineEnding::LF).unwrap()
+}
+
+fn spki(k: &SigningKey) -> Vec<u8> {
+    k.verifying_key()
+        .to_public_key_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+fn log_id(k: &SigningKey) -> Vec<u8> {
+    Sha256::digest(spki(k)).to_vec()
+}
+
+fn sign(k: &SigningKey, data: &[u8]) -> String {
+    let sig: DerSignature = k.sign(data);
+    STANDARD.encode(sig.as_bytes())
+}
+
+/// A valid signature with a random nonce (differs from the RFC 6979 one).
+fn sign_randomized(k: &SigningKey, data: &[u8]) -> String {
+    use p256::ecdsa::signature::RandomizedSigner as _;
+    let sig: DerSignature = k.sign_with_rng(&mut rand_core::OsRng, data);
+    STANDARD.encode(sig.as_bytes())
+}
+
+fn payload(digest: &str, reference: &str) -> Vec<u8> {
+    format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"{reference}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
+    )
+    .into_bytes()
+}
+
+/// A trusted root whose only Rekor log is `rekor`.
+fn trust_root(rekor: &SigningKey) -> TrustRoot {
+    TrustRoot::from_json(trust_root_json(rekor).as_bytes()).unwrap()
+}
+
+fn trust_root_json(rekor: &SigningKey) -> String {
+    serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [{
+            "baseUrl": "https://rekor.invalid",
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {
+                "rawBytes": STANDARD.encode(spki(rekor)),
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                "validFor": { "start": "2020-01-01T00:00:00Z" }
+            },
+            "logId": { "keyId": STANDARD.encode(log_id(rekor)) }
+        }],
+        "certificateAuthorities": [],
+        "ctlogs": [],
+        "timestampAuthorities": []
+    })
+    .to_string()
+}
+
+/// What goes into a hashedrekord entry and its SET.
+struct Entry<'a> {
+    /// Key whose PEM the body names.
+    body_key: &'a SigningKey,
+    /// Hash the body names.
+    body_hash: Vec<u8>,
+    /// Signature the body names (base64).
+    body_sig: String,
+    /// Key that signs the SET.
+    set_key: &'a SigningKey,
+    /// Log whose ID the entry names.
+    log_key: &'a SigningKey,
+}
+
+fn rekor_bundle(e: &Entry) -> String {
+    let body = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(&e.body_hash) } },
+            "signature": {
+                "content": e.body_sig,
+                "publicKey": { "content": STANDARD.encode(pem(e.body_key)) }
+            }
+        }
+    });
+    let body_b64 = STANDARD.encode(serde_json_canonicalizer::to_vec(&body).unwrap());
+    let log_id_hex = hex::encode(log_id(e.log_key));
+    let set_payload = serde_json::json!({
+        "body": body_b64,
+        "integratedTime": INTEGRATED,
+        "logIndex": LOG_INDEX,
+        "logID": log_id_hex,
+    });
+    let set = sign(
+        e.set_key,
+        &serde_json_canonicalizer::to_vec(&set_payload).unwrap(),
+    );
+    serde_json::json!({
+        "SignedEntryTimestamp": set,
+        "Payload": {
+            "body": body_b64,
+            "integratedTime": INTEGRATED,
+            "logIndex": LOG_INDEX,
+            "logID": log_id_hex,
+        }
+    })
+    .to_string()
+}
+
+struct World {
+    signer: SigningKey,
+    rekor: SigningKey,
+    root: TrustRoot,
+}
+
+impl World {
+    fn new() -> Self {
+        let rekor = key();
+        World {
+            signer: key(),
+            root: trust_root(&rekor),
+            rekor,
+        }
+    }
+
+    fn key_policy(&self) -> SignaturePolicy {
+        SignaturePolicy::new(Signer::Key(
+            PublicKey::from_pem(pem(&self.signer).as_bytes()).unwrap(),
+        ))
+    }
+
+    /// A correct signature of `payload` with a correct Rekor entry.
+    fn signature(&self, payload: Vec<u8>) -> CosignSignature {
+        let sig = sign(&self.signer, &payload);
+        let entry = Entry {
+            body_key: &self.signer,
+            body_hash: Sha256::digest(&payload).to_vec(),
+            body_sig: sig.clone(),
+            set_key: &self.rekor,
+            log_key: &self.rekor,
+        };
+        CosignSignature::new(
+            payload,
+            sig,
+            None,
+            None,
+            Some(rekor_bundle(&entry).as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn verify(
+        &self,
+        sig: &CosignSignature,
+    ) -> Result<airlock::trust::VerifiedSignature, TrustError> {
+        verify_cosign_signature(sig, IMAGE, Some(REPO), &self.key_policy(), &self.root)
+    }
+}
+
+#[test]
+fn control_forged_signature_verifies() {
+    let w = World::new();
+    let v = w.verify(&w.signature(payload(IMAGE, REPO))).unwrap();
+    assert_eq!(v.log_index(), Some(LOG_INDEX as u64));
+    assert_eq!(v.integrated_time(), Some(INTEGRATED));
+    assert_eq!(v.docker_reference(), REPO);
+    assert_eq!(v.image_digest(), IMAGE);
+}
+
+#[test]
+fn signature_over_another_digest_is_refused() {
+    let w = World::new();
+    let err = w
+        .verify(&w.signature(payload(OTHER_IMAGE, REPO)))
+        .unwrap_err();
+    assert!(matches!(err, TrustError::DigestMismatch { .. }), "{err}");
+}
+
+#[test]
+fn docker_reference_mismatch_is_refused() {
+    let w = World::new();
+    let sig = w.signature(payload(IMAGE, "registry.example.org/team/other"));
+    let err = w.verify(&sig).unwrap_err();
+    assert!(matches!(err, TrustError::ReferenceMismatch { .. }), "{err}");
+    // With --ignore-reference (None) the same signature is accepted.
+    verify_cosign_signature(&sig, IMAGE, None, &w.key_policy(), &w.root).unwrap();
+}
+
+#[test]
+fn docker_hub_defaults_are_normalised() {
+    let w = World::new();
+    let sig = w.signature(payload(IMAGE, "index.docker.io/library/alpine"));
+    for expected in [
+        "alpine",
+        "docker.io/alpine:3.20",
+        "docker.io/library/alpine@sha256:00",
+    ] {
+        verify_cosign_signature(&sig, IMAGE, Some(expected), &w.key_policy(), &w.root)
+            .unwrap_or_else(|e| panic!("{expected}: {e}"));
+    }
+    let err = verify_cosign_signature(
+        &sig,
+        IMAGE,
+        Some("ghcr.io/library/alpine"),
+        &w.key_policy(),
+        &w.root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::ReferenceMismatch { .. }), "{err}");
+}
+
+#[test]
+fn wrong_key_is_refused() {
+    let w = World::new();
+    let sig = w.signature(payload(IMAGE, REPO));
+    let other = key();
+    let policy = SignaturePolicy::new(Signer::Key(
+        PublicKey::from_pem(pem(&other).as_bytes()).unwrap(),
+    ));
+    let err = verify_cosign_signature(&sig, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn tampered_payload_is_refused() {
+    let w = World::new();
+    let good = w.signature(payload(IMAGE, REPO));
+    // Same signature and Rekor entry, payload changed to another repository.
+    let forged = CosignSignature::new(
+        payload(IMAGE, "registry.example.org/evil/app"),
+        sign(&w.signer, &payload(IMAGE, REPO)),
+        None,
+        None,
+        Some(
+            rekor_bundle(&Entry {
+                body_key: &w.signer,
+                body_hash: Sha256::digest(good.payload()).to_vec(),
+                body_sig: sign(&w.signer, good.payload()),
+                set_key: &w.rekor,
+                log_key: &w.rekor,
+            })
+            .as_bytes(),
+        ),
+    )
+    .unwrap();
+    assert!(verify_cosign_signature(&forged, IMAGE, None, &w.key_policy(), &w.root).is_err());
+}
+
+#[test]
+fn key_signature_without_tlog_is_refused_by_default() {
+    let w = World::new();
+    let p = payload(IMAGE, REPO);
+    let sig = CosignSignature::new(p.clone(), sign(&w.signer, &p), None, None, None).unwrap();
+    let err = w.verify(&sig).unwrap_err();
+    assert!(matches!(err, TrustError::MissingTlogEntry), "{err}");
+    assert_eq!(err.kind(), "missing-tlog-entry");
+}
+
+#[test]
+fn key_signature_without_tlog_accepted_only_with_insecure_ignore_tlog() {
+    let w = World::new();
+    let p = payload(IMAGE, REPO);
+    let sig = CosignSignature::new(p.clone(), sign(&w.signer, &p), None, None, None).unwrap();
+    let policy = w.key_policy().insecure_ignore_tlog().unwrap();
+    let v = verify_cosign_signature(&sig, IMAGE, Some(REPO), &policy, &w.root).unwrap();
+    assert!(v.tlog_skipped());
+    assert_eq!(v.log_index(), None);
+    // The signature itself is still checked.
+    let bad = CosignSignature::new(p.clone(), sign(&key(), &p), None, None, None).unwrap();
+    let err = verify_cosign_signature(&bad, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
+    assert!(matches!(err, TrustError::SignatureInvalid(_)), "{err}");
+}
+
+#[test]
+fn insecure_ignore_tlog_is_refused_for_identity_policies() {
+    let policy = SignaturePolicy::new(Signer::Identity(
+        IdentityPolicy::new("a@example.com", "https://accounts.google.com").unwrap(),
+    ));
+    let err = policy.insecure_ignore_tlog().unwrap_err();
+    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+}
+
+#[test]
+fn set_from_key_not_in_trust_root_is_refused() {
+    let w = World::new();
+    let p = payload(IMAGE, REPO);
+    let sig = sign(&w.signer, &p);
+    let impostor = key();
+    // SET signed by an impostor but naming the trusted log.
+    let e1 = Entry {
+        body_key: &w.signer,
+        body_hash: Sha256::digest(&p).to_vec(),
+        body_sig: sig.clone(),
+        set_key: &impostor,
+        log_key: &w.rekor,
+    };
+    let s1 = CosignSignature::new(
+        p.clone(),
+        sig.clone(),
+        None,
+        None,
+        Some(rekor_bundle(&e1).as_bytes()),
+    )
+    .unwrap();
+    let err = w.verify(&s1).unwrap_err();
+    assert!(matches!(err, TrustError::InvalidSet(_)), "{err}");
+    // SET signed by, and naming, a log the trust root does not know.
+    let e2 = Entry {
+        log_key: &impostor,
+        ..e1
+    };
+    let s2 = CosignSignature::new(
+        p.clone(),
+        sig,
+        None,
+        None,
+        Some(rekor_bundle(&e2).as_bytes()),
+    )
+    .unwrap();
+    let err = w.verify(&s2).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::InvalidSet(_) | TrustError::UnknownLog { .. }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn rekor_body_for_other_payload_hash_is_refused() {
+    let w = World::new();
+    let p = payload(IMAGE, REPO);
+    let sig = sign(&w.signer, &p);
+    let e = Entry {
+        body_key: &w.signer,
+        body_hash: Sha256::digest(b"something else").to_vec(),
+        body_sig: sig.clone(),
+        set_key: &w.rekor,
+        log_key: &w.rekor,
+    };
+    let s = CosignSignature::new(p, sig, None, None, Some(rekor_bundle(&e).as_bytes())).unwrap();
+    let err = w.verify(&s).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::ArtifactMismatch(_) | TrustError::LogEntryMismatch(_)
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn rekor_body_for_other_key_is_refused() {
+    let w = World::new();
+    let p = payload(IMAGE, REPO);
+    let sig = sign(&w.signer, &p);
+    let other = key();
+    let e = Entry {
+        body_key: &other,
+        body_hash: Sha256::digest(&p).to_vec(),
+        body_sig: sig.clone(),
+        set_key: &w.rekor,
+        log_key: &w.rekor,
+    };
+    let s = CosignSignature::new(p, sig, None, None, Some(rekor_bundle(&e).as_bytes())).unwrap();
+    let err = w.verify(&s).unwrap_err();
+    assert!(matches!(err, TrustError::LogEntryMismatch(_)), "{err}");
+}
+
+#[test]
+fn rekor_body_for_other_signature_is_refused() {
+    let w = World::new();
+    let p = payload(IMAGE, REPO);
+    let sig = sign(&w.signer, &p);
+    let e = Entry {
+        body_key: &w.signer,
+        body_hash: Sha256::digest(&p).to_vec(),
+        body_sig: sign_randomized(&w.signer, &p), // another valid signature
+        set_key: &w.rekor,
+        log_key: &w.rekor,
+    };
+    let s = CosignSignature::new(p, sig, None, None, Some(rekor_bundle(&e).as_bytes())).unwrap();
+    let err = w.verify(&s).unwrap_err();
+    assert!(matches!(err, TrustError::LogEntryMismatch(_)), "{err}");
+}
+
+#[test]
+fn malformed_base64_signature_is_refused() {
+    let w = World::new();
+    let good = w.signature(payload(IMAGE, REPO));
+    let bundle = rekor_bundle(&Entry {
+        body_key: &w.signer,
+        body_hash: Sha256::digest(good.payload()).to_vec(),
+        body_sig: "x".into(),
+        set_key: &w.rekor,
+        log_key: &w.rekor,
+    });
+    let s = CosignSignature::new(
+        good.payload().to_vec(),
+        "not base64!!",
+        None,
+        None,
+        Some(bundle.as_bytes()),
+    )
+    .unwrap();
+    let err = w.verify(&s).unwrap_err();
+    assert!(matches!(err, TrustError::MalformedBase64 { .. }), "{err}");
+}
+
+#[test]
+fn malformed_payload_json_is_refused() {
+    let w = World::new();
+    // Correctly signed and logged, but not JSON.
+    let err = w.verify(&w.signature(b"{not json".to_vec())).unwrap_err();
+    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+}
+
+#[test]
+fn payload_of_other_type_is_refused() {
+    let w = World::new();
+    let p = String::from_utf8(payload(IMAGE, REPO)).unwrap().replace(
+        "cosign container image signature",
+        "atomic container signature",
+    );
+    let err = w.verify(&w.signature(p.into_bytes())).unwrap_err();
+    assert!(matches!(err, TrustError::PayloadType(_)), "{err}");
+}
+
+#[test]
+fn malformed_rekor_bundle_json_is_refused() {
+    let err = CosignSignature::new(
+        b"{}".to_vec(),
+        "AA==",
+        None,
+        None,
+        Some(b"{\"SignedEntryTimestamp\":"),
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+}
+
+#[test]
+fn malformed_pem_key_is_refused() {
+    let err = PublicKey::from_pem(b"-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----\n")
+        .unwrap_err();
+    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+    let err = PublicKey::from_pem(b"hello").unwrap_err();
+    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+}
+
+#[test]
+fn malformed_certificate_pem_is_refused() {
+    let w = World::new();
+    let good = w.signature(payload(IMAGE, REPO));
+    let with_cert = CosignSignature::new(
+        good.payload().to_vec(),
+        sign(&w.signer, good.payload()),
+        Some("-----BEGIN CERTIFICATE-----\n@@@\n-----END CERTIFICATE-----\n".into()),
+        None,
+        None,
+    )
+    .unwrap();
+    let err = w.verify(&with_cert).unwrap_err();
+    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+}
+
+#[test]
+fn malformed_bundle_json_is_refused() {
+    let w = World::new();
+    let policy = Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap());
+    let err =
+        verify_bundle(b"{\"mediaType\": ", Artifact::Bytes(b"x"), &policy, &w.root).unwrap_err();
+    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+}
+
+#[test]
+fn malformed_digest_is_refused() {
+    for bad in [
+        "sha256:abc",
+        "sha512:00",
+        "1111111111111111111111111111111111111111111111111111111111111111",
+    ] {
+        assert!(
+            matches!(
+                Artifact::parse_digest(bad),
+                Err(TrustError::InvalidDigest(_))
+            ),
+            "{bad}"
+        );
+    }
+    let w = World::new();
+    let err = verify_cosign_signature(
+        &w.signature(payload(IMAGE, REPO)),
+        "sha256:XYZ",
+        None,
+        &w.key_policy(),
+        &w.root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::InvalidDigest(_)), "{err}");
+}
+
+#[test]
+fn malformed_trusted_root_is_refused() {
+    let err = TrustRoot::from_json(b"{]").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::InvalidTrustRoot(_) | TrustError::MalformedJson { .. }
+        ),
+        "{err}"
+    );
+}
+
+/// cosign `verify-blob --bundle` legacy document: `{base64Signature, cert, rekorBundle}`.
+fn legacy_blob(w: &World, blob: &[u8], set_key: &SigningKey) -> String {
+    let sig = sign(&w.signer, blob);
+    let rekor = rekor_bundle(&Entry {
+        body_key: &w.signer,
+        body_hash: Sha256::digest(blob).to_vec(),
+        body_sig: sig.clone(),
+        set_key,
+        log_key: &w.rekor,
+    });
+    serde_json::json!({
+        "base64Signature": sig,
+        "cert": "",
+        "rekorBundle": serde_json::from_str::<serde_json::Value>(&rekor).unwrap(),
+    })
+    .to_string()
+}
+
+#[test]
+fn legacy_blob_bundle_verifies_and_binds_artifact() {
+    let w = World::new();
+    let policy = Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap());
+    let doc = legacy_blob(&w, b"hello blob", &w.rekor);
+    let v = verify_bundle(
+        doc.as_bytes(),
+        Artifact::Bytes(b"hello blob"),
+        &policy,
+        &w.root,
+    )
+    .unwrap();
+    assert!(v.is_legacy());
+    assert_eq!(v.log_index(), Some(LOG_INDEX as u64));
+    assert_eq!(v.integrated_time(), Some(INTEGRATED));
+    let err = verify_bundle(
+        doc.as_bytes(),
+        Artifact::Bytes(b"other blob"),
+        &policy,
+        &w.root,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::SignatureInvalid(_) | TrustError::ArtifactMismatch(_)
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn legacy_blob_bundle_with_bad_set_is_refused() {
+    let w = World::new();
+    let policy = Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap());
+    let doc = legacy_blob(&w, b"hello blob", &key());
+    let err = verify_bundle(
+        doc.as_bytes(),
+        Artifact::Bytes(b"hello blob"),
+        &policy,
+        &w.root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::InvalidSet(_)), "{err}");
+}
+
+#[test]
+fn legacy_blob_bundle_through_cli() {
+    let w = World::new();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, data: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    };
+    let artifact = write("blob.txt", b"hello blob");
+    let bundle = write(
+        "blob.bundle",
+        legacy_blob(&w, b"hello blob", &w.rekor).as_bytes(),
+    );
+    let key = write("key.pub", pem(&w.signer).as_bytes());
+    let root = write("root.json", trust_root_json(&w.rekor).as_bytes());
+    let run = |artifact: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .arg("verify-bundle")
+            .arg("--bundle")
+            .arg(&bundle)
+            .arg("--key")
+            .arg(&key)
+            .arg("--trusted-root")
+            .arg(&root)
+            .arg(artifact)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&artifact);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let other = write("other.txt", b"tampered blob");
+    let bad = run(&other);
+    assert_eq!(bad.status.code(), Some(4));
+    // Without --trusted-root the production root does not know the test log.
+    let no_root = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .arg("verify-bundle")
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg("--key")
+        .arg(&key)
+        .arg(&artifact)
+        .output()
+        .unwrap();
+    assert_eq!(no_root.status.code(), Some(4));
+}
+
+#[test]
+fn threshold_not_met_by_duplicates_of_one_signature() {
+    let w = World::new();
+    let sig = w.signature(payload(IMAGE, REPO));
+    let second = key();
+    let policy = SignaturePolicy::any_of(vec![
+        Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap()),
+        Signer::Key(PublicKey::from_pem(pem(&second).as_bytes()).unwrap()),
+    ])
+    .unwrap()
+    .with_threshold(2)
+    .unwrap();
+    let copies = vec![sig.clone(), sig.clone(), sig];
+    let err = verify_cosign_signatures(&copies, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::ThresholdNotMet {
+                required: 2,
+                distinct: 1,
+                valid: 3
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn threshold_met_by_two_distinct_keys() {
+    let w = World::new();
+    let first = w.signature(payload(IMAGE, REPO));
+    // A second signer whose signature is logged in the same test log.
+    let w2 = World {
+        signer: key(),
+        rekor: w.rekor.clone(),
+        root: trust_root(&w.rekor),
+    };
+    let second = w2.signature(payload(IMAGE, REPO));
+    let policy = SignaturePolicy::any_of(vec![
+        Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap()),
+        Signer::Key(PublicKey::from_pem(pem(&w2.signer).as_bytes()).unwrap()),
+    ])
+    .unwrap()
+    .with_threshold(2)
+    .unwrap();
+    let v =
+        verify_cosign_signatures(&[first, second], IMAGE, Some(REPO), &policy, &w.root).unwrap();
+    assert_eq!(v.signatures().len(), 2);
+    assert_eq!(v.newest_log_index(), Some(LOG_INDEX as u64));
+}
+
+#[test]
+fn unsatisfiable_threshold_is_refused_up_front() {
+    let w = World::new();
+    let err = w.key_policy().with_threshold(2).unwrap_err();
+    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    let err = w.key_policy().with_threshold(0).unwrap_err();
+    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+}
+
+#[test]
+fn no_signatures_is_refused() {
+    let w = World::new();
+    let err =
+        verify_cosign_signatures(&[], IMAGE, Some(REPO), &w.key_policy(), &w.root).unwrap_err();
+    assert!(matches!(err, TrustError::NoSignatures), "{err}");
+}
+
+#[test]
+fn regexp_is_anchored() {
+    use airlock::trust::Matcher;
+    let m = Matcher::regexp("https://github\\.com/org/.*").unwrap();
+    assert!(m.matches("https://github.com/org/repo"));
+    assert!(!m.matches("https://github.com/org2/repo"));
+    let prefix = Matcher::regexp("https://github\\.com/org").unwrap();
+    assert!(!prefix.matches("https://github.com/org/repo"));
+    let alt = Matcher::regexp("a|b").unwrap();
+    assert!(
+        !alt.matches("ab"),
+        "alternation must not escape the anchors"
+    );
+    assert!(matches!(
+        Matcher::regexp("("),
+        Err(TrustError::InvalidPolicy(_))
+    ));
+}
+
+// ---- Rekor inclusion proofs carried next to a legacy signature ----------
+
+/// The decoded body of a legacy Rekor bundle.
+fn body_of(bundle_json: &str) -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_str(bundle_json).unwrap();
+    STANDARD
+        .decode(v["Payload"]["body"].as_str().unwrap())
+        .unwrap()
+}
+
+fn leaf_hash(body: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(body);
+    h.finalize().to_vec()
+}
+
+fn node_hash(l: &[u8], r: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(l);
+    h.update(r);
+    h.finalize().to_vec()
+}
+
+/// A signed note over `size` and `root`, signed by `key` with the key hint of `hint_key`.
+fn checkpoint(key: &SigningKey, hint_key: &SigningKey, size: u64, root: &[u8]) -> String {
+    let body = format!("rekor.test - 42\n{size}\n{}\n", STANDARD.encode(root));
+    let sig: DerSignature = key.sign(body.as_bytes());
+    let mut blob = log_id(hint_key)[..4].to_vec();
+    blob.extend_from_slice(sig.as_bytes());
+    format!("{body}\n\u{2014} rekor.test {}\n", STANDARD.encode(blob))
+}
+
+/// A two-leaf tree: our entry at index 1, `sibling` at index 0.
+fn proof_json(index: u64, size: u64, root: &[u8], hashes: &[Vec<u8>], cp: &str) -> Vec<u8> {
+    serde_json::json!({
+        "logIndex": index,
+        "rootHash": hex::encode(root),
+        "treeSize": size,
+        "hashes": hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+        "checkpoint": cp,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+struct Proved {
+    sig: CosignSignature,
+    body: Vec<u8>,
+}
+
+fn logged(w: &World) -> Proved {
+    let p = payload(IMAGE, REPO);
+    let s = sign(&w.signer, &p);
+    let bundle = rekor_bundle(&Entry {
+        body_key: &w.signer,
+        body_hash: Sha256::digest(&p).to_vec(),
+        body_sig: s.clone(),
+        set_key: &w.rekor,
+        log_key: &w.rekor,
+    });
+    Proved {
+        body: body_of(&bundle),
+        sig: CosignSignature::new(p, s, None, None, Some(bundle.as_bytes())).unwrap(),
+    }
+}
+
+fn with_proof(p: &Proved, proof: Vec<u8>) -> CosignSignature {
+    p.sig
+        .clone()
+        .with_inclusion_proof(airlock::trust::RekorInclusionProof::from_json(&proof).unwrap())
+        .unwrap()
+}
+
+fn proof_policy(w: &World) -> SignaturePolicy {
+    w.key_policy().require_inclusion_proof().unwrap()
+}
+
+#[test]
+fn inclusion_proof_and_checkpoint_verify() {
+    let w = World::new();
+    let p = logged(&w);
+    let sibling = leaf_hash(b"another entry");
+    let root = node_hash(&sibling, &leaf_hash(&p.body));
+    let cp = checkpoint(&w.rekor, &w.rekor, 2, &root);
+    let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
+    let v = verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap();
+    assert_eq!(v.log_index(), Some(LOG_INDEX as u64));
+}
+
+#[test]
+fn required_inclusion_proof_missing_is_refused() {
+    let w = World::new();
+    let p = logged(&w);
+    let err =
+        verify_cosign_signature(&p.sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
+    assert!(matches!(err, TrustError::MissingInclusionProof), "{err}");
+    // Without the requirement, the SET alone suffices.
+    verify_cosign_signature(&p.sig, IMAGE, Some(REPO), &w.key_policy(), &w.root).unwrap();
+}
+
+#[test]
+fn inclusion_proof_not_matching_the_sets_entry_is_refused() {
+    let w = World::new();
+    let p = logged(&w);
+    // A valid proof and checkpoint, but for another entry's body.
+    let other = leaf_hash(b"some other logged entry");
+    let sibling = leaf_hash(b"another entry");
+    let root = node_hash(&sibling, &other);
+    let cp = checkpoint(&w.rekor, &w.rekor, 2, &root);
+    let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
+    let err =
+        verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
+    assert!(matches!(err, TrustError::InclusionProof(_)), "{err}");
+}
+
+#[test]
+fn checkpoint_signed_by_another_key_is_refused() {
+    let w = World::new();
+    let p = logged(&w);
+    let sibling = leaf_hash(b"another entry");
+    let root = node_hash(&sibling, &leaf_hash(&p.body));
+    // Signed by an impostor that claims the trusted log's key hint.
+    let cp = checkpoint(&key(), &w.rekor, 2, &root);
+    let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
+    let err =
+        verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
+    assert!(matches!(err, TrustError::Checkpoint(_)), "{err}");
+}
+
+#[test]
+fn checkpoint_root_not_matching_the_proof_is_refused() {
+    let w = World::new();
+    let p = logged(&w);
+    let sibling = leaf_hash(b"another entry");
+    let root = node_hash(&sibling, &leaf_hash(&p.body));
+    // The checkpoint is genuine, but for another tree state.
+    let cp = checkpoint(&w.rekor, &w.rekor, 3, &leaf_hash(b"other root"));
+    let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
+    let err =
+        verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::Checkpoint(_) | TrustError::InvalidBundle(_)
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn inclusion_proof_with_wrong_tree_size_is_refused() {
+    let w = World::new();
+    let p = logged(&w);
+    let sibling = leaf_hash(b"another entry");
+    let root = node_hash(&sibling, &leaf_hash(&p.body));
+    let cp = checkpoint(&w.rekor, &w.rekor, 2, &root);
+    let sig = with_proof(&p, proof_json(1, 3, &root, &[sibling], &cp));
+    let err =
+        verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::InclusionProof(_)
+                | TrustError::Checkpoint(_)
+                | TrustError::InvalidBundle(_)
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn require_inclusion_proof_contradicts_ignore_tlog() {
+    let w = World::new();
+    let err = w
+        .key_policy()
+        .insecure_ignore_tlog()
+        .unwrap()
+        .require_inclusion_proof()
+        .unwrap_err();
+    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+}
+
+// ---- cosign attestations (.att): DSSE + intoto 0.0.2 entry + SET --------
+
+fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+fn statement(subject_digest: &str, predicate_type: &str, predicate: serde_json::Value) -> Vec<u8> {
+    serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "subject": [{ "name": "registry.example.org/team/app",
+                      "digest": { "sha256": subject_digest.trim_start_matches("sha256:") } }],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn slsa02(repo: &str, git_ref: &str) -> serde_json::Value {
+    serde_json::json!({
+        "builder": { "id": "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.0.0" },
+        "buildType": "https://github.com/slsa-framework/slsa-github-generator/container@v1",
+        "invocation": { "configSource": {
+            "uri": format!("git+{repo}@{git_ref}"),
+            "digest": { "sha1": "0123456789abcdef0123456789abcdef01234567" },
+            "entryPoint": ".github/workflows/release.yml"
+        } }
+    })
+}
+
+/// An attestation over `statement`, signed by `signer`, logged as intoto 0.0.2.
+fn attestation(
+    w: &World,
+    signer: &SigningKey,
+    statement: &[u8],
+) -> airlock::trust::CosignAttestation {
+    let pt = "application/vnd.in-toto+json";
+    let sig: DerSignature = signer.sign(&pae(pt, statement));
+    let raw_sig = sig.as_bytes().to_vec();
+    let envelope = serde_json::json!({
+        "payloadType": pt,
+        "payload": STANDARD.encode(statement),
+        "signatures": [{ "keyid": "", "sig": STANDARD.encode(&raw_sig) }],
+    });
+    let body = serde_json::json!({
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": { "content": {
+            "envelope": {
+                "payloadType": pt,
+                "signatures": [{
+                    "sig": STANDARD.encode(STANDARD.encode(&raw_sig)),
+                    "publicKey": STANDARD.encode(pem(signer)),
+                }]
+            },
+            "hash": { "algorithm": "sha256",
+                      "value": hex::encode(Sha256::digest(envelope.to_string().as_bytes())) },
+            "payloadHash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(statement)) }
+        } }
+    });
+    let body_b64 = STANDARD.encode(serde_json_canonicalizer::to_vec(&body).unwrap());
+    let log_id_hex = hex::encode(log_id(&w.rekor));
+    let set = sign(
+        &w.rekor,
+        &serde_json_canonicalizer::to_vec(&serde_json::json!({
+            "body": body_b64, "integratedTime": INTEGRATED, "logIndex": LOG_INDEX, "logID": log_id_hex,
+        }))
+        .unwrap(),
+    );
+    let rekor = serde_json::json!({
+        "SignedEntryTimestamp": set,
+        "Payload": { "body": body_b64, "integratedTime": INTEGRATED, "logIndex": LOG_INDEX, "logID": log_id_hex }
+    })
+    .to_string();
+    airlock::trust::CosignAttestation::new(
+        envelope.to_string().as_bytes(),
+        None,
+        Some(rekor.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn key_signer(k: &SigningKey) -> Signer {
+    Signer::Key(PublicKey::from_pem(pem(k).as_bytes()).unwrap())
+}
+
+#[test]
+fn attestation_verifies_and_provenance_policy_applies() {
+    use airlock::trust::{verify_cosign_attestation, verify_provenance, ProvenancePolicy};
+    let w = World::new();
+    let st = statement(
+        IMAGE,
+        "https://slsa.dev/provenance/v0.2",
+        slsa02("https://github.com/org/app", "refs/heads/main"),
+    );
+    let att = attestation(&w, &w.signer, &st);
+    let v = verify_cosign_attestation(&att, IMAGE, &key_signer(&w.signer), &w.root).unwrap();
+    assert_eq!(v.log_index(), Some(LOG_INDEX as u64));
+    let policy = ProvenancePolicy {
+        source_repository: Some("https://github.com/org/app".into()),
+        source_ref: Some("main".into()),
+        source_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        workflow: Some(".github/workflows/release.yml".into()),
+        ..Default::default()
+    };
+    let p = verify_provenance(&v, &policy).unwrap();
+    assert_eq!(p.source_ref(), Some("refs/heads/main"));
+    let other_repo = ProvenancePolicy {
+        source_repository: Some("https://github.com/org/other".into()),
+        ..Default::default()
+    };
+    let err = verify_provenance(&v, &other_repo).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::ProvenanceMismatch {
+                field: "source repository",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let other_branch = ProvenancePolicy {
+        source_ref: Some("refs/heads/dev".into()),
+        ..Default::default()
+    };
+    let err = verify_provenance(&v, &other_branch).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::ProvenanceMismatch {
+                field: "source ref",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn attestation_subject_mismatch_is_refused() {
+    use airlock::trust::verify_cosign_attestation;
+    let w = World::new();
+    let st = statement(
+        OTHER_IMAGE,
+        "https://slsa.dev/provenance/v0.2",
+        slsa02("https://github.com/org/app", "refs/heads/main"),
+    );
+    let att = attestation(&w, &w.signer, &st);
+    let err = verify_cosign_attestation(&att, IMAGE, &key_signer(&w.signer), &w.root).unwrap_err();
+    assert!(matches!(err, TrustError::ArtifactMismatch(_)), "{err}");
+}
+
+#[test]
+fn attestation_by_other_key_is_refused() {
+    use airlock::trust::verify_cosign_attestation;
+    let w = World::new();
+    let st = statement(
+        IMAGE,
+        "https://slsa.dev/provenance/v0.2",
+        slsa02("https://github.com/org/app", "refs/heads/main"),
+    );
+    let att = attestation(&w, &key(), &st);
+    let err = verify_cosign_attestation(&att, IMAGE, &key_signer(&w.signer), &w.root).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn attestation_without_rekor_entry_is_refused() {
+    use airlock::trust::{verify_cosign_attestation, CosignAttestation};
+    let w = World::new();
+    let st = statement(
+        IMAGE,
+        "https://slsa.dev/provenance/v0.2",
+        serde_json::json!({}),
+    );
+    let sig: DerSignature = w.signer.sign(&pae("application/vnd.in-toto+json", &st));
+    let env = serde_json::json!({ "payloadType": "application/vnd.in-toto+json", "payload": STANDARD.encode(&st),
+                                  "signatures": [{ "sig": STANDARD.encode(sig.as_bytes()) }] });
+    let att = CosignAttestation::new(env.to_string().as_bytes(), None, None).unwrap();
+    let err = verify_cosign_attestation(&att, IMAGE, &key_signer(&w.signer), &w.root).unwrap_err();
+    assert!(matches!(err, TrustError::MissingTlogEntry), "{err}");
+}
+
+#[test]
+fn malformed_attestation_envelope_is_refused() {
+    let err =
+        airlock::trust::CosignAttestation::new(b"{\"payloadType\":1}", None, None).unwrap_err();
+    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+}

@@ -1,0 +1,209 @@
+//! Real Sigstore bundles from public projects, with the embedded production
+//! trust root.
+
+mod common;
+
+use airlock::trust::{verify_bundle, Artifact, IdentityPolicy, Signer, TrustError, TrustRoot};
+
+const KUBEWARDEN: &str = "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0";
+const SIGSTORE_JS: &str =
+    "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main";
+const GITHUB: &str = "https://token.actions.githubusercontent.com";
+const IMAGE: &str = "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+const NPM_SHA512: &str = "849a897e81bf7b8a8541a6ae40bd3473a27a16b1cb0462ad905bd6dc96d34881053a12eb4a375233f81677fc9439f628fe0b0445e8535c60b5559597fbd5f80e";
+
+fn identity(id: &str, issuer: &str) -> Signer {
+    Signer::Identity(IdentityPolicy::new(id, issuer).unwrap())
+}
+
+#[test]
+fn cosign_v3_image_bundle_verifies() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/cosign-v3-image-bundle.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let v = verify_bundle(
+        &bundle,
+        Artifact::parse_digest(IMAGE).unwrap(),
+        &identity(KUBEWARDEN, GITHUB),
+        &root,
+    )
+    .unwrap();
+    assert_eq!(v.identity(), Some(KUBEWARDEN));
+    assert_eq!(v.issuer(), Some(GITHUB));
+    assert_eq!(v.log_index(), Some(1_261_105_807));
+    assert_eq!(v.integrated_time(), Some(1_775_719_409));
+    let dsse = v.dsse().unwrap();
+    assert_eq!(dsse.payload_type(), "application/vnd.in-toto+json");
+    let statement: serde_json::Value = serde_json::from_slice(dsse.payload()).unwrap();
+    assert_eq!(
+        statement["predicateType"],
+        "https://sigstore.dev/cosign/sign/v1"
+    );
+}
+
+#[test]
+fn cosign_v3_image_bundle_for_other_image_fails() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/cosign-v3-image-bundle.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let other = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+    let err = verify_bundle(
+        &bundle,
+        Artifact::parse_digest(other).unwrap(),
+        &identity(KUBEWARDEN, GITHUB),
+        &root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::ArtifactMismatch(_)), "{err}");
+}
+
+#[test]
+fn cosign_v3_image_bundle_wrong_identity_fails() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/cosign-v3-image-bundle.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let err = verify_bundle(
+        &bundle,
+        Artifact::parse_digest(IMAGE).unwrap(),
+        &identity(SIGSTORE_JS, GITHUB),
+        &root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::IdentityMismatch { .. }), "{err}");
+}
+
+#[test]
+fn cosign_v3_image_bundle_wrong_issuer_fails() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/cosign-v3-image-bundle.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let err = verify_bundle(
+        &bundle,
+        Artifact::parse_digest(IMAGE).unwrap(),
+        &identity(KUBEWARDEN, "https://accounts.google.com"),
+        &root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::IssuerMismatch { .. }), "{err}");
+}
+
+#[test]
+fn npm_slsa_provenance_bundle_verifies() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/npm-slsa-provenance.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let mut digest = [0u8; 64];
+    hex::decode_to_slice(NPM_SHA512, &mut digest).unwrap();
+    let v = verify_bundle(
+        &bundle,
+        Artifact::Sha512(digest),
+        &identity(SIGSTORE_JS, GITHUB),
+        &root,
+    )
+    .unwrap();
+    assert_eq!(v.identity(), Some(SIGSTORE_JS));
+    assert_eq!(v.log_index(), Some(1_697_019_812));
+    let statement: serde_json::Value = serde_json::from_slice(v.dsse().unwrap().payload()).unwrap();
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v1");
+    assert_eq!(statement["subject"][0]["name"], "pkg:npm/sigstore@5.0.0");
+}
+
+#[test]
+fn key_policy_on_keyless_bundle_is_refused() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/npm-slsa-provenance.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let key = airlock::trust::PublicKey::from_pem(
+        &std::fs::read(fx.join("dangerzone/test.pub.key")).unwrap(),
+    )
+    .unwrap();
+    let err =
+        verify_bundle(&bundle, Artifact::Sha512([0; 64]), &Signer::Key(key), &root).unwrap_err();
+    assert!(matches!(err, TrustError::MaterialMismatch(_)), "{err}");
+}
+
+#[test]
+fn identity_mismatch_on_conformance_v01_bundle() {
+    let fx = fixtures_or_skip!();
+    let conf = fx.join("conformance");
+    let bundle = std::fs::read(conf.join("happy-path-v0.1/bundle.sigstore.json")).unwrap();
+    let artifact = std::fs::read(conf.join("a.txt")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let err = verify_bundle(
+        &bundle,
+        Artifact::Bytes(&artifact),
+        &identity("someone@example.com", GITHUB),
+        &root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::IdentityMismatch { .. }), "{err}");
+    assert_eq!(err.kind(), "identity-mismatch");
+}
+
+fn regexp_identity(id: &str, issuer: &str) -> Signer {
+    use airlock::trust::Matcher;
+    Signer::Identity(IdentityPolicy::from_matchers(
+        Matcher::regexp(id).unwrap(),
+        Matcher::regexp(issuer).unwrap(),
+    ))
+}
+
+#[test]
+fn identity_regexp_matching_whole_san_verifies() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/cosign-v3-image-bundle.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let v = verify_bundle(
+        &bundle,
+        Artifact::parse_digest(IMAGE).unwrap(),
+        &regexp_identity(
+            r"https://github\.com/kubewarden/.+@refs/tags/v.*",
+            r"https://token\.actions\.githubusercontent\.com",
+        ),
+        &root,
+    )
+    .unwrap();
+    assert_eq!(v.identity(), Some(KUBEWARDEN));
+}
+
+#[test]
+fn identity_regexp_matching_only_a_prefix_is_refused() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/cosign-v3-image-bundle.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    for prefix_only in [
+        r"https://github\.com/kubewarden/kubewarden-controller",
+        r"kubewarden",
+        r".*release\.yml",
+    ] {
+        let err = verify_bundle(
+            &bundle,
+            Artifact::parse_digest(IMAGE).unwrap(),
+            &regexp_identity(
+                prefix_only,
+                r"https://token\.actions\.githubusercontent\.com",
+            ),
+            &root,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, TrustError::IdentityMismatch { .. }),
+            "{prefix_only}: {err}"
+        );
+    }
+}
+
+#[test]
+fn issuer_regexp_matching_only_a_prefix_is_refused() {
+    let fx = fixtures_or_skip!();
+    let bundle = std::fs::read(fx.join("sigstore/cosign-v3-image-bundle.sigstore.json")).unwrap();
+    let root = TrustRoot::production().unwrap();
+    let err = verify_bundle(
+        &bundle,
+        Artifact::parse_digest(IMAGE).unwrap(),
+        &regexp_identity(".*", r"https://token\.actions"),
+        &root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::IssuerMismatch { .. }), "{err}");
+}
