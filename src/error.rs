@@ -21,6 +21,14 @@ pub enum Error {
     /// A signature, certificate, log proof or policy check failed.
     #[error("trust: {0}")]
     Trust(#[from] crate::trust::TrustError),
+    /// An image of an archive (or layout) failed the trust policy; the
+    /// per-image report says which check.
+    #[error("trust: image {image}: {source}")]
+    ImageTrust {
+        image: String,
+        #[source]
+        source: crate::trust::TrustError,
+    },
     /// The evidence is older than what this host already accepted.
     #[error("rollback: {0}")]
     Rollback(String),
@@ -46,7 +54,7 @@ impl Error {
             Error::Io { .. } | Error::Source(_) => 1,
             Error::Usage(_) => 2,
             Error::Integrity(_) => 3,
-            Error::Trust(_) => 4,
+            Error::Trust(_) | Error::ImageTrust { .. } => 4,
             Error::Rollback(_) => 5,
             Error::Sink(_) => 6,
             Error::Unsupported(_) => 7,
@@ -60,6 +68,7 @@ impl Error {
             Error::Integrity(e) => e.kind(),
             Error::Unsupported(_) => "unsupported-version",
             Error::Trust(e) => e.kind(),
+            Error::ImageTrust { source, .. } => source.kind(),
             Error::Rollback(_) => "rollback",
             Error::Sink(_) => "sink",
             Error::Source(_) => "source",

@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod cli;
 pub mod error;
+pub mod gate;
 pub mod model;
 pub mod pipeline;
 pub mod source;

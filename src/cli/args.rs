@@ -62,12 +62,84 @@ pub struct PackArgs {
     /// Compress the archive with zstd.
     #[arg(long)]
     pub zstd: bool,
+    /// Write the archive even though a policy was given, without checking
+    /// it (loudly reported).
+    #[arg(long)]
+    pub no_verify: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The archive, or `-` for stdin.
     pub archive: PathBuf,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Trust policy flags shared by `verify` and `pack` (validated by
+/// `cli::config` before any input is read). None given = integrity only.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Trust policy")]
+pub struct PolicyArgs {
+    /// PEM public key whose signatures are accepted (repeatable).
+    #[arg(long = "key", value_name = "PEM")]
+    pub keys: Vec<PathBuf>,
+    /// Exact SAN (email or URI) of a keyless signer's certificate.
+    #[arg(long, value_name = "IDENTITY")]
+    pub certificate_identity: Option<String>,
+    /// Anchored regular expression for the certificate SAN.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Exact OIDC issuer of the signing certificate.
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Anchored regular expression for the OIDC issuer.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Valid signatures from N distinct signers required (default 1).
+    #[arg(long, value_name = "N")]
+    pub threshold: Option<usize>,
+    /// INSECURE: accept key-based signatures without a Rekor entry.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Require a Rekor inclusion proof and signed checkpoint for every signature.
+    #[arg(long)]
+    pub require_inclusion_proof: bool,
+    /// Do not compare the signed docker-reference with the image name.
+    #[arg(long)]
+    pub ignore_reference: bool,
+    /// Required attestation: slsaprovenance, slsaprovenance1, spdx, cyclonedx or a predicate URI (repeatable).
+    #[arg(long = "attestation-type", value_name = "TYPE")]
+    pub attestation_types: Vec<String>,
+    /// SLSA provenance: source repository (e.g. https://github.com/org/repo).
+    #[arg(long, value_name = "URL")]
+    pub source_repository: Option<String>,
+    /// SLSA provenance: branch or tag (`main`, `refs/tags/v1`).
+    #[arg(long, value_name = "REF")]
+    pub source_ref: Option<String>,
+    /// SLSA provenance: full source commit hash.
+    #[arg(long, value_name = "SHA")]
+    pub source_commit: Option<String>,
+    /// SLSA provenance: builder id.
+    #[arg(long, value_name = "ID")]
+    pub builder_id: Option<String>,
+    /// SLSA provenance: workflow path (e.g. .github/workflows/release.yml).
+    #[arg(long, value_name = "PATH")]
+    pub workflow: Option<String>,
+    /// Policy file (schema/policy.schema.json) instead of signer flags.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// trusted_root.json to use instead of the embedded Sigstore public-good root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Rollback state directory (default: $XDG_DATA_HOME/airlock or ~/.local/share/airlock).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Accept evidence older than what this host accepted before (logged).
+    #[arg(long)]
+    pub allow_downgrade: bool,
 }
 
 #[derive(Debug, Args)]

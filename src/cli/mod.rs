@@ -2,6 +2,7 @@
 //! into an exit code.
 
 pub mod args;
+pub mod config;
 pub mod progress;
 pub mod report;
 pub mod verify_bundle;
@@ -28,10 +29,12 @@ pub fn main() -> ExitCode {
     };
     let name = command_name(&cli.command);
     let json = cli.output == OutputFormat::Json;
-    match run(cli) {
+    // Set when a JSON report that already carries the error was printed.
+    let mut reported = false;
+    match run(cli, &mut reported) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if json {
+            if json && !reported {
                 println!("{}", report::error_json(name, &e));
             }
             eprintln!("airlock {name}: {e}");
@@ -64,10 +67,12 @@ fn emit(json: bool, value: serde_json::Value, text: String) -> Result<(), Error>
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
     let json = cli.output == OutputFormat::Json;
     match cli.command {
         Command::Pack(a) => {
+            // The policy is validated before the layout is read.
+            let gate_cfg = config::gate_config(&a.policy, config::For::Pack)?;
             let req = PackRequest {
                 layouts: a.from_oci_layout,
                 refs: a.refs,
@@ -80,18 +85,78 @@ fn run(cli: Cli) -> Result<(), Error> {
                 zstd: a.zstd,
             };
             let set = pipeline::resolve(&req)?;
+            let gate_report = match &gate_cfg {
+                Some(_) if a.no_verify => {
+                    eprintln!("airlock pack: warning: --no-verify: the policy was NOT checked; the archive may hold unsigned or untrusted images");
+                    None
+                }
+                Some(cfg) => {
+                    let metadata = crate::gate::metadata_of_set(&set);
+                    let mut g = crate::gate::run(&set.images, &metadata, cfg)?;
+                    for w in &g.warnings {
+                        eprintln!("airlock pack: warning: {w}");
+                    }
+                    if let Some(e) = g.take_error() {
+                        *reported = json;
+                        emit(
+                            json,
+                            report::pack_refused_json(&g, &e),
+                            report::pack_refused_text(&g),
+                        )?;
+                        return Err(e);
+                    }
+                    Some(g)
+                }
+                None => None,
+            };
             let total = set.blobs.values().map(|b| b.record.size).sum();
             let bar = progress::bytes(Some(total), "pack", cli.quiet);
             let result = pipeline::pack(&req, &set, &bar)?;
             bar.finish_and_clear();
-            eprintln!("airlock pack: warning: no policy given, so no signature was checked (integrity only)");
-            emit(json, report::pack_json(&result), report::pack_text(&result))
+            match &gate_report {
+                Some(g) => {
+                    let mut v = report::pack_json(&result);
+                    v["warnings"] = serde_json::json!(g.warnings);
+                    v["trust"] = report::gate_json(g);
+                    let text = format!("{}{}", report::pack_text(&result), report::gate_text(g));
+                    emit(json, v, text)
+                }
+                None => {
+                    if gate_cfg.is_none() {
+                        eprintln!("airlock pack: warning: no policy given, so no signature was checked (integrity only)");
+                    }
+                    emit(json, report::pack_json(&result), report::pack_text(&result))
+                }
+            }
         }
         Command::Verify(a) => {
+            // The policy is validated before the archive is read.
+            let gate_cfg = config::gate_config(&a.policy, config::For::Verify)?;
             let bar = progress::bytes(pipeline::input_len(&a.archive), "verify", cli.quiet);
             let out = pipeline::verify(&a.archive, &bar)?;
             bar.finish_and_clear();
-            emit(json, report::verify_json(&out), report::verify_text(&out))
+            let Some(cfg) = gate_cfg else {
+                return emit(json, report::verify_json(&out), report::verify_text(&out));
+            };
+            let mut g = crate::gate::run(&out.manifest.images, &out.metadata, &cfg)?;
+            for w in &g.warnings {
+                eprintln!("airlock verify: warning: {w}");
+            }
+            let err = g.take_error();
+            if err.is_none() {
+                // Rollback marks only after every check of every image passed.
+                crate::gate::state::commit(&g.pending)?;
+            }
+            *reported = json;
+            emit(
+                json,
+                report::verify_gate_json(&out, &g, err.as_ref()),
+                report::verify_gate_text(&out, &g),
+            )?;
+            match err {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
         }
         Command::Inspect(a) => {
             let out = pipeline::inspect(&a.archive)?;

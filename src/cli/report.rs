@@ -215,3 +215,99 @@ pub fn human(bytes: u64) -> String {
         format!("{v:.1} {}", UNITS[u])
     }
 }
+
+// ---- trust gate (verify/pack with a policy) ------------------------------
+
+/// The per-image trust verdicts as JSON (`"trust"` of a verify/pack report).
+pub fn gate_json(g: &crate::gate::GateReport) -> Value {
+    json!({
+        "ok": g.ok(),
+        "warnings": g.warnings,
+        "images": g.images.iter().map(|v| json!({
+            "reference": v.reference,
+            "platform": v.platform,
+            "manifestDigest": v.manifest_digest,
+            "indexDigest": v.index_digest,
+            "ok": v.ok(),
+            "checks": v.checks,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Each image, then each check with ✓ / ✗ / – and its reason.
+pub fn gate_text(g: &crate::gate::GateReport) -> String {
+    use crate::gate::Status;
+    let mut s = String::new();
+    for v in &g.images {
+        s.push_str(&format!(
+            "  {} {} {} {}\n",
+            if v.ok() { "✓" } else { "✗" },
+            v.reference,
+            v.platform,
+            v.manifest_digest
+        ));
+        for c in &v.checks {
+            let mark = match c.status {
+                Status::Pass => "✓",
+                Status::Fail => "✗",
+                Status::Skip => "–",
+            };
+            s.push_str(&format!("      {mark} {}: {}\n", c.name, c.detail));
+        }
+    }
+    for w in &g.warnings {
+        s.push_str(&format!("  warning: {w}\n"));
+    }
+    s
+}
+
+/// `verify` with a policy: integrity, then the trust verdicts; `error` is
+/// the failure the command ends with, if any.
+pub fn verify_gate_json(
+    out: &ReadOutcome,
+    g: &crate::gate::GateReport,
+    error: Option<&Error>,
+) -> Value {
+    let mut v = verify_json(out);
+    v["ok"] = json!(error.is_none());
+    v["trust"] = gate_json(g);
+    if let Some(e) = error {
+        v["error"] =
+            json!({ "kind": e.kind(), "exitCode": e.exit_code(), "message": e.to_string() });
+    }
+    v
+}
+
+pub fn verify_gate_text(out: &ReadOutcome, g: &crate::gate::GateReport) -> String {
+    let m = &out.manifest;
+    let verdict = if g.ok() { "OK" } else { "REFUSED" };
+    format!(
+        "{verdict} archive {} ({} images, {} blobs, {}, {}): integrity ✓, trust {}\n{}",
+        out.manifest_digest,
+        m.images.len(),
+        m.blobs.len(),
+        human(out.blob_bytes),
+        compression_name(out.compression),
+        if g.ok() { "✓" } else { "✗" },
+        gate_text(g)
+    )
+}
+
+/// `pack` refused by the policy: nothing was written.
+pub fn pack_refused_json(g: &crate::gate::GateReport, e: &Error) -> Value {
+    json!({
+        "mediaType": REPORT_MEDIA_TYPE,
+        "command": "pack",
+        "ok": false,
+        "written": false,
+        "error": { "kind": e.kind(), "exitCode": e.exit_code(), "message": e.to_string() },
+        "trust": gate_json(g),
+    })
+}
+
+pub fn pack_refused_text(g: &crate::gate::GateReport) -> String {
+    format!(
+        "REFUSED: the policy is not met; no archive was written\n{}",
+        gate_text(g)
+    )
+}

@@ -99,6 +99,10 @@ pub enum TrustError {
     /// There was no signature to verify.
     #[error("no signature found")]
     NoSignatures,
+    /// The policy requires an attestation the image does not carry (or
+    /// none of that type verified).
+    #[error("required attestation missing: {0}")]
+    MissingAttestation(String),
     /// Fewer distinct signing keys produced valid signatures than required.
     #[error("{distinct} distinct signer(s) in {valid} valid signature(s); the policy requires {required}")]
     ThresholdNotMet {
@@ -166,6 +170,7 @@ impl TrustError {
             TrustError::MissingTlogEntry => "missing-tlog-entry",
             TrustError::MissingInclusionProof => "missing-inclusion-proof",
             TrustError::NoSignatures => "no-signatures",
+            TrustError::MissingAttestation(_) => "missing-attestation",
             TrustError::ThresholdNotMet { .. } => "threshold-not-met",
             TrustError::UnknownLog { .. } => "unknown-log",
             TrustError::InvalidSet(_) => "set-invalid",

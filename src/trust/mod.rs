@@ -13,6 +13,7 @@ pub mod attestation;
 pub mod bundle;
 pub mod cosign;
 pub mod error;
+pub mod evidence;
 pub mod keys;
 pub mod limits;
 pub mod policy;

@@ -2,6 +2,8 @@
 //! entries of an archive to build bad inputs.
 #![allow(dead_code)]
 
+pub mod forge;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,277 @@
+//! Policy flags → validated gate configuration, before any input is read
+//! (as sigstore-go's `VerifierConfig.Validate()`): an incoherent option set
+//! is a usage error (exit 2) and nothing of the archive or layout is opened.
+//! Weakened checks (`--insecure-ignore-tlog`, `--ignore-reference`,
+//! `--allow-downgrade`) are returned as loud warnings for the report.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use super::args::PolicyArgs;
+use crate::error::{Error, IoContext as _};
+use crate::gate::{GateConfig, GatePolicy, RollbackOptions};
+use crate::trust::attestation::{SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
+use crate::trust::{
+    IdentityPolicy, Matcher, ProvenancePolicy, PublicKey, SignaturePolicy, Signer, TrustPolicy,
+    TrustRoot,
+};
+
+/// Which command the policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum For {
+    /// `verify`: trust + rollback.
+    Verify,
+    /// `pack`: trust only (rollback belongs to the receiving host).
+    Pack,
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+/// cosign's `--type` short names → in-toto predicate types; anything else
+/// must be an absolute URI.
+pub fn predicate_type(name: &str) -> Result<String, Error> {
+    Ok(match name {
+        "slsaprovenance" | "slsaprovenance02" => SLSA_PROVENANCE_V02.into(),
+        "slsaprovenance1" => SLSA_PROVENANCE_V1.into(),
+        "spdx" | "spdxjson" => "https://spdx.dev/Document".into(),
+        "cyclonedx" => "https://cyclonedx.org/bom".into(),
+        "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1".into(),
+        "link" => "https://in-toto.io/Link/v1".into(),
+        uri if uri.contains("://") && !uri.chars().any(char::is_whitespace) => uri.into(),
+        other => {
+            return Err(usage(format!(
+                "--attestation-type {other:?}: expected slsaprovenance, slsaprovenance1, spdx, cyclonedx or a predicate type URI"
+            )))
+        }
+    })
+}
+
+/// Whether any policy flag was given.
+fn any_given(a: &PolicyArgs) -> bool {
+    !a.keys.is_empty()
+        || a.certificate_identity.is_some()
+        || a.certificate_identity_regexp.is_some()
+        || a.certificate_oidc_issuer.is_some()
+        || a.certificate_oidc_issuer_regexp.is_some()
+        || a.threshold.is_some()
+        || a.insecure_ignore_tlog
+        || a.require_inclusion_proof
+        || a.ignore_reference
+        || !a.attestation_types.is_empty()
+        || provenance_given(a)
+        || a.policy.is_some()
+        || a.trusted_root.is_some()
+        || a.state_dir.is_some()
+        || a.allow_downgrade
+}
+
+fn provenance_given(a: &PolicyArgs) -> bool {
+    a.source_repository.is_some()
+        || a.source_ref.is_some()
+        || a.source_commit.is_some()
+        || a.builder_id.is_some()
+        || a.workflow.is_some()
+}
+
+fn read_bounded(path: &Path, limit: usize, what: &str) -> Result<Vec<u8>, Error> {
+    let f = std::fs::File::open(path).at(&format!("open {what}"), path)?;
+    let mut buf = Vec::new();
+    f.take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .at(&format!("read {what}"), path)?;
+    if buf.len() > limit {
+        return Err(usage(format!(
+            "{what} {} is larger than {limit} bytes",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+fn matcher(
+    exact: &Option<String>,
+    regexp: &Option<String>,
+    flag: &str,
+) -> Result<Option<Matcher>, Error> {
+    let m = match (exact, regexp) {
+        (None, None) => return Ok(None),
+        (Some(e), None) => Matcher::exact(e.clone()),
+        (None, Some(r)) => Matcher::regexp(r.clone()),
+        (Some(_), Some(_)) => {
+            return Err(usage(format!("give --{flag} or --{flag}-regexp, not both")))
+        }
+    };
+    m.map(Some).map_err(|e| usage(format!("--{flag}: {e}")))
+}
+
+/// The default state directory: `$XDG_DATA_HOME/airlock`, else
+/// `$HOME/.local/share/airlock`.
+pub fn default_state_dir() -> Option<PathBuf> {
+    let non_empty = |v: std::ffi::OsString| (!v.is_empty()).then(|| PathBuf::from(v));
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").and_then(non_empty) {
+        return Some(d.join("airlock"));
+    }
+    std::env::var_os("HOME")
+        .and_then(non_empty)
+        .map(|h| h.join(".local/share/airlock"))
+}
+
+/// Validate the policy flags. `Ok(None)`: no policy flag at all (integrity
+/// only, reported as such).
+pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error> {
+    if !any_given(a) {
+        return Ok(None);
+    }
+    let mut warnings = Vec::new();
+    let identity_given = a.certificate_identity.is_some()
+        || a.certificate_identity_regexp.is_some()
+        || a.certificate_oidc_issuer.is_some()
+        || a.certificate_oidc_issuer_regexp.is_some();
+
+    let rollback = match cmd {
+        For::Pack => {
+            if a.state_dir.is_some() || a.allow_downgrade {
+                return Err(usage(
+                    "--state-dir and --allow-downgrade apply to `airlock verify` (rollback is checked on the receiving host), not to pack",
+                ));
+            }
+            None
+        }
+        For::Verify => {
+            let state_dir = match &a.state_dir {
+                Some(d) => d.clone(),
+                None => default_state_dir().ok_or_else(|| {
+                    usage("no --state-dir given and neither XDG_DATA_HOME nor HOME is set")
+                })?,
+            };
+            if a.allow_downgrade {
+                warnings.push(
+                    "--allow-downgrade: evidence older than what this host accepted before is accepted (each one is logged)".into(),
+                );
+            }
+            Some(RollbackOptions {
+                state_dir,
+                allow_downgrade: a.allow_downgrade,
+            })
+        }
+    };
+
+    let mut policy = if let Some(file) = &a.policy {
+        if !a.keys.is_empty()
+            || identity_given
+            || a.threshold.is_some()
+            || a.insecure_ignore_tlog
+            || a.require_inclusion_proof
+            || a.ignore_reference
+            || provenance_given(a)
+        {
+            return Err(usage(
+                "--policy FILE replaces --key, --certificate-*, --threshold, --insecure-ignore-tlog, --require-inclusion-proof, --ignore-reference and the provenance flags; give one or the other",
+            ));
+        }
+        let bytes = read_bounded(file, crate::trust::policy_file::MAX_POLICY, "policy")?;
+        let p = TrustPolicy::from_json(&bytes)
+            .map_err(|e| usage(format!("--policy {}: {e}", file.display())))?;
+        GatePolicy {
+            signatures: p.signatures().clone(),
+            ignore_reference: p.ignores_reference(),
+            attestation_types: Vec::new(),
+            provenance: p.provenance().cloned(),
+        }
+    } else {
+        let mut signers = Vec::new();
+        for path in &a.keys {
+            let pem = read_bounded(path, crate::trust::limits::MAX_PEM, "key")?;
+            let key = PublicKey::from_pem(&pem)
+                .map_err(|e| usage(format!("--key {}: {e}", path.display())))?;
+            signers.push(Signer::Key(key));
+        }
+        let identity = matcher(
+            &a.certificate_identity,
+            &a.certificate_identity_regexp,
+            "certificate-identity",
+        )?;
+        let issuer = matcher(
+            &a.certificate_oidc_issuer,
+            &a.certificate_oidc_issuer_regexp,
+            "certificate-oidc-issuer",
+        )?;
+        match (identity, issuer) {
+            (Some(i), Some(o)) => signers.push(Signer::Identity(IdentityPolicy::from_matchers(i, o))),
+            (None, None) => {}
+            _ => {
+                return Err(usage(
+                    "a keyless signer needs both --certificate-identity(-regexp) and --certificate-oidc-issuer(-regexp)",
+                ))
+            }
+        }
+        if signers.is_empty() {
+            return Err(usage(
+                "a trust policy needs --key PEM, --certificate-identity(-regexp) with --certificate-oidc-issuer(-regexp), or --policy FILE",
+            ));
+        }
+        let invalid = |e: crate::trust::TrustError| usage(e.to_string());
+        let mut sp = SignaturePolicy::any_of(signers)
+            .map_err(invalid)?
+            .with_threshold(a.threshold.unwrap_or(1))
+            .map_err(invalid)?;
+        if a.insecure_ignore_tlog {
+            sp = sp.insecure_ignore_tlog().map_err(invalid)?;
+        }
+        if a.require_inclusion_proof {
+            sp = sp.require_inclusion_proof().map_err(invalid)?;
+        }
+        let provenance = provenance_given(a).then(|| ProvenancePolicy {
+            source_repository: a.source_repository.clone(),
+            source_ref: a.source_ref.clone(),
+            source_commit: a.source_commit.clone(),
+            builder_id: a.builder_id.clone(),
+            workflow: a.workflow.clone(),
+        });
+        GatePolicy {
+            signatures: sp,
+            ignore_reference: a.ignore_reference,
+            attestation_types: Vec::new(),
+            provenance,
+        }
+    };
+    for t in &a.attestation_types {
+        let uri = predicate_type(t)?;
+        if !policy.attestation_types.contains(&uri) {
+            policy.attestation_types.push(uri);
+        }
+    }
+    if policy.signatures.ignores_tlog() {
+        warnings.push(
+            "INSECURE: --insecure-ignore-tlog: key-based signatures without a transparency-log entry are accepted, and rollback cannot be checked for them".into(),
+        );
+        if !policy.attestation_types.is_empty() || policy.provenance.is_some() {
+            warnings.push(
+                "attestations still need a transparency-log entry (--insecure-ignore-tlog does not apply to them)".into(),
+            );
+        }
+    }
+    if policy.ignore_reference {
+        warnings.push(
+            "--ignore-reference: the signed docker-reference is not compared with the image name"
+                .into(),
+        );
+    }
+
+    let trust_root = match &a.trusted_root {
+        Some(path) => {
+            let bytes = read_bounded(path, crate::trust::limits::MAX_TRUSTED_ROOT, "trusted root")?;
+            TrustRoot::from_json(&bytes)
+                .map_err(|e| usage(format!("--trusted-root {}: {e}", path.display())))?
+        }
+        None => TrustRoot::production()?,
+    };
+    Ok(Some(GateConfig {
+        policy,
+        trust_root,
+        rollback,
+        warnings,
+    }))
+}

@@ -1,0 +1,204 @@
+//! Rollback state: per (image repository, platform, trust identity), the
+//! highest accepted Rekor log index and integrated time.
+//!
+//! Layout: `<state-dir>/rollback/<sha256 hex of "repo\nplatform\nidentity">.json`
+//! holding `{"version":1,"image":…,"platform":…,"identity":…,"logIndex":N,"integratedTime":T}`.
+//! The file name is a hash so no input reaches a path; the fields repeat the
+//! key so an operator can read the file. A file that exists but cannot be
+//! read or parsed stops the command (treating it as "first seen" would let
+//! an attacker reset the mark by corrupting it).
+//!
+//! Marks are compared only against what was stored before this command
+//! (several tags of one repository in one archive are each compared with the
+//! stored mark), and written by [`commit`], each atomically (temp file in the
+//! same directory, fsync, rename), only when the whole command succeeded.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Check, ImageVerdict, RollbackOptions, Status};
+use crate::error::{Error, IoContext as _};
+use crate::model::Digest;
+use crate::trust::{check_rollback, next_high_water, HighWater, RollbackDecision};
+
+/// Largest state file read.
+const MAX_STATE_FILE: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StateFile {
+    version: u32,
+    image: String,
+    platform: String,
+    identity: String,
+    log_index: u64,
+    integrated_time: i64,
+}
+
+/// A mark to write once the whole command succeeded.
+#[derive(Debug, Clone)]
+pub struct PendingMark {
+    path: PathBuf,
+    file: StateFile,
+}
+
+impl PendingMark {
+    /// Where it will be written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The repository name rollback is keyed on: tag and digest dropped, so an
+/// older version under another tag is still older.
+pub fn image_name(reference: &str) -> String {
+    crate::trust::normalize_repository(reference).unwrap_or_else(|_| reference.to_string())
+}
+
+fn state_path(dir: &Path, image: &str, platform: &str, identity: &str) -> PathBuf {
+    let key = Digest::of(format!("{image}\n{platform}\n{identity}").as_bytes());
+    dir.join("rollback").join(format!("{}.json", key.hex()))
+}
+
+fn read_state(path: &Path) -> Result<Option<StateFile>, Error> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io_path("open rollback state", path, e)),
+    };
+    let mut buf = Vec::new();
+    f.take(MAX_STATE_FILE + 1)
+        .read_to_end(&mut buf)
+        .at("read rollback state", path)?;
+    if buf.len() as u64 > MAX_STATE_FILE {
+        return Err(Error::Usage(format!(
+            "rollback state {} is larger than {MAX_STATE_FILE} bytes; refusing to guess",
+            path.display()
+        )));
+    }
+    serde_json::from_slice(&buf).map(Some).map_err(|e| {
+        Error::Usage(format!(
+            "rollback state {} is unreadable ({e}); refusing to guess (repair or remove it deliberately)",
+            path.display()
+        ))
+    })
+}
+
+/// Compare each image's verified mark with the stored one and append a
+/// `rollback` check. Returns the marks to write and whether any image was
+/// refused. Call only when every image passed its cryptographic checks.
+pub fn check(
+    verdicts: &mut [ImageVerdict],
+    identity: &str,
+    opts: &RollbackOptions,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<PendingMark>, bool), Error> {
+    let mut pending: Vec<PendingMark> = Vec::new();
+    let mut refused = false;
+    for v in verdicts.iter_mut() {
+        let Some(new) = v.high_water else {
+            v.checks.push(super::Check::skip(
+                "rollback",
+                "not checked: no verified transparency-log entry to compare",
+            ));
+            continue;
+        };
+        let image = image_name(&v.reference);
+        let path = state_path(&opts.state_dir, &image, &v.platform, identity);
+        let stored = read_state(&path)?;
+        if let Some(s) = &stored {
+            if s.image != image || s.platform != v.platform || s.identity != identity {
+                return Err(Error::Usage(format!(
+                    "rollback state {} names another image or identity; refusing to guess",
+                    path.display()
+                )));
+            }
+        }
+        let previous = stored.map(|s| HighWater {
+            log_index: s.log_index,
+            integrated_time: s.integrated_time,
+        });
+        match check_rollback(previous, new, opts.allow_downgrade) {
+            Ok(decision) => {
+                let detail = match decision {
+                    RollbackDecision::FirstSeen => format!(
+                        "first seen on this host (log index {}, integrated time {})",
+                        new.log_index, new.integrated_time
+                    ),
+                    RollbackDecision::NotOlder => format!(
+                        "log index {} ≥ {} accepted before",
+                        new.log_index,
+                        previous.map_or(0, |p| p.log_index)
+                    ),
+                    RollbackDecision::DowngradeForced { previous } => {
+                        let msg = format!(
+                            "DOWNGRADE accepted by --allow-downgrade for {}: log index {} at {} < {} at {} accepted before",
+                            v.label(),
+                            new.log_index,
+                            new.integrated_time,
+                            previous.log_index,
+                            previous.integrated_time
+                        );
+                        warnings.push(msg.clone());
+                        msg
+                    }
+                };
+                v.checks.push(super::Check::pass("rollback", detail));
+                // Several images may share one key (tags of one repository):
+                // keep the newest of what this command accepted.
+                let base = match pending.iter().find(|p| p.path == path) {
+                    Some(p) => Some(HighWater {
+                        log_index: p.file.log_index,
+                        integrated_time: p.file.integrated_time,
+                    }),
+                    None => previous,
+                };
+                let mark = next_high_water(base, new);
+                pending.retain(|p| p.path != path);
+                pending.push(PendingMark {
+                    path,
+                    file: StateFile {
+                        version: 1,
+                        image,
+                        platform: v.platform.clone(),
+                        identity: identity.to_string(),
+                        log_index: mark.log_index,
+                        integrated_time: mark.integrated_time,
+                    },
+                });
+            }
+            Err(downgrade) => {
+                refused = true;
+                v.checks.push(Check {
+                    name: "rollback".into(),
+                    status: Status::Fail,
+                    detail: downgrade.to_string(),
+                    kind: Some("rollback"),
+                });
+            }
+        }
+    }
+    Ok((pending, refused))
+}
+
+/// Write the marks (each atomically). Call only when the whole command
+/// succeeded.
+pub fn commit(marks: &[PendingMark]) -> Result<(), Error> {
+    for m in marks {
+        let dir = m.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).at("create state directory", dir)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".airlock-state-")
+            .tempfile_in(dir)
+            .at("create a temporary file in", dir)?;
+        let bytes = serde_json::to_vec_pretty(&m.file)
+            .map_err(|e| Error::io("encode rollback state", std::io::Error::other(e)))?;
+        tmp.write_all(&bytes).at("write", tmp.path())?;
+        tmp.as_file().sync_all().at("sync", tmp.path())?;
+        tmp.persist(&m.path)
+            .map_err(|e| Error::io_path("rename into", &m.path, e.error))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Forging cosign evidence in the exact cosign format, with test keys: a
+//! signer key, a test "Rekor" key placed in a test trusted root, the
+//! simple-signing payload, a hashedrekord body and its SET, and the `.sig`
+//! manifest cosign pushes under `sha256-<hex>.sig`. Shared by the tests
+//! that need evidence (the same construction as tests/forged.rs).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
+use p256::pkcs8::{EncodePublicKey, LineEnding};
+use sha2::{Digest, Sha256};
+
+pub fn key() -> SigningKey {
+    SigningKey::random(&mut rand_core::OsRng)
+}
+
+pub fn pem(k: &SigningKey) -> String {
+    k.verifying_key().to_public_key_pem(LineEnding::LF).unwrap()
+}
+
+pub fn spki(k: &SigningKey) -> Vec<u8> {
+    k.verifying_key()
+        .to_public_key_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+pub fn log_id(k: &SigningKey) -> Vec<u8> {
+    Sha256::digest(spki(k)).to_vec()
+}
+
+pub fn sign(k: &SigningKey, data: &[u8]) -> String {
+    let sig: DerSignature = k.sign(data);
+    STANDARD.encode(sig.as_bytes())
+}
+
+/// cosign's simple-signing payload.
+pub fn payload(digest: &str, reference: &str) -> Vec<u8> {
+    format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"{reference}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
+    )
+    .into_bytes()
+}
+
+/// A trusted root whose only Rekor log is `rekor`.
+pub fn trust_root_json(rekor: &SigningKey) -> String {
+    serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [{
+            "baseUrl": "https://rekor.invalid",
+            "hashAlgorithm": "SHA2_256",
+            "publicKey": {
+                "rawBytes": STANDARD.encode(spki(rekor)),
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                "validFor": { "start": "2020-01-01T00:00:00Z" }
+            },
+            "logId": { "keyId": STANDARD.encode(log_id(rekor)) }
+        }],
+        "certificateAuthorities": [],
+        "ctlogs": [],
+        "timestampAuthorities": []
+    })
+    .to_string()
+}
+
+/// A legacy Rekor bundle (cosign's `dev.sigstore.cosign/bundle`) for a
+/// hashedrekord entry of `signature` by `signer` over `payload`, with a SET
+/// by `rekor`.
+pub fn rekor_bundle(
+    signer: &SigningKey,
+    rekor: &SigningKey,
+    payload: &[u8],
+    signature: &str,
+    log_index: i64,
+    integrated_time: i64,
+) -> String {
+    let body = serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(payload)) } },
+            "signature": {
+                "content": signature,
+                "publicKey": { "content": STANDARD.encode(pem(signer)) }
+            }
+        }
+    });
+    let body_b64 = STANDARD.encode(serde_json_canonicalizer::to_vec(&body).unwrap());
+    let log_id_hex = hex::encode(log_id(rekor));
+    let set_payload = serde_json::json!({
+        "body": body_b64,
+        "integratedTime": integrated_time,
+        "logIndex": log_index,
+        "logID": log_id_hex,
+    });
+    let set = sign(
+        rekor,
+        &serde_json_canonicalizer::to_vec(&set_payload).unwrap(),
+    );
+    serde_json::json!({
+        "SignedEntryTimestamp": set,
+        "Payload": {
+            "body": body_b64,
+            "integratedTime": integrated_time,
+            "logIndex": log_index,
+            "logID": log_id_hex,
+        }
+    })
+    .to_string()
+}
+
+/// The decoded entry body of a legacy Rekor bundle.
+pub fn body_of(bundle_json: &str) -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_str(bundle_json).unwrap();
+    STANDARD
+        .decode(v["Payload"]["body"].as_str().unwrap())
+        .unwrap()
+}
+
+/// RFC 6962 leaf hash.
+pub fn leaf_hash(body: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(body);
+    h.finalize().to_vec()
+}
+
+/// RFC 6962 interior node hash.
+pub fn node_hash(l: &[u8], r: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(l);
+    h.update(r);
+    h.finalize().to_vec()
+}
+
+/// A signed note over `size` and `root`, signed by `key`.
+pub fn checkpoint(key: &SigningKey, size: u64, root: &[u8]) -> String {
+    let body = format!("rekor.test - 42\n{size}\n{}\n", STANDARD.encode(root));
+    let sig: DerSignature = key.sign(body.as_bytes());
+    let mut blob = log_id(key)[..4].to_vec();
+    blob.extend_from_slice(sig.as_bytes());
+    format!("{body}\n\u{2014} rekor.test {}\n", STANDARD.encode(blob))
+}
+
+/// One `.sig` layer: the payload plus cosign's annotations.
+pub struct SigLayer {
+    pub payload: Vec<u8>,
+    pub signature: String,
+    /// The legacy Rekor bundle JSON, if logged.
+    pub bundle: Option<String>,
+}
+
+/// A `.sig` layer signed by `signer` over `payload(digest, reference)`,
+/// logged at `log_index` (None: no Rekor bundle annotation).
+pub fn sig_layer(
+    signer: &SigningKey,
+    rekor: &SigningKey,
+    digest: &str,
+    reference: &str,
+    log: Option<(i64, i64)>,
+) -> SigLayer {
+    let p = payload(digest, reference);
+    let s = sign(signer, &p);
+    let bundle = log.map(|(index, time)| rekor_bundle(signer, rekor, &p, &s, index, time));
+    SigLayer {
+        payload: p,
+        signature: s,
+        bundle,
+    }
+}
+
+pub const SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+
+/// Write the cosign `.sig` manifest for `layers` into the layout and tag it
+/// `sha256-<hex>.sig` for `subject` (`sha256:<hex>`), as `cosign sign` does.
+pub fn add_sig_manifest(layout: &mut airlock::testkit::Layout, subject: &str, layers: &[SigLayer]) {
+    let mut descs = Vec::new();
+    let mut diff_ids = Vec::new();
+    for l in layers {
+        let d = layout.add_blob(SIMPLESIGNING, &l.payload).unwrap();
+        let mut ann = serde_json::json!({ "dev.cosignproject.cosign/signature": l.signature });
+        if let Some(b) = &l.bundle {
+            ann["dev.sigstore.cosign/bundle"] = serde_json::json!(b);
+        }
+        diff_ids.push(d.digest.clone());
+        descs.push(serde_json::json!({
+            "mediaType": SIMPLESIGNING, "size": d.size, "digest": d.digest, "annotations": ann,
+        }));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
+        "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let c = layout
+        .add_blob("application/vnd.oci.image.config.v1+json", &config)
+        .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": c.media_type, "size": c.size, "digest": c.digest},
+        "layers": descs,
+    }))
+    .unwrap();
+    let m = layout
+        .add_blob("application/vnd.oci.image.manifest.v1+json", &manifest)
+        .unwrap();
+    let tag = format!("sha256-{}.sig", subject.trim_start_matches("sha256:"));
+    layout.tag(&tag, &m);
+}

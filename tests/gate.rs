@@ -1,0 +1,695 @@
+//! The archive gate end to end: an OCI layout built with the testkit, cosign
+//! `.sig` evidence forged in the exact cosign format (simple-signing payload,
+//! signature annotation, legacy Rekor bundle with a SET from a test Rekor key
+//! placed in a test trusted root), packed, then `airlock verify` / `airlock
+//! pack` with policy flags, judged by exit code and report.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use airlock::testkit::{ImageSpec, Layout, Platform};
+use common::forge::{self, add_sig_manifest, sig_layer, SigLayer};
+use p256::ecdsa::SigningKey;
+
+const REF: &str = "registry.example.org/team/app:1.0";
+const T0: i64 = 1_700_000_000;
+
+struct World {
+    dir: tempfile::TempDir,
+    signer: SigningKey,
+    rekor: SigningKey,
+    root: PathBuf,
+    key: PathBuf,
+    state: PathBuf,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl World {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = forge::key();
+        let rekor = forge::key();
+        let root = dir.path().join("trusted_root.json");
+        std::fs::write(&root, forge::trust_root_json(&rekor)).unwrap();
+        let key = dir.path().join("cosign.pub");
+        std::fs::write(&key, forge::pem(&signer)).unwrap();
+        let state = dir.path().join("state");
+        World {
+            dir,
+            signer,
+            rekor,
+            root,
+            key,
+            state,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn key_file(&self, name: &str, k: &SigningKey) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, forge::pem(k)).unwrap();
+        p
+    }
+
+    /// A layout with one amd64 image named `REF` (under an index when
+    /// `with_index`); `sign(manifest_digest, index_digest)` returns the
+    /// `.sig` manifests to add, by subject digest.
+    fn layout(
+        &self,
+        name: &str,
+        with_index: bool,
+        sign: impl FnOnce(&str, Option<&str>) -> Vec<(String, Vec<SigLayer>)>,
+    ) -> PathBuf {
+        let mut l = Layout::create(self.path(name)).unwrap();
+        let layer = l.add_random_layer(50_000, 7).unwrap();
+        let m = l
+            .add_image(&ImageSpec::new(Platform::linux("amd64")), &[layer])
+            .unwrap();
+        let index = if with_index {
+            let i = l
+                .add_index(&[(m.clone(), Platform::linux("amd64"))])
+                .unwrap();
+            l.tag(REF, &i);
+            Some(i)
+        } else {
+            l.tag(REF, &m);
+            None
+        };
+        for (subject, layers) in sign(&m.digest, index.as_ref().map(|i| i.digest.as_str())) {
+            add_sig_manifest(&mut l, &subject, &layers);
+        }
+        l.finish().unwrap()
+    }
+
+    /// The layout packed without a policy (integrity only).
+    fn archive(
+        &self,
+        name: &str,
+        with_index: bool,
+        sign: impl FnOnce(&str, Option<&str>) -> Vec<(String, Vec<SigLayer>)>,
+    ) -> PathBuf {
+        let layout = self.layout(name, with_index, sign);
+        let out = self.path(&format!("{name}.tar"));
+        let r = run(&[
+            "pack",
+            "--from-oci-layout",
+            layout.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 0, "pack failed: {}", r.stderr);
+        out
+    }
+
+    /// One correctly signed and logged signature over the manifest.
+    fn signed_archive(&self, name: &str, log_index: i64, time: i64) -> PathBuf {
+        self.archive(name, false, |m, _| {
+            vec![(
+                m.to_string(),
+                vec![sig_layer(
+                    &self.signer,
+                    &self.rekor,
+                    m,
+                    REF,
+                    Some((log_index, time)),
+                )],
+            )]
+        })
+    }
+
+    fn verify(&self, archive: &Path, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "verify",
+            archive.to_str().unwrap(),
+            "--trusted-root",
+            self.root.to_str().unwrap(),
+            "--state-dir",
+            self.state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
+
+    fn verify_key(&self, archive: &Path, extra: &[&str]) -> Run {
+        let mut args = vec!["--key", self.key.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.verify(archive, &args)
+    }
+
+    /// Every state file and its bytes.
+    fn state_snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let dir = self.state.join("rollback");
+        let mut out: Vec<(PathBuf, Vec<u8>)> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .map(|e| {
+                    let p = e.unwrap().path();
+                    let b = std::fs::read(&p).unwrap();
+                    (p, b)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        out.sort();
+        out
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let o = Command::new(common::airlock_bin())
+        .args(args)
+        .env("XDG_DATA_HOME", home.path())
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn assert_code(r: &Run, code: i32) {
+    assert_eq!(
+        r.code, code,
+        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+}
+
+#[test]
+fn signed_archive_verifies_with_key() {
+    let w = World::new();
+    let a = w.signed_archive("ok", 10, T0);
+    let r = w.verify_key(&a, &[]);
+    assert_code(&r, 0);
+    assert!(r.stdout.starts_with("OK archive"), "{}", r.stdout);
+    assert!(r.stdout.contains("✓ signatures"), "{}", r.stdout);
+    assert!(r.stdout.contains("✓ rollback"), "{}", r.stdout);
+    assert_eq!(w.state_snapshot().len(), 1, "the accepted mark is recorded");
+}
+
+#[test]
+fn json_report_lists_each_check() {
+    let w = World::new();
+    let a = w.signed_archive("json", 10, T0);
+    let r = w.verify_key(&a, &["--output", "json"]);
+    assert_code(&r, 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["trust"]["ok"], true);
+    let checks = v["trust"]["images"][0]["checks"].as_array().unwrap();
+    let status = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("signatures").as_deref(), Some("pass"));
+    assert_eq!(status("transparency-log").as_deref(), Some("pass"));
+    assert_eq!(status("rollback").as_deref(), Some("pass"));
+}
+
+#[test]
+fn wrong_key_is_refused() {
+    let w = World::new();
+    let a = w.signed_archive("wrong-key", 10, T0);
+    let other = w.key_file("other.pub", &forge::key());
+    let r = w.verify(&a, &["--key", other.to_str().unwrap()]);
+    assert_code(&r, 4);
+    assert!(r.stdout.starts_with("REFUSED"), "{}", r.stdout);
+    assert!(r.stdout.contains("✗ signatures"), "{}", r.stdout);
+    assert!(w.state_snapshot().is_empty(), "no state after a failure");
+}
+
+#[test]
+fn wrong_key_json_report_carries_the_error_once() {
+    let w = World::new();
+    let a = w.signed_archive("wrong-key-json", 10, T0);
+    let other = w.key_file("other.pub", &forge::key());
+    let r = w.verify(&a, &["--key", other.to_str().unwrap(), "--output", "json"]);
+    assert_code(&r, 4);
+    // One JSON document: the report with the error inside it.
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["exitCode"], 4);
+    let sig = &v["trust"]["images"][0]["checks"][0];
+    assert_eq!(sig["name"], "signatures");
+    assert_eq!(sig["status"], "fail");
+}
+
+#[test]
+fn signature_over_another_digest_is_refused() {
+    let w = World::new();
+    let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    let a = w.archive("other-digest", false, |m, _| {
+        vec![(
+            m.to_string(),
+            vec![sig_layer(&w.signer, &w.rekor, other, REF, Some((10, T0)))],
+        )]
+    });
+    let r = w.verify_key(&a, &["--output", "json"]);
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "image-digest-mismatch");
+}
+
+#[test]
+fn docker_reference_mismatch_is_refused_unless_ignored() {
+    let w = World::new();
+    let a = w.archive("other-ref", false, |m, _| {
+        vec![(
+            m.to_string(),
+            vec![sig_layer(
+                &w.signer,
+                &w.rekor,
+                m,
+                "registry.example.org/team/other:1.0",
+                Some((10, T0)),
+            )],
+        )]
+    });
+    let r = w.verify_key(&a, &["--output", "json"]);
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "reference-mismatch");
+
+    let r = w.verify_key(&a, &["--ignore-reference"]);
+    assert_code(&r, 0);
+    assert!(r.stderr.contains("--ignore-reference"), "{}", r.stderr);
+}
+
+#[test]
+fn unsigned_archive_is_refused_under_a_policy() {
+    let w = World::new();
+    let a = w.archive("unsigned", false, |_, _| vec![]);
+    let r = w.verify_key(&a, &["--output", "json"]);
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "no-signatures");
+    // Without a policy the same archive passes integrity only.
+    let r = run(&["verify", a.to_str().unwrap()]);
+    assert_code(&r, 0);
+    assert!(r.stdout.contains("integrity only"), "{}", r.stdout);
+}
+
+#[test]
+fn key_signature_without_tlog_needs_insecure_ignore_tlog() {
+    let w = World::new();
+    let a = w.archive("no-tlog", false, |m, _| {
+        vec![(
+            m.to_string(),
+            vec![sig_layer(&w.signer, &w.rekor, m, REF, None)],
+        )]
+    });
+    let r = w.verify_key(&a, &["--output", "json"]);
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "missing-tlog-entry");
+
+    let r = w.verify_key(&a, &["--insecure-ignore-tlog"]);
+    assert_code(&r, 0);
+    assert!(
+        r.stderr.contains("INSECURE"),
+        "loudly reported: {}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("INSECURE"), "{}", r.stdout);
+    assert!(
+        w.state_snapshot().is_empty(),
+        "nothing to record without a log entry"
+    );
+}
+
+#[test]
+fn threshold_two_with_one_signer_is_refused() {
+    let w = World::new();
+    let second = w.key_file("second.pub", &forge::key());
+    let a = w.signed_archive("threshold", 10, T0);
+    let r = w.verify_key(
+        &a,
+        &[
+            "--key",
+            second.to_str().unwrap(),
+            "--threshold",
+            "2",
+            "--output",
+            "json",
+        ],
+    );
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "threshold-not-met");
+}
+
+#[test]
+fn duplicate_signatures_by_one_key_do_not_meet_threshold_two() {
+    let w = World::new();
+    let second = w.key_file("second.pub", &forge::key());
+    let a = w.archive("dup", false, |m, _| {
+        vec![(
+            m.to_string(),
+            vec![
+                sig_layer(&w.signer, &w.rekor, m, REF, Some((10, T0))),
+                sig_layer(&w.signer, &w.rekor, m, REF, Some((11, T0 + 1))),
+            ],
+        )]
+    });
+    let r = w.verify_key(&a, &["--key", second.to_str().unwrap(), "--threshold", "2"]);
+    assert_code(&r, 4);
+}
+
+#[test]
+fn threshold_two_met_by_two_keys() {
+    let w = World::new();
+    let k2 = forge::key();
+    let second = w.key_file("second.pub", &k2);
+    let a = w.archive("two-keys", false, |m, _| {
+        vec![(
+            m.to_string(),
+            vec![
+                sig_layer(&w.signer, &w.rekor, m, REF, Some((10, T0))),
+                sig_layer(&k2, &w.rekor, m, REF, Some((11, T0 + 1))),
+            ],
+        )]
+    });
+    let r = w.verify_key(&a, &["--key", second.to_str().unwrap(), "--threshold", "2"]);
+    assert_code(&r, 0);
+}
+
+#[test]
+fn threshold_above_the_number_of_keys_is_a_usage_error() {
+    let w = World::new();
+    let a = w.signed_archive("threshold-usage", 10, T0);
+    let r = w.verify_key(&a, &["--threshold", "2"]);
+    assert_code(&r, 2);
+}
+
+#[test]
+fn signature_on_the_index_digest_is_accepted() {
+    let w = World::new();
+    let a = w.archive("index", true, |_, index| {
+        let ix = index.unwrap();
+        vec![(
+            ix.to_string(),
+            vec![sig_layer(&w.signer, &w.rekor, ix, REF, Some((10, T0)))],
+        )]
+    });
+    let r = w.verify_key(&a, &[]);
+    assert_code(&r, 0);
+    assert!(r.stdout.contains("signed the index"), "{}", r.stdout);
+}
+
+#[test]
+fn signature_naming_the_index_under_the_manifest_tag_is_refused() {
+    // The payload must name the digest it is stored for.
+    let w = World::new();
+    let a = w.archive("index-mixup", true, |m, index| {
+        let ix = index.unwrap();
+        vec![(
+            m.to_string(),
+            vec![sig_layer(&w.signer, &w.rekor, ix, REF, Some((10, T0)))],
+        )]
+    });
+    let r = w.verify_key(&a, &[]);
+    assert_code(&r, 4);
+}
+
+#[test]
+fn rollback_is_refused_and_forced_with_allow_downgrade() {
+    let w = World::new();
+    let new = w.signed_archive("new", 10, T0 + 100);
+    let old = w.signed_archive("old", 5, T0);
+    assert_code(&w.verify_key(&new, &[]), 0);
+    let recorded = w.state_snapshot();
+    assert_eq!(recorded.len(), 1);
+
+    let r = w.verify_key(&old, &["--output", "json"]);
+    assert_code(&r, 5);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "rollback");
+    assert_eq!(w.state_snapshot(), recorded, "state untouched by a refusal");
+
+    let r = w.verify_key(&old, &["--allow-downgrade"]);
+    assert_code(&r, 0);
+    assert!(r.stderr.contains("DOWNGRADE"), "logged: {}", r.stderr);
+    assert_eq!(
+        w.state_snapshot(),
+        recorded,
+        "a forced downgrade does not lower the mark"
+    );
+
+    // The newer archive still verifies.
+    assert_code(&w.verify_key(&new, &[]), 0);
+}
+
+#[test]
+fn rollback_is_not_checked_before_the_crypto_checks() {
+    let w = World::new();
+    let new = w.signed_archive("new", 10, T0 + 100);
+    assert_code(&w.verify_key(&new, &[]), 0);
+    let recorded = w.state_snapshot();
+    // An older archive that also fails its signature check: exit 4, not 5.
+    let old = w.signed_archive("old", 5, T0);
+    let other = w.key_file("other.pub", &forge::key());
+    let r = w.verify(
+        &old,
+        &["--key", other.to_str().unwrap(), "--output", "json"],
+    );
+    assert_code(&r, 4);
+    assert_eq!(w.state_snapshot(), recorded);
+}
+
+#[test]
+fn newer_archive_raises_the_mark() {
+    let w = World::new();
+    let old = w.signed_archive("old", 5, T0);
+    let new = w.signed_archive("new", 10, T0 + 100);
+    assert_code(&w.verify_key(&old, &[]), 0);
+    let before = w.state_snapshot();
+    assert_code(&w.verify_key(&new, &[]), 0);
+    let after = w.state_snapshot();
+    assert_ne!(before, after);
+    let v: serde_json::Value = serde_json::from_slice(&after[0].1).unwrap();
+    assert_eq!(v["logIndex"], 10);
+    assert_eq!(v["integratedTime"], T0 + 100);
+    assert_eq!(v["image"], "registry.example.org/team/app");
+    assert_code(&w.verify_key(&old, &[]), 5);
+}
+
+#[test]
+fn corrupt_state_file_is_not_treated_as_first_seen() {
+    let w = World::new();
+    let new = w.signed_archive("new", 10, T0 + 100);
+    assert_code(&w.verify_key(&new, &[]), 0);
+    let (path, _) = w.state_snapshot().remove(0);
+    std::fs::write(&path, b"{not json").unwrap();
+    let r = w.verify_key(&new, &[]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read(&path).unwrap(), b"{not json");
+}
+
+#[test]
+fn pack_with_key_refuses_an_unsigned_layout_and_writes_nothing() {
+    let w = World::new();
+    let layout = w.layout("unsigned-pack", false, |_, _| vec![]);
+    let out = w.path("refused.tar");
+    let r = run(&[
+        "pack",
+        "--from-oci-layout",
+        layout.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--key",
+        w.key.to_str().unwrap(),
+        "--trusted-root",
+        w.root.to_str().unwrap(),
+    ]);
+    assert_code(&r, 4);
+    assert!(!out.exists(), "no archive written");
+    assert!(!w.path("refused.tar.sha256").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(w.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".airlock"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file left");
+
+    // --no-verify writes it anyway, with a warning.
+    let r = run(&[
+        "pack",
+        "--from-oci-layout",
+        layout.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--key",
+        w.key.to_str().unwrap(),
+        "--trusted-root",
+        w.root.to_str().unwrap(),
+        "--no-verify",
+    ]);
+    assert_code(&r, 0);
+    assert!(out.exists());
+    assert!(r.stderr.contains("--no-verify"), "{}", r.stderr);
+}
+
+#[test]
+fn pack_with_key_writes_a_signed_layout_that_verifies() {
+    let w = World::new();
+    let layout = w.layout("signed-pack", false, |m, _| {
+        vec![(
+            m.to_string(),
+            vec![sig_layer(&w.signer, &w.rekor, m, REF, Some((10, T0)))],
+        )]
+    });
+    let out = w.path("signed.tar");
+    let r = run(&[
+        "pack",
+        "--from-oci-layout",
+        layout.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--key",
+        w.key.to_str().unwrap(),
+        "--trusted-root",
+        w.root.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_code(&r, 0);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["trust"]["ok"], true);
+    assert_code(&w.verify_key(&out, &[]), 0);
+}
+
+#[test]
+fn pack_refuses_rollback_flags() {
+    let w = World::new();
+    let layout = w.layout("pack-flags", false, |_, _| vec![]);
+    let out = w.path("x.tar");
+    let r = run(&[
+        "pack",
+        "--from-oci-layout",
+        layout.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--key",
+        w.key.to_str().unwrap(),
+        "--allow-downgrade",
+    ]);
+    assert_code(&r, 2);
+    assert!(!out.exists());
+}
+
+#[test]
+fn incoherent_policy_flags_are_refused_before_reading_input() {
+    let w = World::new();
+    // The archive does not exist: a usage error must come first.
+    let missing = w.path("missing.tar");
+    let m = missing.to_str().unwrap();
+    let k = w.key.to_str().unwrap();
+    for args in [
+        vec!["verify", m, "--certificate-identity", "a@b.c"],
+        vec![
+            "verify",
+            m,
+            "--key",
+            k,
+            "--certificate-identity-regexp",
+            ".*",
+        ],
+        vec![
+            "verify",
+            m,
+            "--certificate-identity",
+            "a@b.c",
+            "--certificate-identity-regexp",
+            ".*",
+            "--certificate-oidc-issuer",
+            "https://x",
+        ],
+        vec![
+            "verify",
+            m,
+            "--certificate-identity",
+            "a@b.c",
+            "--certificate-oidc-issuer",
+            "https://x",
+            "--insecure-ignore-tlog",
+        ],
+        vec![
+            "verify",
+            m,
+            "--key",
+            k,
+            "--insecure-ignore-tlog",
+            "--require-inclusion-proof",
+        ],
+        vec!["verify", m, "--threshold", "1"],
+        vec!["verify", m, "--key", k, "--attestation-type", "nonsense"],
+        vec!["verify", m, "--key", k, "--policy", k],
+        vec!["verify", m, "--trusted-root", k],
+    ] {
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn malformed_key_file_is_a_usage_error() {
+    let w = World::new();
+    let a = w.signed_archive("bad-key", 10, T0);
+    let bad = w.path("bad.pub");
+    std::fs::write(
+        &bad,
+        "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    let r = w.verify(&a, &["--key", bad.to_str().unwrap()]);
+    assert_code(&r, 2);
+}
+
+#[test]
+fn policy_file_applies() {
+    let w = World::new();
+    let a = w.signed_archive("policy", 10, T0);
+    let policy = w.path("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::json!({ "version": 1, "keys": [forge::pem(&w.signer)] }).to_string(),
+    )
+    .unwrap();
+    assert_code(&w.verify(&a, &["--policy", policy.to_str().unwrap()]), 0);
+    let other = w.path("other-policy.json");
+    std::fs::write(
+        &other,
+        serde_json::json!({ "version": 1, "keys": [forge::pem(&forge::key())] }).to_string(),
+    )
+    .unwrap();
+    assert_code(&w.verify(&a, &["--policy", other.to_str().unwrap()]), 4);
+}
+
+#[test]
+fn required_attestation_missing_is_refused() {
+    let w = World::new();
+    let a = w.signed_archive("no-att", 10, T0);
+    let r = w.verify_key(
+        &a,
+        &["--attestation-type", "slsaprovenance1", "--output", "json"],
+    );
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "missing-attestation");
+    let r = w.verify_key(&a, &["--source-repository", "https://github.com/o/r"]);
+    assert_code(&r, 4);
+}
