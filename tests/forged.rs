@@ -2,6 +2,8 @@
 //! a signer key, a test "Rekor" key placed in a test trusted root, a
 //! simple-signing payload, a hashedrekord body and its SET.
 
+mod common;
+
 use airlock::trust::{
     verify_bundle, verify_cosign_signature, verify_cosign_signatures, Artifact, CosignSignature,
     IdentityPolicy, PublicKey, SignaturePolicy, Signer, TrustError, TrustRoot,
@@ -9,39 +11,18 @@ use airlock::trust::{
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
-use p256::pkcs8::{EncodePublicKey, LineEnding};
 use sha2::{Digest, Sha256};
+
+// Shared with tests/gate.rs (tests/common/forge.rs).
+use common::forge::{
+    body_of, key, leaf_hash, log_id, node_hash, payload, pem, sign, trust_root_json,
+};
 
 const IMAGE: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const OTHER_IMAGE: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 const REPO: &str = "registry.example.org/team/app";
 const LOG_INDEX: i64 = 4242;
 const INTEGRATED: i64 = 1_700_000_000;
-
-fn key() -> SigningKey {
-    SigningKey::random(&mut rand_core::OsRng)
-}
-
-fn pem(k: &SigningKey) -> String {
-    k.verifying_key().to_public_key_pem(LineEnding::LF).unwrap()
-}
-
-fn spki(k: &SigningKey) -> Vec<u8> {
-    k.verifying_key()
-        .to_public_key_der()
-        .unwrap()
-        .as_bytes()
-        .to_vec()
-}
-
-fn log_id(k: &SigningKey) -> Vec<u8> {
-    Sha256::digest(spki(k)).to_vec()
-}
-
-fn sign(k: &SigningKey, data: &[u8]) -> String {
-    let sig: DerSignature = k.sign(data);
-    STANDARD.encode(sig.as_bytes())
-}
 
 /// A valid signature with a random nonce (differs from the RFC 6979 one).
 fn sign_randomized(k: &SigningKey, data: &[u8]) -> String {
@@ -50,36 +31,9 @@ fn sign_randomized(k: &SigningKey, data: &[u8]) -> String {
     STANDARD.encode(sig.as_bytes())
 }
 
-fn payload(digest: &str, reference: &str) -> Vec<u8> {
-    format!(
-        r#"{{"critical":{{"identity":{{"docker-reference":"{reference}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
-    )
-    .into_bytes()
-}
-
 /// A trusted root whose only Rekor log is `rekor`.
 fn trust_root(rekor: &SigningKey) -> TrustRoot {
     TrustRoot::from_json(trust_root_json(rekor).as_bytes()).unwrap()
-}
-
-fn trust_root_json(rekor: &SigningKey) -> String {
-    serde_json::json!({
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [{
-            "baseUrl": "https://rekor.invalid",
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {
-                "rawBytes": STANDARD.encode(spki(rekor)),
-                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                "validFor": { "start": "2020-01-01T00:00:00Z" }
-            },
-            "logId": { "keyId": STANDARD.encode(log_id(rekor)) }
-        }],
-        "certificateAuthorities": [],
-        "ctlogs": [],
-        "timestampAuthorities": []
-    })
-    .to_string()
 }
 
 /// What goes into a hashedrekord entry and its SET.
@@ -748,29 +702,6 @@ fn regexp_is_anchored() {
 }
 
 // ---- Rekor inclusion proofs carried next to a legacy signature ----------
-
-/// The decoded body of a legacy Rekor bundle.
-fn body_of(bundle_json: &str) -> Vec<u8> {
-    let v: serde_json::Value = serde_json::from_str(bundle_json).unwrap();
-    STANDARD
-        .decode(v["Payload"]["body"].as_str().unwrap())
-        .unwrap()
-}
-
-fn leaf_hash(body: &[u8]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(body);
-    h.finalize().to_vec()
-}
-
-fn node_hash(l: &[u8], r: &[u8]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(l);
-    h.update(r);
-    h.finalize().to_vec()
-}
 
 /// A signed note over `size` and `root`, signed by `key` with the key hint of `hint_key`.
 fn checkpoint(key: &SigningKey, hint_key: &SigningKey, size: u64, root: &[u8]) -> String {

@@ -693,3 +693,123 @@ fn required_attestation_missing_is_refused() {
     let r = w.verify_key(&a, &["--source-repository", "https://github.com/o/r"]);
     assert_code(&r, 4);
 }
+
+// ---- Rekor inclusion proofs carried as `rekor-proof` evidence ------------
+
+/// Pack a signed layout, adding a `rekor-proof` evidence blob (as the
+/// registry source does at pack time) built by `proof(sig layer digest, body)`.
+fn archive_with_proof(
+    w: &World,
+    name: &str,
+    proof: impl FnOnce(&str, &[u8]) -> Option<serde_json::Value>,
+) -> PathBuf {
+    use airlock::model::manifest::{EvidenceRecord, EvidenceRole};
+    use airlock::model::{BlobRecord, Digest};
+    use airlock::source::BlobOrigin;
+    let mut layer = None;
+    let layout = w.layout(name, false, |m, _| {
+        let l = sig_layer(&w.signer, &w.rekor, m, REF, Some((10, T0)));
+        layer = Some((
+            Digest::of(&l.payload).to_string(),
+            forge::body_of(l.bundle.as_deref().unwrap()),
+        ));
+        vec![(m.to_string(), vec![l])]
+    });
+    let (layer_digest, body) = layer.unwrap();
+    let out = w.path(&format!("{name}.tar"));
+    let req = airlock::pipeline::PackRequest {
+        layouts: vec![layout],
+        refs: vec![],
+        platforms: Default::default(),
+        output: out.clone(),
+        zstd: false,
+    };
+    let mut set = airlock::pipeline::resolve(&req).unwrap();
+    if let Some(doc) = proof(&layer_digest, &body) {
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let digest = Digest::of(&bytes);
+        let media_type = airlock::trust::evidence::REKOR_PROOF_MEDIA_TYPE.to_string();
+        set.add_blob(
+            BlobRecord {
+                digest,
+                size: bytes.len() as u64,
+                media_type: media_type.clone(),
+            },
+            BlobOrigin::Memory(bytes.into()),
+        );
+        let img = &mut set.images[0];
+        img.evidence.push(EvidenceRecord {
+            role: EvidenceRole::RekorProof,
+            digest,
+            media_type,
+            subject: img.manifest_digest,
+            artifact_type: None,
+            tag: None,
+        });
+    }
+    airlock::pipeline::pack(&req, &set, &indicatif::ProgressBar::hidden()).unwrap();
+    out
+}
+
+fn proof_doc(w: &World, layer: &str, log_index: i64, leaf_body: &[u8]) -> serde_json::Value {
+    let sibling = forge::leaf_hash(b"another entry");
+    let root = forge::node_hash(&sibling, &forge::leaf_hash(leaf_body));
+    serde_json::json!({
+        "mediaType": airlock::trust::evidence::REKOR_PROOF_MEDIA_TYPE,
+        "signatureLayer": layer,
+        "logIndex": log_index,
+        "inclusionProof": {
+            "logIndex": 1,
+            "rootHash": hex::encode(&root),
+            "treeSize": 2,
+            "hashes": [hex::encode(&sibling)],
+            "checkpoint": forge::checkpoint(&w.rekor, 2, &root),
+        }
+    })
+}
+
+#[test]
+fn carried_inclusion_proof_satisfies_require_inclusion_proof() {
+    let w = World::new();
+    let a = archive_with_proof(&w, "proof", |layer, body| {
+        Some(proof_doc(&w, layer, 10, body))
+    });
+    assert_code(&w.verify_key(&a, &["--require-inclusion-proof"]), 0);
+}
+
+#[test]
+fn missing_inclusion_proof_is_refused_when_required() {
+    let w = World::new();
+    let a = archive_with_proof(&w, "no-proof", |_, _| None);
+    let r = w.verify_key(&a, &["--require-inclusion-proof", "--output", "json"]);
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "missing-inclusion-proof");
+    // Without the requirement the SET alone suffices.
+    assert_code(&w.verify_key(&a, &[]), 0);
+}
+
+#[test]
+fn carried_inclusion_proof_for_another_entry_is_refused() {
+    let w = World::new();
+    let a = archive_with_proof(&w, "proof-other", |layer, _| {
+        Some(proof_doc(&w, layer, 10, b"some other entry body"))
+    });
+    // Even without --require-inclusion-proof a carried proof must verify.
+    let r = w.verify_key(&a, &["--output", "json"]);
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "inclusion-proof-invalid");
+}
+
+#[test]
+fn carried_inclusion_proof_for_another_log_index_is_not_attached() {
+    let w = World::new();
+    let a = archive_with_proof(&w, "proof-index", |layer, body| {
+        Some(proof_doc(&w, layer, 11, body))
+    });
+    let r = w.verify_key(&a, &["--require-inclusion-proof", "--output", "json"]);
+    assert_code(&r, 4);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "missing-inclusion-proof");
+}

@@ -167,6 +167,8 @@ impl ImageVerdict {
 /// A signature that passed, whatever its carrier.
 struct Accepted {
     key: Vec<u8>,
+    /// Whether a transparency-log entry was verified for it.
+    tlog: bool,
     log_index: Option<u64>,
     integrated_time: Option<i64>,
     signed_over_index: bool,
@@ -214,6 +216,7 @@ fn evaluate_one(
         ) {
             Ok(v) => accepted.push(Accepted {
                 key: v.signing_key().to_vec(),
+                tlog: !v.tlog_skipped(),
                 log_index: v.log_index(),
                 integrated_time: v.integrated_time(),
                 signed_over_index: Some(origin.subject) == img.index_digest,
@@ -228,6 +231,7 @@ fn evaluate_one(
             Ok(v) => match bundle_kind(&v) {
                 Ok(None) => accepted.push(Accepted {
                     key: v.signing_key().to_vec(),
+                    tlog: v.tlog_verified(),
                     log_index: v.log_index(),
                     integrated_time: bundle_time(&v),
                     signed_over_index: Some(origin.subject) == img.index_digest,
@@ -287,18 +291,15 @@ fn evaluate_one(
     }
 
     // (2) transparency log.
-    let logged: Vec<&Accepted> = accepted.iter().filter(|a| a.log_index.is_some()).collect();
+    let logged: Vec<&Accepted> = accepted.iter().filter(|a| a.tlog).collect();
     if accepted.is_empty() {
         checks.push(Check::skip("transparency-log", "no valid signature"));
     } else if logged.len() == accepted.len() {
-        let max = logged.iter().filter_map(|a| a.log_index).max();
-        checks.push(Check::pass(
-            "transparency-log",
-            format!(
-                "Rekor entry verified for every signature (newest log index {})",
-                max.map_or_else(|| "?".into(), |m| m.to_string())
-            ),
-        ));
+        let detail = match logged.iter().filter_map(|a| a.log_index).max() {
+            Some(m) => format!("Rekor entry verified for every signature (newest log index {m})"),
+            None => "transparency-log entry verified for every signature".to_string(),
+        };
+        checks.push(Check::pass("transparency-log", detail));
     } else {
         checks.push(Check::skip(
             "transparency-log",
