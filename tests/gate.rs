@@ -813,3 +813,72 @@ fn carried_inclusion_proof_for_another_log_index_is_not_attached() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["error"]["kind"], "missing-inclusion-proof");
 }
+
+// ---- offline: verify with a policy opens no socket -----------------------
+
+#[test]
+fn verify_with_policy_opens_no_socket() {
+    let w = World::new();
+    let a = w.signed_archive("strace", 10, T0);
+    let trace = w.path("trace.txt");
+    let control = w.path("control.txt");
+    let strace = |out: &Path, program: &str, args: &[&str]| {
+        Command::new("strace")
+            .args([
+                "-f",
+                "-qq",
+                "-e",
+                "trace=%network",
+                "-e",
+                "signal=none",
+                "-o",
+            ])
+            .arg(out)
+            .arg("--")
+            .arg(program)
+            .args(args)
+            .env("XDG_DATA_HOME", w.path("xdg"))
+            .output()
+            .ok()
+            .map(|o| {
+                let calls: Vec<String> = std::fs::read_to_string(out)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains('(') && !l.contains("---"))
+                    .map(str::to_string)
+                    .collect();
+                (o.status.code().unwrap_or(-1), calls)
+            })
+    };
+    // Control: the tracer must see a socket when one is opened.
+    let seen = strace(
+        &control,
+        "bash",
+        &["-c", "exec 3<>/dev/tcp/127.0.0.1/9 || true"],
+    );
+    if !seen.is_some_and(|(_, calls)| calls.iter().any(|c| c.contains("socket("))) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strace is required when CI is set (scripts/ensure-deps.sh)"
+        );
+        eprintln!("SKIPPED: strace is not installed or cannot trace here");
+        return;
+    }
+    let (code, calls) = strace(
+        &trace,
+        common::airlock_bin(),
+        &[
+            "verify",
+            a.to_str().unwrap(),
+            "--key",
+            w.key.to_str().unwrap(),
+            "--trusted-root",
+            w.root.to_str().unwrap(),
+            "--state-dir",
+            w.state.to_str().unwrap(),
+        ],
+    )
+    .expect("strace run");
+    assert_eq!(code, 0);
+    assert!(calls.is_empty(), "network system calls: {calls:?}");
+}

@@ -81,7 +81,7 @@ pub fn verify_text(out: &ReadOutcome) -> String {
             i.reference, i.platform, i.manifest_digest
         ));
     }
-    s.push_str("  integrity only: signatures are not checked by this build\n");
+    s.push_str("  integrity only: no policy given, so no signature was checked (use --key, --certificate-identity or --policy)\n");
     s
 }
 
