@@ -882,3 +882,18 @@ fn verify_with_policy_opens_no_socket() {
     assert_eq!(code, 0);
     assert!(calls.is_empty(), "network system calls: {calls:?}");
 }
+
+#[test]
+#[ignore = "prints a sample report; run with --ignored --nocapture"]
+fn show_reports() {
+    let w = World::new();
+    let a = w.signed_archive("show", 10, T0);
+    let other = w.key_file("other.pub", &forge::key());
+    for r in [
+        w.verify_key(&a, &[]),
+        w.verify(&a, &["--key", other.to_str().unwrap()]),
+        w.verify_key(&a, &["--allow-downgrade", "--attestation-type", "spdx"]),
+    ] {
+        println!("exit {}\n{}{}", r.code, r.stdout, r.stderr);
+    }
+}

@@ -78,7 +78,7 @@ pub struct Origin {
 
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} layer {}", self.evidence, self.layer)
+        write!(f, "evidence {} layer {}", self.evidence, self.layer)
     }
 }
 
