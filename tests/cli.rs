@@ -1,0 +1,385 @@
+//! The commands as a user runs them: exit codes, one-line errors, JSON
+//! reports, stdin, determinism, and nothing written on failure.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use serde_json::Value;
+
+fn airlock(args: &[&str]) -> Output {
+    Command::new(airlock_bin())
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", "0")
+        .output()
+        .unwrap()
+}
+
+fn airlock_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(airlock_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stderr_lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn pack_verify_inspect_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small_layout(tmp.path());
+    let out = tmp.path().join("a.tar");
+    let o = airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sidecar = std::fs::read_to_string(tmp.path().join("a.tar.sha256")).unwrap();
+    let file_digest = airlock::model::Digest::of(&std::fs::read(&out).unwrap());
+    assert_eq!(sidecar, format!("{}  a.tar\n", file_digest.hex()));
+
+    let o = airlock(&["verify", s(&out)]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("OK archive sha256:"));
+
+    let o = airlock(&["--output", "json", "inspect", s(&out)]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["images"][0]["reference"], REF);
+    assert_eq!(v["images"][0]["platform"], "linux/amd64");
+    assert_eq!(v["verified"], false);
+}
+
+#[test]
+fn archive_manifest_matches_schema() {
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/archive-manifest.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let es = entries(&sample_archive());
+    let doc = airlock_json(&es);
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // The schema is not vacuous: a broken document fails it.
+    let mut bad = doc.clone();
+    bad["blobs"][0]["digest"] = Value::from("sha256:XYZ");
+    assert!(!validator.is_valid(&bad));
+    let mut bad = doc;
+    bad["formatVersion"] = Value::from(2);
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn pack_is_byte_identical_across_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small_layout(tmp.path());
+    for ext in ["tar", "tar.zst"] {
+        let a = tmp.path().join(format!("one.{ext}"));
+        let b = tmp.path().join(format!("two.{ext}"));
+        assert!(
+            airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&a)])
+                .status
+                .success()
+        );
+        assert!(
+            airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&b)])
+                .status
+                .success()
+        );
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{ext} differs"
+        );
+    }
+}
+
+#[test]
+fn source_date_epoch_sets_mtimes_and_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small_layout(tmp.path());
+    let out = tmp.path().join("a.tar");
+    let o = Command::new(airlock_bin())
+        .args(["pack", "--from-oci-layout", s(&layout), "-o", s(&out)])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let bytes = std::fs::read(&out).unwrap();
+    let mut a = tar::Archive::new(&bytes[..]);
+    for e in a.entries().unwrap() {
+        let e = e.unwrap();
+        assert_eq!(e.header().mtime().unwrap(), 1_700_000_000);
+        assert_eq!(e.header().uid().unwrap(), 0);
+        assert_eq!(e.header().gid().unwrap(), 0);
+    }
+    assert_eq!(
+        airlock_json(&entries(&bytes))["created"],
+        "2023-11-14T22:13:20Z"
+    );
+}
+
+#[test]
+fn zstd_archive_from_extension_and_stdin_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small_layout(tmp.path());
+    let out = tmp.path().join("a.tar.zst");
+    assert!(
+        airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&out)])
+            .status
+            .success()
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(&bytes[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+    let o = airlock_stdin(&["--output", "json", "verify", "-"], &bytes);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["archive"]["compression"], "zstd");
+}
+
+#[test]
+fn failures_are_one_line_with_documented_exit_codes() {
+    let a = sample_archive();
+    let mut es = entries(&a);
+    let i = largest_blob(&es);
+    es[i].data[10] ^= 1;
+    let cases: Vec<(&str, Vec<u8>, i32)> = vec![
+        ("tampered", build(&es), 3),
+        ("truncated", a[..a.len() / 3].to_vec(), 3),
+        ("not an archive", b"hello".to_vec(), 3),
+    ];
+    for (what, bytes, code) in cases {
+        let o = airlock_stdin(&["verify", "-"], &bytes);
+        assert_eq!(o.status.code(), Some(code), "{what}");
+        let lines = stderr_lines(&o);
+        assert_eq!(lines.len(), 1, "{what}: {lines:?}");
+        assert!(
+            lines[0].starts_with("airlock verify: "),
+            "{what}: {lines:?}"
+        );
+        assert!(
+            o.stdout.is_empty(),
+            "{what}: text mode prints the reason on stderr only"
+        );
+    }
+}
+
+#[test]
+fn json_report_on_failure() {
+    let mut es = entries(&sample_archive());
+    let i = largest_blob(&es);
+    es.remove(i);
+    let o = airlock_stdin(&["--output", "json", "verify", "-"], &build(&es));
+    assert_eq!(o.status.code(), Some(3));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["kind"], "missing-blob");
+    assert_eq!(v["error"]["exitCode"], 3);
+    assert_eq!(v["mediaType"], "application/vnd.airlock.report.v1+json");
+}
+
+#[test]
+fn unsupported_version_exit_code() {
+    let mut es = entries(&sample_archive());
+    let mut m = airlock_json(&es);
+    m["formatVersion"] = Value::from(9);
+    set_airlock_json(&mut es, &m);
+    let o = airlock_stdin(&["verify", "-"], &build(&es));
+    assert_eq!(o.status.code(), Some(7));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(airlock(&["verify"]).status.code(), Some(2));
+    assert_eq!(airlock(&["pack", "-o", "x.tar"]).status.code(), Some(2));
+    assert_eq!(airlock(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn failed_verify_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let tmpdir = tempfile::tempdir().unwrap();
+    let mut es = entries(&sample_archive());
+    let i = largest_blob(&es);
+    es[i].data[0] ^= 1;
+    let archive = work.path().join("bad.tar");
+    std::fs::write(&archive, build(&es)).unwrap();
+    let before: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let o = Command::new(airlock_bin())
+        .args(["verify", s(&archive)])
+        .current_dir(work.path())
+        .env("TMPDIR", tmpdir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let after: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(std::fs::read_dir(tmpdir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn pack_from_corrupt_layout_leaves_no_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small_layout(tmp.path());
+    // Corrupt the biggest layer in the source layout, keeping its size.
+    let biggest = std::fs::read_dir(layout.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut data = std::fs::read(&biggest).unwrap();
+    data[100] ^= 1;
+    std::fs::write(&biggest, data).unwrap();
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("a.tar");
+    let o = airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&out)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("changed or is corrupt"));
+    assert_eq!(
+        std::fs::read_dir(&out_dir).unwrap().count(),
+        0,
+        "no partial archive or temp file left"
+    );
+}
+
+#[test]
+fn shared_layers_are_stored_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = layout_with_layers(
+        &tmp.path().join("a"),
+        "localhost/x/a:1",
+        &[(1, 10_000), (2, 20_000)],
+    );
+    let b = layout_with_layers(
+        &tmp.path().join("b"),
+        "localhost/x/b:1",
+        &[(1, 10_000), (3, 30_000)],
+    );
+    let out = tmp.path().join("ab.tar");
+    let o = airlock(&[
+        "pack",
+        "--from-oci-layout",
+        s(&a),
+        "--from-oci-layout",
+        s(&b),
+        "-o",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let es = entries(&std::fs::read(&out).unwrap());
+    let layer_entries = es.iter().filter(|e| e.data.len() == 10_000).count();
+    assert_eq!(layer_entries, 1, "the shared layer is stored once");
+    let m = airlock_json(&es);
+    assert_eq!(m["images"].as_array().unwrap().len(), 2);
+    // 2 manifests + 2 configs + 3 distinct layers.
+    assert_eq!(m["blobs"].as_array().unwrap().len(), 7);
+    assert!(airlock(&["verify", s(&out)]).status.success());
+}
+
+#[test]
+fn multiarch_platform_selection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("multi");
+    let o = Command::new(env!("CARGO_BIN_EXE_airlock-mkimage"))
+        .args([
+            "multiarch",
+            "--out",
+            s(&dir),
+            "--ref",
+            "localhost/x/multi:1",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let one = tmp.path().join("arm.tar");
+    let o = airlock(&[
+        "--output",
+        "json",
+        "pack",
+        "--from-oci-layout",
+        s(&dir),
+        "--arch",
+        "aarch64",
+        "-o",
+        s(&one),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let images = v["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0]["platform"], "linux/arm64/v8");
+    assert!(
+        images[0]["indexDigest"].is_string(),
+        "the index digest is kept"
+    );
+    assert!(airlock(&["verify", s(&one)]).status.success());
+
+    let missing = tmp.path().join("s390x.tar");
+    let o = airlock(&[
+        "pack",
+        "--from-oci-layout",
+        s(&dir),
+        "--arch",
+        "s390x",
+        "-o",
+        s(&missing),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("linux/amd64") && err.contains("linux/arm64"),
+        "names the platforms that exist: {err}"
+    );
+    assert!(!missing.exists());
+
+    let all = tmp.path().join("all.tar");
+    let o = airlock(&[
+        "--output",
+        "json",
+        "pack",
+        "--from-oci-layout",
+        s(&dir),
+        "-o",
+        s(&all),
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["images"].as_array().unwrap().len(), 2);
+}
