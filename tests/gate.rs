@@ -897,3 +897,111 @@ fn show_reports() {
         println!("exit {}\n{}{}", r.code, r.stdout, r.stderr);
     }
 }
+
+// ---- Sigstore bundle referrers (OCI 1.1, artifact type bundle v0.3) ------
+
+/// A v0.3 bundle: message signature by `signer` over `manifest` (so the
+/// signed digest is the manifest digest), hashedrekord entry with SET and an
+/// inclusion proof + checkpoint by `rekor`.
+fn bundle_v03(w: &World, signer: &SigningKey, manifest: &[u8], log_index: i64) -> Vec<u8> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let sig = forge::sign(signer, manifest);
+    let legacy: serde_json::Value = serde_json::from_str(&forge::rekor_bundle(
+        signer, &w.rekor, manifest, &sig, log_index, T0,
+    ))
+    .unwrap();
+    let body_b64 = legacy["Payload"]["body"].as_str().unwrap();
+    let body = STANDARD.decode(body_b64).unwrap();
+    let sibling = forge::leaf_hash(b"another entry");
+    let root = forge::node_hash(&sibling, &forge::leaf_hash(&body));
+    serde_json::to_vec(&serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "publicKey": { "hint": "" },
+            "tlogEntries": [{
+                "logIndex": log_index.to_string(),
+                "logId": { "keyId": STANDARD.encode(forge::log_id(&w.rekor)) },
+                "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
+                "integratedTime": T0.to_string(),
+                "inclusionPromise": { "signedEntryTimestamp": legacy["SignedEntryTimestamp"] },
+                "inclusionProof": {
+                    "logIndex": "1",
+                    "rootHash": STANDARD.encode(&root),
+                    "treeSize": "2",
+                    "hashes": [STANDARD.encode(&sibling)],
+                    "checkpoint": { "envelope": forge::checkpoint(&w.rekor, 2, &root) },
+                },
+                "canonicalizedBody": body_b64,
+            }]
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256",
+                               "digest": STANDARD.encode(sha2::Sha256::digest(manifest)) },
+            "signature": sig,
+        }
+    }))
+    .unwrap()
+}
+
+/// A layout whose image carries one bundle referrer by `signer`; packed
+/// with `--ref` (referrers sit untagged-by-role in index.json).
+fn bundle_archive(w: &World, name: &str, signer: &SigningKey) -> PathBuf {
+    const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+    let mut l = Layout::create(w.path(name)).unwrap();
+    let layer = l.add_random_layer(50_000, 7).unwrap();
+    let m = l
+        .add_image(&ImageSpec::new(Platform::linux("amd64")), &[layer])
+        .unwrap();
+    l.tag(REF, &m);
+    let manifest = std::fs::read(l.blob_path(&m)).unwrap();
+    let b = l
+        .add_blob(BUNDLE, &bundle_v03(w, signer, &manifest, 10))
+        .unwrap();
+    let empty = l
+        .add_blob("application/vnd.oci.empty.v1+json", b"{}")
+        .unwrap();
+    let referrer = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": BUNDLE,
+        "config": { "mediaType": empty.media_type, "digest": empty.digest, "size": empty.size },
+        "layers": [{ "mediaType": BUNDLE, "digest": b.digest, "size": b.size }],
+        "subject": { "mediaType": m.media_type, "digest": m.digest, "size": m.size },
+    }))
+    .unwrap();
+    let r = l
+        .add_blob("application/vnd.oci.image.manifest.v1+json", &referrer)
+        .unwrap();
+    l.tag("bundle-referrer", &r);
+    let layout = l.finish().unwrap();
+    let out = w.path(&format!("{name}.tar"));
+    let r = run(&[
+        "pack",
+        "--from-oci-layout",
+        layout.to_str().unwrap(),
+        "--ref",
+        REF,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_code(&r, 0);
+    out
+}
+
+#[test]
+fn bundle_referrer_signature_verifies() {
+    let w = World::new();
+    let a = bundle_archive(&w, "bundle", &w.signer);
+    let r = w.verify_key(&a, &["--require-inclusion-proof"]);
+    assert_code(&r, 0);
+    assert_eq!(w.state_snapshot().len(), 1, "its log index is recorded");
+}
+
+#[test]
+fn bundle_referrer_by_another_key_is_refused() {
+    let w = World::new();
+    let a = bundle_archive(&w, "bundle-other", &forge::key());
+    assert_code(&w.verify_key(&a, &[]), 4);
+}
