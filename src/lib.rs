@@ -11,6 +11,8 @@ pub mod cli;
 pub mod error;
 pub mod model;
 pub mod pipeline;
+#[doc(hidden)]
+pub mod rekor_server;
 pub mod source;
 #[doc(hidden)]
 pub mod testkit;

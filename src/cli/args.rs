@@ -62,6 +62,13 @@ pub struct PackArgs {
     /// Compress the archive with zstd.
     #[arg(long)]
     pub zstd: bool,
+    /// Rekor instance to fetch inclusion proofs and checkpoints from, for
+    /// cosign signatures that carry only a Signed Entry Timestamp.
+    #[arg(long, value_name = "URL", default_value = crate::source::rekor::DEFAULT_REKOR_URL)]
+    pub rekor_url: String,
+    /// Do not contact Rekor; the archive manifest records that proofs were omitted.
+    #[arg(long, conflicts_with = "rekor_url")]
+    pub no_rekor: bool,
 }
 
 #[derive(Debug, Args)]
