@@ -517,3 +517,69 @@ fn pack_time_structure_check_refuses_inconsistent_proofs() {
     bad["logIndex"] = json!(3);
     assert!(parse(&bad).check_structure(&body).is_err());
 }
+
+/// The `airlock-test-rekor` binary: prints its address, serves the API, and
+/// its printed trusted root names the key it signs with.
+#[test]
+fn binary_serves_and_prints_its_trusted_root() {
+    use std::io::BufRead as _;
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let bin = env!("CARGO_BIN_EXE_airlock-test-rekor");
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("log.pem");
+    assert!(std::process::Command::new(bin)
+        .arg("--generate-key")
+        .arg(&key)
+        .status()
+        .unwrap()
+        .success());
+    let printed = std::process::Command::new(bin)
+        .args(["--print-trusted-root", "--url", "http://127.0.0.1"])
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let root_json: Value = serde_json::from_slice(&printed.stdout).unwrap();
+    let mut child = Kill(
+        std::process::Command::new(bin)
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--key")
+            .arg(&key)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = format!("http://{}", line.trim());
+    let mut r = ureq::get(&format!("{base}/api/v1/log/publicKey"))
+        .call()
+        .unwrap();
+    let pem = r.body_mut().read_to_string().unwrap();
+    use p256::pkcs8::DecodePublicKey as _;
+    let der = p256::ecdsa::VerifyingKey::from_public_key_pem(&pem)
+        .unwrap()
+        .to_public_key_der()
+        .unwrap();
+    assert_eq!(
+        root_json["tlogs"][0]["publicKey"]["rawBytes"],
+        json!(STANDARD.encode(der.as_bytes()))
+    );
+    assert_eq!(
+        root_json["tlogs"][0]["logId"]["keyId"],
+        json!(STANDARD.encode(Sha256::digest(der.as_bytes())))
+    );
+    TrustRoot::from_json(root_json.to_string().as_bytes()).unwrap();
+    let mut r = ureq::get(&format!("{base}/api/v1/log")).call().unwrap();
+    let info: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(info["treeSize"], 0);
+}

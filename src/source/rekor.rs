@@ -247,10 +247,12 @@ pub fn attach_rekor_proofs(
     let mut fetched: BTreeMap<i64, FetchedEntry> = BTreeMap::new();
     for sig in &sigs {
         let index = sig.bundle.log_index();
-        if !fetched.contains_key(&index) {
-            fetched.insert(index, client.entry_by_index(index)?);
-        }
-        let entry = &fetched[&index];
+        let entry = match fetched.entry(index) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(client.entry_by_index(index)?)
+            }
+        };
         let doc = proof_document(client, sig, entry)?;
         let bytes = serde_json::to_vec(&doc)
             .map_err(|e| Error::Source(format!("serialising a Rekor proof: {e}")))?;
