@@ -307,3 +307,137 @@ fn read_airlock_json(archive: &Path) -> Vec<u8> {
         .unwrap()
         .data
 }
+
+#[test]
+fn inspect_reports_transparency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start();
+    let signer = SigningKey::random(&mut rand_core::OsRng);
+    let s = signed_layout(tmp.path(), &server, &signer);
+    let out = tmp.path().join("a.tar");
+    assert!(pack(&s.dir, &out, &["--rekor-url", &server.url()])
+        .status
+        .success());
+    let o = Command::new(common::airlock_bin())
+        .arg("inspect")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!(
+            "Rekor inclusion proofs: fetched from {}",
+            server.url()
+        )),
+        "{text}"
+    );
+    let o = Command::new(common::airlock_bin())
+        .args(["--output", "json", "inspect"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["archive"]["transparency"]["rekorProofs"], "fetched");
+    assert!(
+        v["images"][0]["evidence"]
+            .to_string()
+            .contains("rekor-proof"),
+        "{v}"
+    );
+}
+
+/// A signature on the index covers both platforms: one proof document,
+/// listed as evidence of both images, and the archive still verifies.
+#[test]
+fn index_signature_proof_is_shared_by_its_platforms() {
+    use airlock::pipeline::{self, PackRequest};
+    use airlock::source::rekor::{attach_rekor_proofs, RekorClient};
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start();
+    let signer = SigningKey::random(&mut rand_core::OsRng);
+    let mut l = Layout::create(tmp.path().join("layout")).unwrap();
+    let mut plats = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let layer = l
+            .add_layer(&[FileEntry::bytes("arch", arch.as_bytes().to_vec(), 0o644)])
+            .unwrap();
+        let p = Platform::linux(arch);
+        let m = l.add_image(&ImageSpec::new(p.clone()), &[layer]).unwrap();
+        plats.push((m, p));
+    }
+    let index = l.add_index(&plats).unwrap();
+    l.tag(&format!("{REPO}:multi"), &index);
+    // Reuse the single-image helper's signing steps for the index digest.
+    let payload = format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"{REPO}"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":null}}"#,
+        index.digest
+    )
+    .into_bytes();
+    let sig: DerSignature = signer.sign(&payload);
+    let signature = STANDARD.encode(sig.as_bytes());
+    let entry = json!({
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": {
+            "signature": { "content": signature, "publicKey": { "content": STANDARD.encode(pem(&signer)) } },
+            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&payload)) } }
+        }
+    });
+    let mut resp = ureq::post(&format!("{}/api/v1/log/entries", server.url()))
+        .send(entry.to_string().as_bytes())
+        .unwrap();
+    let created: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let e = created
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
+    let set_bundle = json!({
+        "SignedEntryTimestamp": e["verification"]["signedEntryTimestamp"],
+        "Payload": { "body": e["body"], "integratedTime": e["integratedTime"], "logIndex": e["logIndex"], "logID": e["logID"] }
+    })
+    .to_string();
+    let pd = l
+        .add_blob("application/vnd.dev.cosign.simplesigning.v1+json", &payload)
+        .unwrap();
+    let cfg = l
+        .add_blob("application/vnd.oci.image.config.v1+json", b"{}")
+        .unwrap();
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": { "mediaType": cfg.media_type, "digest": cfg.digest, "size": cfg.size },
+        "layers": [{ "mediaType": pd.media_type, "digest": pd.digest, "size": pd.size,
+            "annotations": { "dev.cosignproject.cosign/signature": signature, "dev.sigstore.cosign/bundle": set_bundle } }]
+    });
+    let sm = l
+        .add_blob(OCI_MANIFEST, manifest.to_string().as_bytes())
+        .unwrap();
+    l.tag(&format!("sha256-{}.sig", index.hex()), &sm);
+    let dir = l.finish().unwrap();
+
+    let req = PackRequest {
+        layouts: vec![dir],
+        refs: vec![],
+        platforms: Default::default(),
+        output: tmp.path().join("a.tar"),
+        zstd: false,
+    };
+    let mut set = pipeline::resolve(&req).unwrap();
+    let client = RekorClient::new(&server.url()).unwrap();
+    let summary = attach_rekor_proofs(&mut set, &client).unwrap();
+    assert_eq!((summary.signatures, summary.proofs), (1, 1));
+    pipeline::pack(&req, &set, &indicatif::ProgressBar::hidden()).unwrap();
+    let read = common::verify_file_bytes(&std::fs::read(&req.output).unwrap()).unwrap();
+    assert_eq!(read.manifest.images.len(), 2);
+    let proof_of = |i: usize| {
+        read.manifest.images[i]
+            .evidence
+            .iter()
+            .find(|e| e.role == EvidenceRole::RekorProof)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(proof_of(0), proof_of(1));
+    assert_eq!(proof_of(0).subject.to_string(), index.digest);
+}
