@@ -12,6 +12,8 @@ pub mod error;
 pub mod gate;
 pub mod model;
 pub mod pipeline;
+#[doc(hidden)]
+pub mod rekor_server;
 pub mod source;
 #[doc(hidden)]
 pub mod testkit;

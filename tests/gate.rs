@@ -102,6 +102,7 @@ impl World {
         let out = self.path(&format!("{name}.tar"));
         let r = run(&[
             "pack",
+            "--no-rekor",
             "--from-oci-layout",
             layout.to_str().unwrap(),
             "-o",
@@ -506,6 +507,7 @@ fn pack_with_key_refuses_an_unsigned_layout_and_writes_nothing() {
     let out = w.path("refused.tar");
     let r = run(&[
         "pack",
+        "--no-rekor",
         "--from-oci-layout",
         layout.to_str().unwrap(),
         "-o",
@@ -528,6 +530,7 @@ fn pack_with_key_refuses_an_unsigned_layout_and_writes_nothing() {
     // --no-verify writes it anyway, with a warning.
     let r = run(&[
         "pack",
+        "--no-rekor",
         "--from-oci-layout",
         layout.to_str().unwrap(),
         "-o",
@@ -555,6 +558,7 @@ fn pack_with_key_writes_a_signed_layout_that_verifies() {
     let out = w.path("signed.tar");
     let r = run(&[
         "pack",
+        "--no-rekor",
         "--from-oci-layout",
         layout.to_str().unwrap(),
         "-o",
@@ -579,6 +583,7 @@ fn pack_refuses_rollback_flags() {
     let out = w.path("x.tar");
     let r = run(&[
         "pack",
+        "--no-rekor",
         "--from-oci-layout",
         layout.to_str().unwrap(),
         "-o",
@@ -701,7 +706,7 @@ fn required_attestation_missing_is_refused() {
 fn archive_with_proof(
     w: &World,
     name: &str,
-    proof: impl FnOnce(&str, &[u8]) -> Option<serde_json::Value>,
+    proof: impl FnOnce(&str, &str, &[u8], &serde_json::Value) -> Option<serde_json::Value>,
 ) -> PathBuf {
     use airlock::model::manifest::{EvidenceRecord, EvidenceRole};
     use airlock::model::{BlobRecord, Digest};
@@ -712,10 +717,11 @@ fn archive_with_proof(
         layer = Some((
             Digest::of(&l.payload).to_string(),
             forge::body_of(l.bundle.as_deref().unwrap()),
+            serde_json::from_str::<serde_json::Value>(l.bundle.as_deref().unwrap()).unwrap(),
         ));
         vec![(m.to_string(), vec![l])]
     });
-    let (layer_digest, body) = layer.unwrap();
+    let (layer_digest, body, set_json) = layer.unwrap();
     let out = w.path(&format!("{name}.tar"));
     let req = airlock::pipeline::PackRequest {
         layouts: vec![layout],
@@ -725,7 +731,14 @@ fn archive_with_proof(
         zstd: false,
     };
     let mut set = airlock::pipeline::resolve(&req).unwrap();
-    if let Some(doc) = proof(&layer_digest, &body) {
+    let sig_manifest = set.images[0]
+        .evidence
+        .iter()
+        .find(|e| e.role == EvidenceRole::Signature)
+        .unwrap()
+        .digest
+        .to_string();
+    if let Some(doc) = proof(&sig_manifest, &layer_digest, &body, &set_json) {
         let bytes = serde_json::to_vec(&doc).unwrap();
         let digest = Digest::of(&bytes);
         let media_type = airlock::trust::evidence::REKOR_PROOF_MEDIA_TYPE.to_string();
@@ -751,13 +764,25 @@ fn archive_with_proof(
     out
 }
 
-fn proof_doc(w: &World, layer: &str, log_index: i64, leaf_body: &[u8]) -> serde_json::Value {
+/// A proof document as `airlock pack` stores it (see docs/format.md),
+/// for the signature whose legacy bundle is `set`, proving `leaf_body`.
+fn proof_doc(
+    w: &World,
+    (manifest, layer, set): (&str, &str, &serde_json::Value),
+    log_index: i64,
+    leaf_body: &[u8],
+) -> serde_json::Value {
     let sibling = forge::leaf_hash(b"another entry");
     let root = forge::node_hash(&sibling, &forge::leaf_hash(leaf_body));
     serde_json::json!({
         "mediaType": airlock::trust::evidence::REKOR_PROOF_MEDIA_TYPE,
-        "signatureLayer": layer,
+        "signatureManifestDigest": manifest,
+        "signatureLayerDigest": layer,
         "logIndex": log_index,
+        "logID": set["Payload"]["logID"],
+        "body": set["Payload"]["body"],
+        "integratedTime": set["Payload"]["integratedTime"],
+        "signedEntryTimestamp": set["SignedEntryTimestamp"],
         "inclusionProof": {
             "logIndex": 1,
             "rootHash": hex::encode(&root),
@@ -771,8 +796,8 @@ fn proof_doc(w: &World, layer: &str, log_index: i64, leaf_body: &[u8]) -> serde_
 #[test]
 fn carried_inclusion_proof_satisfies_require_inclusion_proof() {
     let w = World::new();
-    let a = archive_with_proof(&w, "proof", |layer, body| {
-        Some(proof_doc(&w, layer, 10, body))
+    let a = archive_with_proof(&w, "proof", |m, layer, body, set| {
+        Some(proof_doc(&w, (m, layer, set), 10, body))
     });
     assert_code(&w.verify_key(&a, &["--require-inclusion-proof"]), 0);
 }
@@ -780,7 +805,7 @@ fn carried_inclusion_proof_satisfies_require_inclusion_proof() {
 #[test]
 fn missing_inclusion_proof_is_refused_when_required() {
     let w = World::new();
-    let a = archive_with_proof(&w, "no-proof", |_, _| None);
+    let a = archive_with_proof(&w, "no-proof", |_, _, _, _| None);
     let r = w.verify_key(&a, &["--require-inclusion-proof", "--output", "json"]);
     assert_code(&r, 4);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -792,8 +817,8 @@ fn missing_inclusion_proof_is_refused_when_required() {
 #[test]
 fn carried_inclusion_proof_for_another_entry_is_refused() {
     let w = World::new();
-    let a = archive_with_proof(&w, "proof-other", |layer, _| {
-        Some(proof_doc(&w, layer, 10, b"some other entry body"))
+    let a = archive_with_proof(&w, "proof-other", |m, layer, _, set| {
+        Some(proof_doc(&w, (m, layer, set), 10, b"some other entry body"))
     });
     // Even without --require-inclusion-proof a carried proof must verify.
     let r = w.verify_key(&a, &["--output", "json"]);
@@ -805,8 +830,8 @@ fn carried_inclusion_proof_for_another_entry_is_refused() {
 #[test]
 fn carried_inclusion_proof_for_another_log_index_is_not_attached() {
     let w = World::new();
-    let a = archive_with_proof(&w, "proof-index", |layer, body| {
-        Some(proof_doc(&w, layer, 11, body))
+    let a = archive_with_proof(&w, "proof-index", |m, layer, body, set| {
+        Some(proof_doc(&w, (m, layer, set), 11, body))
     });
     let r = w.verify_key(&a, &["--require-inclusion-proof", "--output", "json"]);
     assert_code(&r, 4);
@@ -979,6 +1004,7 @@ fn bundle_archive(w: &World, name: &str, signer: &SigningKey) -> PathBuf {
     let out = w.path(&format!("{name}.tar"));
     let r = run(&[
         "pack",
+        "--no-rekor",
         "--from-oci-layout",
         layout.to_str().unwrap(),
         "--ref",

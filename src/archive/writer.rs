@@ -73,6 +73,7 @@ pub fn plan(set: &ImageSet) -> Result<(ArchiveManifest, Vec<u8>, Vec<u8>), Error
         },
         images: set.images.clone(),
         blobs,
+        transparency: set.transparency.clone(),
     };
     Ok((manifest, index, docker))
 }

@@ -68,6 +68,13 @@ pub struct PackArgs {
     pub no_verify: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Rekor instance to fetch inclusion proofs and checkpoints from, for
+    /// cosign signatures that carry only a Signed Entry Timestamp.
+    #[arg(long, value_name = "URL", default_value = crate::source::rekor::DEFAULT_REKOR_URL)]
+    pub rekor_url: String,
+    /// Do not contact Rekor; the archive manifest records that proofs were omitted.
+    #[arg(long, conflicts_with = "rekor_url")]
+    pub no_rekor: bool,
 }
 
 #[derive(Debug, Args)]

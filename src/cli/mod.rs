@@ -67,6 +67,32 @@ fn emit(json: bool, value: serde_json::Value, text: String) -> Result<(), Error>
     }
 }
 
+/// Fetch (or, with `--no-rekor`, record the omission of) the Rekor
+/// inclusion proofs of signatures that carry only a SET.
+fn rekor_step(set: &mut crate::source::ImageSet, no_rekor: bool, url: &str) -> Result<(), Error> {
+    use crate::source::rekor;
+    if no_rekor {
+        let s = rekor::omit_rekor_proofs(set)?;
+        if s.signatures > 0 {
+            eprintln!(
+                "airlock pack: warning: --no-rekor: {} signature(s) carry only a SET; their inclusion proofs were not fetched",
+                s.signatures
+            );
+        }
+        return Ok(());
+    }
+    let client = rekor::RekorClient::new(url)?;
+    let s = rekor::attach_rekor_proofs(set, &client)?;
+    if s.proofs > 0 {
+        eprintln!(
+            "airlock pack: stored {} Rekor inclusion proof(s) from {}",
+            s.proofs,
+            client.url()
+        );
+    }
+    Ok(())
+}
+
 fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
     let json = cli.output == OutputFormat::Json;
     match cli.command {
@@ -84,7 +110,8 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
                 output: a.out,
                 zstd: a.zstd,
             };
-            let set = pipeline::resolve(&req)?;
+            let mut set = pipeline::resolve(&req)?;
+            rekor_step(&mut set, a.no_rekor, &a.rekor_url)?;
             let gate_report = match &gate_cfg {
                 Some(_) if a.no_verify => {
                     eprintln!("airlock pack: warning: --no-verify: the policy was NOT checked; the archive may hold unsigned or untrusted images");

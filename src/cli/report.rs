@@ -100,6 +100,7 @@ pub fn inspect_json(out: &ReadOutcome) -> Value {
             "compression": compression_name(out.compression),
             "blobs": m.blobs.len(),
             "blobBytes": m.blobs.iter().map(|b| b.size).sum::<u64>(),
+            "transparency": m.transparency,
         },
         "images": images_json(m),
     })
@@ -119,6 +120,20 @@ pub fn inspect_text(out: &ReadOutcome) -> String {
         human(total),
         compression_name(out.compression)
     );
+    if let Some(t) = &m.transparency {
+        let what = match t.rekor_proofs {
+            crate::model::manifest::RekorProofs::Fetched => "fetched",
+            crate::model::manifest::RekorProofs::Omitted => "omitted (--no-rekor)",
+            crate::model::manifest::RekorProofs::NoneNeeded => "none needed",
+        };
+        s.push_str(&format!(
+            "Rekor inclusion proofs: {what}{}\n\n",
+            t.rekor_url
+                .as_deref()
+                .map(|u| format!(" from {u}"))
+                .unwrap_or_default()
+        ));
+    }
     s.push_str(&format!(
         "{:<48} {:<16} {:>10}  {:<19} {}\n",
         "IMAGE", "PLATFORM", "SIZE", "MANIFEST", "EVIDENCE"

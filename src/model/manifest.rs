@@ -28,6 +28,32 @@ pub struct ArchiveManifest {
     pub images: Vec<ImageRecord>,
     /// Every blob in `blobs/sha256/`, sorted by digest.
     pub blobs: Vec<BlobRecord>,
+    /// Whether Rekor inclusion proofs were fetched at pack time for the
+    /// signatures that carry only a SET (absent in archives packed without
+    /// that step, e.g. by the library's `pipeline::pack` alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transparency: Option<TransparencyRecord>,
+}
+
+/// What pack did about transparency-log inclusion proofs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransparencyRecord {
+    pub rekor_proofs: RekorProofs,
+    /// The Rekor instance the proofs were fetched from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rekor_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RekorProofs {
+    /// Every signature with only a SET has a `rekor-proof` evidence document.
+    Fetched,
+    /// `--no-rekor`: proofs were deliberately left out.
+    Omitted,
+    /// No signature needed one (none found, or all carried their proof).
+    NoneNeeded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

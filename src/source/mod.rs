@@ -4,11 +4,13 @@
 //! when the archive writer copies them, not trusted here.
 
 pub mod layout;
+pub mod rekor;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::model::manifest::TransparencyRecord;
 use crate::model::{BlobRecord, Digest, ImageRecord};
 
 /// Where a blob's bytes are read from when the archive is written.
@@ -29,6 +31,8 @@ pub struct PlannedBlob {
 pub struct ImageSet {
     pub images: Vec<ImageRecord>,
     pub blobs: BTreeMap<Digest, PlannedBlob>,
+    /// Set by the Rekor step of pack (see [`rekor::attach_rekor_proofs`]).
+    pub transparency: Option<TransparencyRecord>,
 }
 
 impl ImageSet {

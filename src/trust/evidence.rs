@@ -21,7 +21,6 @@ use serde::Deserialize;
 use super::attestation::CosignAttestation;
 use super::cosign::CosignSignature;
 use super::error::TrustError;
-use super::rekor::RekorInclusionProof;
 use crate::model::manifest::EvidenceRole;
 use crate::model::{Digest, ImageRecord};
 
@@ -33,37 +32,9 @@ pub const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
 pub const ANNOTATION_CHAIN: &str = "dev.sigstore.cosign/chain";
 /// The legacy Rekor bundle (SET) as JSON.
 pub const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";
-/// Media type of a carried Rekor inclusion proof document.
-pub const REKOR_PROOF_MEDIA_TYPE: &str = "application/vnd.airlock.rekor-proof.v1+json";
+pub use super::rekor::{RekorProofDocument, REKOR_PROOF_MEDIA_TYPE};
 /// Sigstore bundle media type prefix (artifact type of bundle referrers).
 pub const SIGSTORE_BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
-
-/// A carried Rekor inclusion proof (the blob of a `rekor-proof` evidence
-/// record, subject = the image digest).
-///
-/// ```json
-/// { "mediaType": "application/vnd.airlock.rekor-proof.v1+json",
-///   "signatureLayer": "sha256:<digest of the .sig layer (payload) it proves>",
-///   "logIndex": 123456,
-///   "inclusionProof": { "logIndex": 1, "rootHash": "<hex>", "treeSize": 2,
-///                       "hashes": ["<hex>"], "checkpoint": "<signed note>" } }
-/// ```
-///
-/// `logIndex` is the entry's global index, as in its SET; it tells apart
-/// several signatures sharing one payload layer. `inclusionProof` is the
-/// Rekor API's `verification.inclusionProof`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RekorProofDocument {
-    /// Must be [`REKOR_PROOF_MEDIA_TYPE`].
-    pub media_type: String,
-    /// Digest of the `.sig` layer whose signature's log entry is proven.
-    pub signature_layer: Digest,
-    /// The entry's global log index (as in its SET).
-    pub log_index: i64,
-    /// The proof, as the Rekor API returns it.
-    pub inclusion_proof: serde_json::Value,
-}
 
 /// Where a piece of evidence came from, for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +147,7 @@ pub fn collect(image: &ImageRecord, metadata: &BTreeMap<Digest, Vec<u8>>) -> Ima
                 continue;
             };
             let r = match kind {
-                Kind::Signature => signature(layer, blob, &proofs)
+                Kind::Signature => signature(ev.digest, layer, blob, &proofs)
                     .map(|s| out.signatures.push((origin.clone(), s))),
                 Kind::Attestation => {
                     attestation(layer, blob).map(|a| out.attestations.push((origin.clone(), a)))
@@ -206,6 +177,7 @@ fn annotation(layer: &LayerDescriptor, key: &str) -> Option<String> {
 }
 
 fn signature(
+    manifest: Digest,
     layer: &LayerDescriptor,
     payload: &[u8],
     proofs: &[RekorProofDocument],
@@ -223,13 +195,16 @@ fn signature(
     )?;
     let logged = s.rekor_bundle().map(|b| b.log_index());
     if let Some(index) = logged {
-        let mine = proofs
-            .iter()
-            .find(|p| p.signature_layer == layer.digest && p.log_index == index);
+        // The proof names the signature it was fetched for: the `.sig`
+        // manifest, its layer and the entry's log index. Binding then checks
+        // log ID, time and body against this signature's own SET.
+        let mine = proofs.iter().find(|p| {
+            p.signature_manifest_digest() == manifest.to_string()
+                && p.signature_layer_digest() == layer.digest.to_string()
+                && p.log_index() == index
+        });
         if let Some(p) = mine {
-            let json = serde_json::to_vec(&p.inclusion_proof)
-                .map_err(|e| TrustError::json("inclusion proof", e))?;
-            s = s.with_inclusion_proof(RekorInclusionProof::from_json(&json)?)?;
+            s = super::rekor::attach_proof_document(s, p)?;
         }
     }
     Ok(s)
@@ -253,8 +228,7 @@ fn proofs(image: &ImageRecord, metadata: &BTreeMap<Digest, Vec<u8>>) -> Vec<Reko
         .iter()
         .filter(|e| e.role == EvidenceRole::RekorProof)
         .filter_map(|e| metadata.get(&e.digest))
-        .filter_map(|b| serde_json::from_slice::<RekorProofDocument>(b).ok())
-        .filter(|p| p.media_type == REKOR_PROOF_MEDIA_TYPE)
+        .filter_map(|b| RekorProofDocument::from_json(b).ok())
         .collect()
 }
 

@@ -37,6 +37,9 @@ pub use keys::PublicKey;
 pub use policy::{BundlePolicy, IdentityPolicy, Matcher, SignaturePolicy, Signer};
 pub use policy_file::TrustPolicy;
 pub use reference::{normalize_repository, same_repository};
-pub use rekor::{LegacyRekorBundle, RekorInclusionProof};
+pub use rekor::{
+    attach_proof_document, LegacyRekorBundle, RekorInclusionProof, RekorProofDocument,
+    REKOR_PROOF_MEDIA_TYPE,
+};
 pub use rollback::{check_rollback, next_high_water, Downgrade, HighWater, RollbackDecision};
 pub use root::TrustRoot;

@@ -10,7 +10,7 @@
 use super::error::TrustError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A legacy Rekor bundle as cosign stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -28,7 +28,7 @@ pub struct LegacyRekorBundle {
 /// A Rekor v1 inclusion proof as the Rekor API returns it
 /// (`verification.inclusionProof` of a log entry): hex hashes, the
 /// shard-local leaf index, and the signed checkpoint (note) it chains to.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RekorInclusionProof {
     log_index: i64,
@@ -105,6 +105,11 @@ impl LegacyRekorBundle {
         self.payload.log_index
     }
 
+    /// The hex log ID, as logged (not yet verified).
+    pub fn log_id(&self) -> &str {
+        &self.payload.log_id
+    }
+
     /// The integrated time in Unix seconds, as logged (not yet verified).
     pub fn integrated_time(&self) -> i64 {
         self.payload.integrated_time
@@ -172,5 +177,196 @@ impl LegacyRekorBundle {
             obj.insert("inclusionProof".into(), proof.bundle_json()?);
         }
         Ok(entry)
+    }
+}
+
+/// Media type of the Rekor proof documents airlock stores in an archive
+/// (evidence role `rekor-proof`).
+pub const REKOR_PROOF_MEDIA_TYPE: &str = "application/vnd.airlock.rekor-proof.v1+json";
+
+/// The document `airlock pack` stores for a cosign legacy signature whose
+/// bundle carries only a SET: the log entry as Rekor served it, with its
+/// inclusion proof and signed checkpoint. Nothing in it is trusted until
+/// [`RekorProofDocument::bind`] has matched it to the signature's own SET
+/// and the signature, with the proof attached, has verified.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RekorProofDocument {
+    /// Always [`REKOR_PROOF_MEDIA_TYPE`].
+    pub(crate) media_type: String,
+    /// The `.sig` manifest holding the signature layer.
+    pub(crate) signature_manifest_digest: String,
+    /// The `.sig` layer (the simple-signing payload) the entry is for.
+    pub(crate) signature_layer_digest: String,
+    /// The entry's (global) log index, as in the SET.
+    pub(crate) log_index: i64,
+    /// Hex SHA-256 of the log key, as in the SET.
+    #[serde(rename = "logID")]
+    pub(crate) log_id: String,
+    /// Base64 canonicalised entry body, as in the SET.
+    pub(crate) body: String,
+    pub(crate) integrated_time: i64,
+    /// Rekor's `verification.inclusionProof` (its `logIndex` is the
+    /// shard-local leaf index, which may differ from `log_index`).
+    pub(crate) inclusion_proof: RekorInclusionProof,
+    pub(crate) signed_entry_timestamp: String,
+}
+
+impl RekorProofDocument {
+    /// Parse a stored proof document (bounded; unknown fields refused).
+    pub fn from_json(json: &[u8]) -> Result<Self, TrustError> {
+        super::limits::check(
+            "rekor proof document",
+            json.len(),
+            super::limits::MAX_BUNDLE,
+        )?;
+        let doc: Self = serde_json::from_slice(json)
+            .map_err(|e| TrustError::json("rekor proof document", e))?;
+        if doc.media_type != REKOR_PROOF_MEDIA_TYPE {
+            return Err(TrustError::MalformedLogEntry(format!(
+                "rekor proof document has media type {:?}",
+                doc.media_type
+            )));
+        }
+        Ok(doc)
+    }
+
+    /// Build one (pack time) from the entry Rekor served.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        signature_manifest_digest: String,
+        signature_layer_digest: String,
+        log_index: i64,
+        log_id: String,
+        body: String,
+        integrated_time: i64,
+        inclusion_proof: RekorInclusionProof,
+        signed_entry_timestamp: String,
+    ) -> Self {
+        RekorProofDocument {
+            media_type: REKOR_PROOF_MEDIA_TYPE.to_string(),
+            signature_manifest_digest,
+            signature_layer_digest,
+            log_index,
+            log_id,
+            body,
+            integrated_time,
+            inclusion_proof,
+            signed_entry_timestamp,
+        }
+    }
+
+    /// The `.sig` layer digest (`sha256:<hex>`) this proof belongs to.
+    pub fn signature_layer_digest(&self) -> &str {
+        &self.signature_layer_digest
+    }
+
+    /// The `.sig` manifest digest holding that layer.
+    pub fn signature_manifest_digest(&self) -> &str {
+        &self.signature_manifest_digest
+    }
+
+    /// The entry's log index (unverified until bound and checked).
+    pub fn log_index(&self) -> i64 {
+        self.log_index
+    }
+
+    /// The inclusion proof and checkpoint.
+    pub fn inclusion_proof(&self) -> &RekorInclusionProof {
+        &self.inclusion_proof
+    }
+
+    /// Check that this document is about the entry `set` names: same log
+    /// index, log ID, integrated time and body (byte for byte). Only then may
+    /// its proof be attached to that signature.
+    pub fn bind(&self, set: &LegacyRekorBundle) -> Result<(), TrustError> {
+        let p = &set.payload;
+        let mismatch = |what: &str| {
+            Err(TrustError::InclusionProof(format!(
+                "the stored Rekor proof is for another entry ({what} differs from the signature's SET)"
+            )))
+        };
+        if self.log_index != p.log_index {
+            return mismatch("log index");
+        }
+        if !self.log_id.eq_ignore_ascii_case(&p.log_id) {
+            return mismatch("log ID");
+        }
+        if self.integrated_time != p.integrated_time {
+            return mismatch("integrated time");
+        }
+        let ours =
+            STANDARD
+                .decode(self.body.as_bytes())
+                .map_err(|_| TrustError::MalformedBase64 {
+                    what: "rekor proof body",
+                })?;
+        if ours != set.body()? {
+            return mismatch("entry body");
+        }
+        Ok(())
+    }
+}
+
+impl RekorInclusionProof {
+    /// The inclusion proof of a stored proof document (not bound to any
+    /// signature: prefer [`attach_proof_document`]).
+    pub fn from_proof_document(json: &[u8]) -> Result<Self, TrustError> {
+        Ok(RekorProofDocument::from_json(json)?.inclusion_proof)
+    }
+}
+
+/// Attach a stored proof document to a cosign signature after binding it to
+/// the signature's own SET (same log index, log ID, time and body). The
+/// proof and checkpoint are then verified with the signature.
+pub fn attach_proof_document(
+    sig: super::cosign::CosignSignature,
+    doc: &RekorProofDocument,
+) -> Result<super::cosign::CosignSignature, TrustError> {
+    let set = sig.rekor_bundle().ok_or(TrustError::MissingTlogEntry)?;
+    doc.bind(set)?;
+    sig.with_inclusion_proof(doc.inclusion_proof.clone())
+}
+
+impl RekorInclusionProof {
+    /// The checks that need no key: the proof leads from `body`'s leaf to
+    /// `rootHash`, and the checkpoint names the same tree size and root.
+    /// Used at pack time to refuse a log that serves an inconsistent proof;
+    /// the checkpoint's signature is checked at verify time (trust root).
+    pub fn check_structure(&self, body: &[u8]) -> Result<(), TrustError> {
+        use sigstore_types::{Checkpoint, Sha256Hash};
+        let bad = |m: String| TrustError::InclusionProof(m);
+        if self.hashes.len() > MAX_PROOF_HASHES {
+            return Err(bad("too many hashes".into()));
+        }
+        let (Ok(index), Ok(size)) = (u64::try_from(self.log_index), u64::try_from(self.tree_size))
+        else {
+            return Err(bad("negative leaf index or tree size".into()));
+        };
+        let hash = |h: &str| {
+            Sha256Hash::from_hex(h).map_err(|_| bad(format!("{h:?} is not a hex SHA-256")))
+        };
+        let root = hash(&self.root_hash)?;
+        let hashes = self
+            .hashes
+            .iter()
+            .map(|h| hash(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let leaf = sigstore_merkle::hash_leaf(body);
+        sigstore_merkle::verify_inclusion_proof(&leaf, index, size, &hashes, &root).map_err(
+            |e| {
+                bad(format!(
+                    "the proof does not lead from the entry to its root: {e}"
+                ))
+            },
+        )?;
+        let cp = Checkpoint::from_text(&self.checkpoint)
+            .map_err(|e| bad(format!("malformed checkpoint: {e}")))?;
+        if cp.tree_size() != size || cp.root_hash() != &root {
+            return Err(bad(
+                "the checkpoint's tree size or root differs from the proof's".into(),
+            ));
+        }
+        Ok(())
     }
 }
