@@ -479,3 +479,27 @@ fn packed_proof_satisfies_verify_require_inclusion_proof() {
     let o = verify(&["--require-inclusion-proof"], &bare);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
 }
+
+#[test]
+fn archive_manifest_with_proofs_matches_schema() {
+    let server = start();
+    let tmp = tempfile::tempdir().unwrap();
+    let signer = SigningKey::random(&mut rand_core::OsRng);
+    let s = signed_layout(tmp.path(), &server, &signer);
+    let out = tmp.path().join("a.tar");
+    assert!(pack(&s.dir, &out, &["--rekor-url", &server.url()])
+        .status
+        .success());
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/archive-manifest.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let doc: Value = serde_json::from_slice(&read_airlock_json(&out)).unwrap();
+    assert_eq!(doc["transparency"]["rekorProofs"], "fetched");
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
