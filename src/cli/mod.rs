@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod progress;
+pub mod registry_args;
 pub mod report;
 pub mod verify_bundle;
 
@@ -68,18 +69,28 @@ fn run(cli: Cli) -> Result<(), Error> {
     let json = cli.output == OutputFormat::Json;
     match cli.command {
         Command::Pack(a) => {
+            let (images, registry) = a.registry.resolve(cli.quiet)?;
+            let all = a.registry.all_platforms;
             let req = PackRequest {
                 layouts: a.from_oci_layout,
                 refs: a.refs,
+                images,
+                registry,
                 platforms: PlatformFilter {
                     architectures: a.arch,
-                    os: Some(a.os),
+                    os: (!all).then_some(a.os),
                     variant: a.variant,
                 },
                 output: a.out,
                 zstd: a.zstd,
             };
             let set = pipeline::resolve(&req)?;
+            for i in set.images.iter().filter(|i| i.evidence.is_empty()) {
+                eprintln!(
+                    "airlock pack: warning: {} ({}): no signatures or other evidence found; the archive records none",
+                    i.reference, i.platform
+                );
+            }
             let total = set.blobs.values().map(|b| b.record.size).sum();
             let bar = progress::bytes(Some(total), "pack", cli.quiet);
             let result = pipeline::pack(&req, &set, &bar)?;
