@@ -70,8 +70,8 @@ fn world(reg: Registry) -> World {
         .unwrap();
     let dir = l.finish().unwrap();
     let p = reg.pusher();
-    let index = p.from_layout(&dir, &idx.digest, &idx.media_type, "team/multi", Some("1"));
-    let plain = p.from_layout(
+    let index = p.push_layout(&dir, &idx.digest, &idx.media_type, "team/multi", Some("1"));
+    let plain = p.push_layout(
         &dir,
         &plain.digest,
         &plain.media_type,

@@ -133,9 +133,11 @@ pub fn resolve(
     let mut auths = BTreeMap::new();
     for r in &parsed {
         let host = r.resolve_registry().to_string();
-        if !auths.contains_key(&host) {
-            let a = auth::credentials_for(r.registry(), opts.credentials.as_ref())?;
-            auths.insert(host, a);
+        if let std::collections::btree_map::Entry::Vacant(e) = auths.entry(host) {
+            e.insert(auth::credentials_for(
+                r.registry(),
+                opts.credentials.as_ref(),
+            )?);
         }
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

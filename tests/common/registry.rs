@@ -327,7 +327,7 @@ impl Pusher {
     }
 
     /// Push a testkit layout's manifest or index (and everything below it).
-    pub fn from_layout(
+    pub fn push_layout(
         &self,
         layout: &Path,
         digest: &str,
@@ -347,7 +347,7 @@ impl Pusher {
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         if let Some(ms) = v["manifests"].as_array() {
             for m in ms {
-                self.from_layout(
+                self.push_layout(
                     layout,
                     m["digest"].as_str().unwrap(),
                     m["mediaType"].as_str().unwrap(),
