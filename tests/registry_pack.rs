@@ -542,3 +542,68 @@ fn unknown_ca_is_refused() {
     let err = failed(&airlock(&args, Some(PASSWORD)), 1);
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 }
+
+#[test]
+fn artifact_type_filter_keeps_cosign_tags_and_drops_other_referrers() {
+    let Some(w) = plain_world() else { return };
+    let out = w.out("at.tar");
+    ok(&w.pack(
+        &[
+            &w.image("multi:1"),
+            "--arch",
+            "amd64",
+            "--artifact-type",
+            "application/example",
+        ],
+        &out,
+    ));
+    let m = manifest_of(&out);
+    let ev: Vec<Digest> = m.images[0].evidence.iter().map(|e| e.digest).collect();
+    assert!(ev.contains(&w.signature) && ev.contains(&w.sbom), "{ev:?}");
+    assert!(!ev.contains(&w.bundle), "{ev:?}");
+    assert!(m.blob(&w.bundle).is_none());
+}
+
+#[test]
+fn credential_helper_from_docker_config() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(w) = secure_world() else { return };
+    let bin = w.tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-airlocktest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{}\" ] || exit 1\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n",
+            w.reg.host
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = w.tmp.path().join("docker");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"airlocktest"}}}}"#, w.reg.host),
+    )
+    .unwrap();
+    let out = w.out("helper.tar");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["pack", &w.image("plain:1"), "--ca-file"])
+        .arg(w.reg.ca_file())
+        .arg("--cache-dir")
+        .arg(w.tmp.path().join("cache"))
+        .arg("-o")
+        .arg(&out)
+        .env("DOCKER_CONFIG", &cfg)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(manifest_of(&out).images[0].manifest_digest, w.plain);
+}
