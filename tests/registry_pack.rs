@@ -117,6 +117,11 @@ fn airlock(args: &[String], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
     cmd.args(args)
         .env("DOCKER_CONFIG", "/nonexistent-airlock-test")
+        // runs without --cache-dir must not fill the user's cache
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("airlock-test-cache"),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
