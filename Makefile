@@ -35,6 +35,7 @@ demo: deps release
 
 bench: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/verify.sh
+	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/pack.sh
 
 clean:
 	$(CARGO) clean

@@ -18,6 +18,9 @@ use crate::source::{ImageSet, PlatformFilter};
 pub struct PackRequest {
     pub layouts: Vec<PathBuf>,
     pub refs: Vec<String>,
+    /// Registry image references (see `source::registry`).
+    pub images: Vec<String>,
+    pub registry: crate::source::registry::RegistryOptions,
     pub platforms: PlatformFilter,
     pub output: PathBuf,
     pub zstd: bool,
@@ -35,12 +38,19 @@ pub struct PackResult {
 
 /// Resolve the sources without writing anything (for sizing progress).
 pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
-    if req.layouts.is_empty() {
+    if req.layouts.is_empty() && req.images.is_empty() {
         return Err(Error::Usage(
-            "nothing to pack: give --from-oci-layout DIR".into(),
+            "nothing to pack: give IMAGE references, -f FILE or --from-oci-layout DIR".into(),
         ));
     }
     let mut set = ImageSet::default();
+    if !req.images.is_empty() {
+        set.extend(crate::source::registry::resolve(
+            &req.images,
+            &req.platforms,
+            &req.registry,
+        )?);
+    }
     for dir in &req.layouts {
         let src = LayoutSource::open(dir)?;
         set.extend(src.resolve(&req.refs, &req.platforms)?);

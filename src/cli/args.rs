@@ -42,8 +42,11 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct PackArgs {
     /// An OCI image layout directory to pack from (repeatable).
-    #[arg(long = "from-oci-layout", value_name = "DIR", required = true)]
+    #[arg(long = "from-oci-layout", value_name = "DIR")]
     pub from_oci_layout: Vec<PathBuf>,
+    /// Registry images and how to reach them.
+    #[command(flatten)]
+    pub registry: super::registry_args::RegistryArgs,
     /// Image ref name in the layout (repeatable; default: every image).
     #[arg(long = "ref", value_name = "NAME")]
     pub refs: Vec<String>,

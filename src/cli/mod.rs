@@ -4,6 +4,7 @@
 pub mod args;
 pub mod config;
 pub mod progress;
+pub mod registry_args;
 pub mod report;
 pub mod verify_bundle;
 
@@ -99,18 +100,28 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
         Command::Pack(a) => {
             // The policy is validated before the layout is read.
             let gate_cfg = config::gate_config(&a.policy, config::For::Pack)?;
+            let (images, registry) = a.registry.resolve(cli.quiet)?;
+            let all = a.registry.all_platforms;
             let req = PackRequest {
                 layouts: a.from_oci_layout,
                 refs: a.refs,
+                images,
+                registry,
                 platforms: PlatformFilter {
                     architectures: a.arch,
-                    os: Some(a.os),
+                    os: (!all).then_some(a.os),
                     variant: a.variant,
                 },
                 output: a.out,
                 zstd: a.zstd,
             };
             let mut set = pipeline::resolve(&req)?;
+            for i in set.images.iter().filter(|i| i.evidence.is_empty()) {
+                eprintln!(
+                    "airlock pack: warning: {} ({}): no signatures or other evidence found; the archive records none",
+                    i.reference, i.platform
+                );
+            }
             rekor_step(&mut set, a.no_rekor, &a.rekor_url)?;
             let gate_report = match &gate_cfg {
                 Some(_) if a.no_verify => {

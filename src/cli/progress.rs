@@ -21,3 +21,13 @@ pub fn bytes(total: Option<u64>, label: &str, quiet: bool) -> ProgressBar {
     bar.set_message(label.to_string());
     bar
 }
+
+/// A container for several bars (registry downloads: per image + total).
+pub fn multi(quiet: bool) -> indicatif::MultiProgress {
+    use indicatif::{MultiProgress, ProgressDrawTarget};
+    if quiet || !std::io::stderr().is_terminal() {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    } else {
+        MultiProgress::new()
+    }
+}

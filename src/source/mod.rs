@@ -4,6 +4,7 @@
 //! when the archive writer copies them, not trusted here.
 
 pub mod layout;
+pub mod registry;
 pub mod rekor;
 
 use std::collections::BTreeMap;

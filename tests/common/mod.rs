@@ -78,6 +78,8 @@ pub fn pack_to(layout: &Path, out: &Path) -> pipeline::PackResult {
     let req = PackRequest {
         layouts: vec![layout.to_path_buf()],
         refs: vec![],
+        images: vec![],
+        registry: Default::default(),
         platforms: PlatformFilter::default(),
         output: out.to_path_buf(),
         zstd: false,
@@ -247,3 +249,4 @@ macro_rules! fixtures_or_skip {
         }
     };
 }
+pub mod registry;

@@ -1,0 +1,518 @@
+//! Source: a live OCI registry (Docker Hub, ghcr.io, any distribution-spec
+//! registry), through `oci-client` with rustls.
+//!
+//! References resolve to the same [`ImageSet`] the layout source produces:
+//! manifests, indexes and configs are kept in memory (≤ 4 MiB each); layer
+//! and evidence blobs are downloaded into a content-addressed cache
+//! ([`cache`]) with bounded parallelism, and packed from there. Evidence
+//! (cosign tags, OCI 1.1 referrers) is discovered for the index digest and
+//! every selected manifest digest ([`evidence`]).
+//!
+//! The client is async; a private tokio runtime (2 workers) runs inside this
+//! module only, so the rest of airlock stays synchronous.
+//!
+//! Rekor hook: signatures found here are `EvidenceRecord`s with role
+//! `Signature` whose manifest bytes are `BlobOrigin::Memory` and layers are
+//! cache files; the pack-time Rekor proof fetch (`source::rekor`) runs over
+//! the returned set after [`resolve`], adding `RekorProof` evidence.
+
+pub mod auth;
+pub mod cache;
+mod evidence;
+mod fail;
+pub mod platform;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::{Client, Reference};
+
+use super::{BlobOrigin, ImageSet, PlatformFilter};
+use crate::error::{Error, IoContext};
+use crate::model::oci::{self, DescriptorInfo};
+use crate::model::{limits, media, BlobRecord, Digest, ImageRecord};
+use cache::BlobCache;
+use fail::Failure;
+
+/// The `source` recorded for images packed from a registry.
+pub const SOURCE_NAME: &str = "registry";
+
+/// Media types asked for when fetching a manifest.
+const ACCEPT: &[&str] = &[
+    media::OCI_MANIFEST,
+    media::OCI_INDEX,
+    media::DOCKER_MANIFEST,
+    media::DOCKER_MANIFEST_LIST,
+];
+
+/// How to reach registries and where to keep downloads.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Hosts (`host[:port]`, as written in references) spoken to over plain HTTP.
+    pub insecure: Vec<String>,
+    /// PEM bundle of extra CA certificates to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Credentials for every registry of this run (else docker config).
+    pub credentials: Option<(String, String)>,
+    /// Blob cache directory (default: [`cache::default_dir`]).
+    pub cache_dir: Option<PathBuf>,
+    /// Only referrers of these artifact types (empty: all).
+    pub artifact_types: Vec<String>,
+    /// Parallel blob downloads.
+    pub jobs: usize,
+    /// Retries per request after the first attempt.
+    pub retries: u32,
+    /// Where progress bars go (hidden when not on a terminal).
+    pub progress: MultiProgress,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            insecure: Vec::new(),
+            ca_file: None,
+            credentials: None,
+            cache_dir: None,
+            artifact_types: Vec::new(),
+            jobs: 4,
+            retries: 4,
+            progress: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+        }
+    }
+}
+
+/// Read an image list: one reference a line, `#` starts a comment.
+pub fn read_image_list(path: &Path) -> Result<Vec<String>, Error> {
+    let f = std::fs::File::open(path).at("open", path)?;
+    let mut buf = String::new();
+    f.take(limits::MAX_JSON_BYTES + 1)
+        .read_to_string(&mut buf)
+        .at("read", path)?;
+    if buf.len() as u64 > limits::MAX_JSON_BYTES {
+        return Err(Error::Usage(format!("{} is too large", path.display())));
+    }
+    Ok(buf
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Parse and normalise a reference (`busybox` → `docker.io/library/busybox:latest`).
+pub fn parse_reference(s: &str) -> Result<Reference, Error> {
+    let r: Reference = s
+        .parse()
+        .map_err(|e| Error::Usage(format!("invalid image reference {s:?}: {e}")))?;
+    if let Some(d) = r.digest() {
+        d.parse::<Digest>()
+            .map_err(|e| Error::Usage(format!("{s}: {e}")))?;
+    }
+    Ok(r)
+}
+
+/// Resolve `refs` from their registries for the platforms in `filter`,
+/// downloading every blob into the cache.
+pub fn resolve(
+    refs: &[String],
+    filter: &PlatformFilter,
+    opts: &RegistryOptions,
+) -> Result<ImageSet, Error> {
+    let parsed: Vec<Reference> = refs
+        .iter()
+        .map(|r| parse_reference(r))
+        .collect::<Result<_, _>>()?;
+    let client = client(opts)?;
+    let cache_dir = opts.cache_dir.clone().unwrap_or_else(cache::default_dir);
+    let cache = BlobCache::open(&cache_dir)?;
+    let mut auths = BTreeMap::new();
+    for r in &parsed {
+        let host = r.resolve_registry().to_string();
+        if let std::collections::btree_map::Entry::Vacant(e) = auths.entry(host) {
+            e.insert(auth::credentials_for(
+                r.registry(),
+                opts.credentials.as_ref(),
+            )?);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start the registry client runtime", e))?;
+    let ctx = Ctx {
+        client,
+        cache,
+        opts: opts.clone(),
+        filter: filter.clone(),
+    };
+    rt.block_on(async {
+        for (host, a) in &auths {
+            ctx.client.store_auth_if_needed(host, a).await;
+        }
+        ctx.run(&parsed).await
+    })
+}
+
+fn client(opts: &RegistryOptions) -> Result<Client, Error> {
+    let mut cfg = ClientConfig {
+        protocol: if opts.insecure.is_empty() {
+            ClientProtocol::Https
+        } else {
+            ClientProtocol::HttpsExcept(opts.insecure.clone())
+        },
+        platform_resolver: None,
+        connect_timeout: Some(std::time::Duration::from_secs(15)),
+        read_timeout: Some(std::time::Duration::from_secs(60)),
+        user_agent: concat!("airlock/", env!("CARGO_PKG_VERSION")),
+        ..ClientConfig::default()
+    };
+    if let Some(ca) = &opts.ca_file {
+        let pem = std::fs::read(ca).at("read CA file", ca)?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(Error::Usage(format!(
+                "--ca-file {}: no PEM certificate in it",
+                ca.display()
+            )));
+        }
+        cfg.extra_root_certificates.push(Certificate {
+            encoding: CertificateEncoding::Pem,
+            data: pem,
+        });
+    }
+    Ok(Client::new(cfg))
+}
+
+/// A blob still to download, and which image's progress bar it counts on.
+struct Pending {
+    repo: Reference,
+    desc: DescriptorInfo,
+    image: usize,
+}
+
+struct Ctx {
+    client: Client,
+    cache: BlobCache,
+    opts: RegistryOptions,
+    filter: PlatformFilter,
+}
+
+/// A manifest or index as fetched: the exact bytes and what they are.
+struct Fetched {
+    bytes: Vec<u8>,
+    digest: Digest,
+    media_type: String,
+}
+
+impl Ctx {
+    async fn run(&self, refs: &[Reference]) -> Result<ImageSet, Error> {
+        let mut set = ImageSet::default();
+        let mut pending: Vec<Pending> = Vec::new();
+        for r in refs {
+            self.resolve_one(r, &mut set, &mut pending).await?;
+        }
+        self.download(&mut set, pending).await?;
+        Ok(set)
+    }
+
+    /// Fetch a manifest with retries. `Ok(None)` when it does not exist.
+    async fn manifest(
+        &self,
+        r: &Reference,
+        expect: Option<&DescriptorInfo>,
+    ) -> Result<Option<Fetched>, Error> {
+        let what = format!("manifest {}", r.whole());
+        let auth = oci_client::secrets::RegistryAuth::Anonymous; // stored per host already
+        let mut attempt = 0;
+        let (bytes, _) = loop {
+            attempt += 1;
+            match self.client.pull_manifest_raw(r, &auth, ACCEPT).await {
+                Ok(v) => break v,
+                Err(e) => match fail::classify(&what, e) {
+                    Failure::NotFound(_) => return Ok(None),
+                    Failure::Retry(_) if attempt <= self.opts.retries => {
+                        tokio::time::sleep(fail::backoff(attempt)).await;
+                    }
+                    f => return Err(fail::into_error(&what, f, attempt)),
+                },
+            }
+        };
+        // The client reads the whole body; bound what we keep and parse.
+        if bytes.len() as u64 > limits::MAX_JSON_BYTES {
+            return Err(Error::Source(format!(
+                "{what}: {} bytes is over the {}-byte manifest limit",
+                bytes.len(),
+                limits::MAX_JSON_BYTES
+            )));
+        }
+        let digest = Digest::of(&bytes);
+        if let Some(want) = r.digest() {
+            if want != digest.to_string() {
+                return Err(Error::Source(format!(
+                    "{what}: content has {digest}, not the requested digest (refused)"
+                )));
+            }
+        }
+        if let Some(d) = expect {
+            if d.digest != digest || d.size != bytes.len() as u64 {
+                return Err(Error::Source(format!(
+                    "{what}: content does not match its descriptor ({} bytes, {digest})",
+                    bytes.len()
+                )));
+            }
+        }
+        let media_type = match expect {
+            Some(d) => d.media_type.clone(),
+            None => sniff_media_type(&bytes)
+                .ok_or_else(|| Error::Source(format!("{what}: not a manifest or index")))?,
+        };
+        Ok(Some(Fetched {
+            bytes: bytes.to_vec(),
+            digest,
+            media_type,
+        }))
+    }
+
+    async fn resolve_one(
+        &self,
+        r: &Reference,
+        set: &mut ImageSet,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(), Error> {
+        let name = r.whole();
+        let top = self
+            .manifest(r, None)
+            .await?
+            .ok_or_else(|| Error::Source(format!("{name}: not found in the registry")))?;
+        let repo_of = |d: &Digest| r.clone_with_digest(d.to_string());
+        if media::is_index(&top.media_type) {
+            let index = oci::parse_index(&top.bytes)
+                .map_err(|e| Error::Source(format!("{name}: index {}: {e}", top.digest)))?;
+            let chosen = platform::select(&name, &index, &self.filter)?;
+            for m in chosen {
+                let child = self
+                    .manifest(&repo_of(&m.digest), Some(m))
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Source(format!("{name}: manifest {} is missing", m.digest))
+                    })?;
+                self.add_image(r, child, Some(top.digest), set, pending)
+                    .await?;
+            }
+            add_memory(set, top.digest, &top.media_type, top.bytes);
+            let subject = top.digest;
+            evidence::discover(self, r, subject, set, pending).await?;
+        } else if media::is_image_manifest(&top.media_type) {
+            self.add_image(r, top, None, set, pending).await?;
+        } else {
+            return Err(Error::Source(format!(
+                "{name}: unsupported media type {}",
+                top.media_type
+            )));
+        }
+        Ok(())
+    }
+
+    async fn add_image(
+        &self,
+        r: &Reference,
+        m: Fetched,
+        index_digest: Option<Digest>,
+        set: &mut ImageSet,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(), Error> {
+        let name = r.whole();
+        let manifest = oci::parse_manifest(&m.bytes)
+            .map_err(|e| Error::Source(format!("{name}: manifest {}: {e}", m.digest)))?;
+        let config = self.small_blob(r, &manifest.config).await?;
+        let platform = oci::config_platform(&config).map_err(|e| {
+            Error::Source(format!("{name}: config {}: {e}", manifest.config.digest))
+        })?;
+        if index_digest.is_none() {
+            platform::check_single(&name, &platform, &self.filter)?;
+        }
+        let size = m.bytes.len() as u64
+            + manifest.config.size
+            + manifest.layers.iter().map(|l| l.size).sum::<u64>();
+        let image = set.images.len();
+        for layer in &manifest.layers {
+            pending.push(Pending {
+                repo: r.clone(),
+                desc: layer.clone(),
+                image,
+            });
+        }
+        set.add_blob(
+            BlobRecord {
+                digest: manifest.config.digest,
+                size: manifest.config.size,
+                media_type: manifest.config.media_type.clone(),
+            },
+            BlobOrigin::Memory(config.into()),
+        );
+        let digest = m.digest;
+        let manifest_size = m.bytes.len() as u64;
+        add_memory(set, digest, &m.media_type, m.bytes);
+        set.images.push(ImageRecord {
+            reference: name,
+            source: SOURCE_NAME.to_string(),
+            index_digest,
+            manifest_digest: digest,
+            manifest_media_type: m.media_type,
+            manifest_size,
+            config_digest: manifest.config.digest,
+            platform,
+            size,
+            evidence: Vec::new(),
+        });
+        evidence::discover(self, r, digest, set, pending).await
+    }
+
+    /// A JSON blob (config, evidence document) read into memory, ≤ 4 MiB,
+    /// through the cache.
+    async fn small_blob(&self, r: &Reference, d: &DescriptorInfo) -> Result<Vec<u8>, Error> {
+        if d.size > limits::MAX_JSON_BYTES {
+            return Err(Error::Source(format!(
+                "{}: blob {} is {} bytes, over the {}-byte limit for JSON documents",
+                r.whole(),
+                d.digest,
+                d.size,
+                limits::MAX_JSON_BYTES
+            )));
+        }
+        let path = self
+            .cache
+            .fetch(&self.client, r, d, self.opts.retries, &[])
+            .await?;
+        let bytes = std::fs::read(&path).at("read", &path)?;
+        if bytes.len() as u64 != d.size || Digest::of(&bytes) != d.digest {
+            return Err(Error::Source(format!(
+                "cached blob {} does not match its digest; delete {} and retry",
+                d.digest,
+                path.display()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Download every pending blob (each digest once), `jobs` at a time.
+    async fn download(&self, set: &mut ImageSet, pending: Vec<Pending>) -> Result<(), Error> {
+        let mut unique: BTreeMap<Digest, Pending> = BTreeMap::new();
+        for p in pending {
+            if !set.blobs.contains_key(&p.desc.digest) {
+                unique.entry(p.desc.digest).or_insert(p);
+            }
+        }
+        let style = ProgressStyle::with_template(
+            "{msg:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        let mut per_image: BTreeMap<usize, u64> = BTreeMap::new();
+        for p in unique.values() {
+            *per_image.entry(p.image).or_default() += p.desc.size;
+        }
+        let bars: BTreeMap<usize, ProgressBar> = per_image
+            .iter()
+            .map(|(i, total)| {
+                let b = self.opts.progress.add(ProgressBar::new(*total));
+                b.set_style(style.clone());
+                let label = set
+                    .images
+                    .get(*i)
+                    .map(|im| short(&im.reference))
+                    .unwrap_or_else(|| "evidence".into());
+                b.set_message(label);
+                (*i, b)
+            })
+            .collect();
+        let total = self
+            .opts
+            .progress
+            .add(ProgressBar::new(per_image.values().sum()));
+        total.set_style(style);
+        total.set_message("total");
+        let total = Arc::new(total);
+        let hidden = ProgressBar::hidden();
+        let results: Vec<Result<(BlobRecord, PathBuf), Error>> =
+            futures_util::stream::iter(unique.into_values().map(|p| {
+                let bar = bars.get(&p.image).unwrap_or(&hidden);
+                let total = Arc::clone(&total);
+                async move {
+                    let path = self
+                        .cache
+                        .fetch(
+                            &self.client,
+                            &p.repo,
+                            &p.desc,
+                            self.opts.retries,
+                            &[bar, &total],
+                        )
+                        .await?;
+                    Ok((
+                        BlobRecord {
+                            digest: p.desc.digest,
+                            size: p.desc.size,
+                            media_type: p.desc.media_type,
+                        },
+                        path,
+                    ))
+                }
+            }))
+            .buffer_unordered(self.opts.jobs.max(1))
+            .collect()
+            .await;
+        for b in bars.values() {
+            b.finish_and_clear();
+        }
+        total.finish_and_clear();
+        for r in results {
+            let (record, path) = r?;
+            set.add_blob(record, BlobOrigin::File(path));
+        }
+        Ok(())
+    }
+}
+
+fn short(reference: &str) -> String {
+    let s = reference.rsplit('/').next().unwrap_or(reference);
+    s.chars().take(24).collect()
+}
+
+fn add_memory(set: &mut ImageSet, digest: Digest, media_type: &str, bytes: Vec<u8>) {
+    set.add_blob(
+        BlobRecord {
+            digest,
+            size: bytes.len() as u64,
+            media_type: media_type.to_string(),
+        },
+        BlobOrigin::Memory(bytes.into()),
+    );
+}
+
+/// A manifest's media type from its own `mediaType`, else by shape (OCI
+/// allows omitting it): `manifests` means an index.
+fn sniff_media_type(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Shape {
+        #[serde(default)]
+        media_type: Option<String>,
+        #[serde(default)]
+        manifests: Option<serde_json::Value>,
+        #[serde(default)]
+        config: Option<serde_json::Value>,
+    }
+    let s: Shape = serde_json::from_slice(bytes).ok()?;
+    match (s.media_type, s.manifests, s.config) {
+        (Some(mt), _, _) => Some(mt),
+        (None, Some(_), _) => Some(media::OCI_INDEX.to_string()),
+        (None, None, Some(_)) => Some(media::OCI_MANIFEST.to_string()),
+        _ => None,
+    }
+}

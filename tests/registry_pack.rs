@@ -1,0 +1,614 @@
+//! `airlock pack` from a live registry (Debian's docker-registry on
+//! loopback): platform selection, tag vs digest, auth, TLS, evidence
+//! discovery, failure modes, caching and determinism. See
+//! tests/common/registry.rs for the registry harness.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use airlock::model::manifest::{ArchiveManifest, EvidenceRole};
+use airlock::model::Digest;
+use airlock::testkit::{ImageSpec, Layout, Platform};
+use common::registry::{FlakyProxy, Registry, PASSWORD, USER};
+use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
+
+const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+struct World {
+    reg: Registry,
+    tmp: tempfile::TempDir,
+    index: Digest,
+    amd64: Digest,
+    arm64: Digest,
+    plain: Digest,
+    shared_layer: Digest,
+    amd64_layer: Digest,
+    signature: Digest,
+    sbom: Digest,
+    bundle: Digest,
+}
+
+fn dg(s: &str) -> Digest {
+    s.parse().unwrap()
+}
+
+/// multi:1 = index(amd64, arm64/v8) sharing a layer; a cosign signature on
+/// the index, an SBOM and a bundle referrer on the amd64 manifest.
+/// plain:1 = unsigned single-platform amd64 image sharing that layer.
+fn world(reg: Registry) -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Layout::create(tmp.path().join("layout")).unwrap();
+    let shared = l.add_random_layer(300_000, 1).unwrap();
+    let a = l.add_random_layer(2_000_000, 2).unwrap();
+    let b = l.add_random_layer(200_000, 3).unwrap();
+    let c = l.add_random_layer(100_000, 4).unwrap();
+    let amd = l
+        .add_image(
+            &ImageSpec::new(Platform::linux("amd64")),
+            &[shared.clone(), a.clone()],
+        )
+        .unwrap();
+    let arm = l
+        .add_image(
+            &ImageSpec::new(Platform::linux("arm64/v8")),
+            &[shared.clone(), b],
+        )
+        .unwrap();
+    let idx = l
+        .add_index(&[
+            (amd.clone(), Platform::linux("amd64")),
+            (arm.clone(), Platform::linux("arm64/v8")),
+        ])
+        .unwrap();
+    let plain = l
+        .add_image(
+            &ImageSpec::new(Platform::linux("amd64")),
+            &[shared.clone(), c],
+        )
+        .unwrap();
+    let dir = l.finish().unwrap();
+    let p = reg.pusher();
+    let index = p.push_layout(&dir, &idx.digest, &idx.media_type, "team/multi", Some("1"));
+    let plain = p.push_layout(
+        &dir,
+        &plain.digest,
+        &plain.media_type,
+        "team/plain",
+        Some("1"),
+    );
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let sign = move |data: &[u8]| {
+        let s: DerSignature = key.sign(data);
+        s.as_bytes().to_vec()
+    };
+    let signature = p.cosign_signature("team/multi", &index, &sign);
+    let amd64 = dg(&amd.digest);
+    let sbom = p.cosign_sbom("team/multi", &amd64);
+    let mut listed = Vec::new();
+    let bundle = p.referrer(
+        "team/multi",
+        (&amd64, &amd.media_type, amd.size),
+        BUNDLE_TYPE,
+        br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}"#,
+        &mut listed,
+    );
+    World {
+        reg,
+        tmp,
+        index,
+        amd64,
+        arm64: dg(&arm.digest),
+        plain,
+        shared_layer: dg(&shared.descriptor.digest),
+        amd64_layer: dg(&a.descriptor.digest),
+        signature,
+        sbom,
+        bundle,
+    }
+}
+
+fn plain_world() -> Option<World> {
+    Registry::plain().map(world)
+}
+
+fn airlock(args: &[String], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
+    cmd.args(args)
+        .env("DOCKER_CONFIG", "/nonexistent-airlock-test")
+        // runs without --cache-dir must not fill the user's cache
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("airlock-test-cache"),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut si = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            si.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+impl World {
+    fn image(&self, repo_tag: &str) -> String {
+        format!("{}/team/{repo_tag}", self.reg.host)
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `airlock pack` with the registry flags, a private cache and `extra`.
+    fn pack(&self, extra: &[&str], out: &Path) -> Output {
+        self.pack_with_cache(extra, out, &self.tmp.path().join("cache"))
+    }
+
+    fn pack_with_cache(&self, extra: &[&str], out: &Path, cache: &Path) -> Output {
+        let mut args: Vec<String> = vec!["pack".into()];
+        args.extend(self.reg.pack_flags());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend([
+            "--cache-dir".into(),
+            cache.display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+        ]);
+        airlock(&args, None)
+    }
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "airlock failed: {err}");
+    err
+}
+
+fn failed(o: &Output, code: i32) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    err
+}
+
+fn manifest_of(archive: &Path) -> ArchiveManifest {
+    airlock::pipeline::inspect(archive).unwrap().manifest
+}
+
+fn verifies(archive: &Path) {
+    ok(&airlock(
+        &["verify".into(), archive.display().to_string()],
+        None,
+    ));
+}
+
+#[test]
+fn picks_amd64_from_the_index_with_its_evidence() {
+    let Some(w) = plain_world() else { return };
+    let out = w.out("a.tar");
+    let err = ok(&w.pack(&[&w.image("multi:1"), "--arch", "x86_64"], &out));
+    assert!(!err.contains("no signatures"), "{err}");
+    verifies(&out);
+    let m = manifest_of(&out);
+    assert_eq!(m.images.len(), 1);
+    let i = &m.images[0];
+    assert_eq!(i.source, "registry");
+    assert_eq!(i.platform.architecture, "amd64");
+    assert_eq!(i.manifest_digest, w.amd64);
+    assert_eq!(i.index_digest, Some(w.index));
+    assert_eq!(i.reference, w.image("multi:1"));
+    let ev: Vec<(EvidenceRole, Digest, Digest)> = i
+        .evidence
+        .iter()
+        .map(|e| (e.role, e.digest, e.subject))
+        .collect();
+    assert!(
+        ev.contains(&(EvidenceRole::Signature, w.signature, w.index)),
+        "{ev:?}"
+    );
+    assert!(
+        ev.contains(&(EvidenceRole::Sbom, w.sbom, w.amd64)),
+        "{ev:?}"
+    );
+    assert!(
+        ev.contains(&(EvidenceRole::Bundle, w.bundle, w.amd64)),
+        "{ev:?}"
+    );
+    let sig = i
+        .evidence
+        .iter()
+        .find(|e| e.role == EvidenceRole::Signature)
+        .unwrap();
+    assert_eq!(
+        sig.tag.as_deref(),
+        Some(format!("sha256-{}.sig", w.index.hex()).as_str())
+    );
+    // the index, the evidence manifests and their blobs are all in the archive
+    for d in [w.index, w.signature, w.sbom, w.bundle, w.amd64_layer] {
+        assert!(m.blob(&d).is_some(), "{d} missing");
+    }
+}
+
+#[test]
+fn picks_arm64_v8() {
+    let Some(w) = plain_world() else { return };
+    let out = w.out("b.tar");
+    ok(&w.pack(
+        &[&w.image("multi:1"), "--arch", "aarch64", "--variant", "v8"],
+        &out,
+    ));
+    verifies(&out);
+    let m = manifest_of(&out);
+    assert_eq!(m.images.len(), 1);
+    assert_eq!(m.images[0].manifest_digest, w.arm64);
+    assert_eq!(m.images[0].platform.variant.as_deref(), Some("v8"));
+    assert!(m.blob(&w.amd64_layer).is_none());
+    // the index signature applies to every platform
+    assert!(m.images[0].evidence.iter().any(|e| e.digest == w.signature));
+}
+
+#[test]
+fn all_platforms_takes_both() {
+    let Some(w) = plain_world() else { return };
+    let out = w.out("all.tar");
+    ok(&w.pack(&[&w.image("multi:1"), "--all-platforms"], &out));
+    let m = manifest_of(&out);
+    let got: Vec<Digest> = m.images.iter().map(|i| i.manifest_digest).collect();
+    assert!(got.contains(&w.amd64) && got.contains(&w.arm64), "{got:?}");
+}
+
+#[test]
+fn missing_platform_names_the_platforms_that_exist() {
+    let Some(w) = plain_world() else { return };
+    let out = w.out("c.tar");
+    let err = failed(&w.pack(&[&w.image("multi:1"), "--arch", "s390x"], &out), 1);
+    assert!(
+        err.contains("linux/amd64") && err.contains("linux/arm64/v8"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // a single-platform image for another platform is refused too
+    let err = failed(&w.pack(&[&w.image("plain:1"), "--arch", "arm64"], &out), 1);
+    assert!(err.contains("linux/amd64"), "{err}");
+}
+
+#[test]
+fn tag_and_digest_give_the_same_image() {
+    let Some(w) = plain_world() else { return };
+    let (a, b) = (w.out("tag.tar"), w.out("digest.tar"));
+    ok(&w.pack(&[&w.image("plain:1")], &a));
+    let by_digest = format!("{}/team/plain@{}", w.reg.host, w.plain);
+    ok(&w.pack(&[&by_digest], &b));
+    let (ma, mb) = (manifest_of(&a), manifest_of(&b));
+    assert_eq!(ma.images[0].manifest_digest, w.plain);
+    assert_eq!(mb.images[0].manifest_digest, w.plain);
+    assert_eq!(mb.images[0].reference, by_digest);
+    assert_eq!(ma.blobs, mb.blobs);
+    // a digest the registry does not have
+    let missing = format!("{}/team/plain@sha256:{}", w.reg.host, "0".repeat(64));
+    let err = failed(&w.pack(&[&missing], &w.out("m.tar")), 1);
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn unsigned_image_warns_and_records_no_evidence() {
+    let Some(w) = plain_world() else { return };
+    let out = w.out("u.tar");
+    let err = ok(&w.pack(&[&w.image("plain:1")], &out));
+    assert!(
+        err.contains("warning") && err.contains("no signatures"),
+        "{err}"
+    );
+    let m = manifest_of(&out);
+    assert!(m.images[0].evidence.is_empty());
+    verifies(&out);
+}
+
+#[test]
+fn shared_layers_are_stored_once_and_lists_are_read() {
+    let Some(w) = plain_world() else { return };
+    let list = w.out("images.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# two images\n{}  # multi\n\n{}\n",
+            w.image("multi:1"),
+            w.image("plain:1")
+        ),
+    )
+    .unwrap();
+    let out = w.out("s.tar");
+    ok(&w.pack(&["-f", list.to_str().unwrap(), "--arch", "amd64"], &out));
+    verifies(&out);
+    let m = manifest_of(&out);
+    assert_eq!(m.images.len(), 2);
+    assert_eq!(
+        m.blobs
+            .iter()
+            .filter(|b| b.digest == w.shared_layer)
+            .count(),
+        1
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let name = format!("blobs/sha256/{}", w.shared_layer.hex());
+    let mut ar = tar::Archive::new(&bytes[..]);
+    let n = ar
+        .entries()
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().unwrap().to_str() == Some(name.as_str()))
+        .count();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn same_registry_state_packs_byte_identical_archives() {
+    let Some(w) = plain_world() else { return };
+    let (a, b) = (w.out("d1.tar"), w.out("d2.tar"));
+    let args = [w.image("multi:1"), w.image("plain:1")];
+    let args: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .chain(["--arch", "amd64"])
+        .collect();
+    ok(&w.pack(&args, &a));
+    // second run: cold cache, so nothing is shared between the runs but the registry
+    ok(&w.pack_with_cache(&args, &b, &w.tmp.path().join("cache2")));
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[test]
+fn finished_blobs_come_from_the_cache() {
+    let Some(w) = plain_world() else { return };
+    let out = w.out("c1.tar");
+    ok(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &out));
+    // the registry loses the big layer; the cached copy is used, not re-fetched
+    std::fs::remove_file(w.reg.blob_data_path(&w.amd64_layer)).unwrap();
+    let again = w.out("c2.tar");
+    ok(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &again));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn blob_with_wrong_content_is_refused_and_nothing_written() {
+    let Some(w) = plain_world() else { return };
+    let path = w.reg.blob_data_path(&w.amd64_layer);
+    let mut data = std::fs::read(&path).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0xff;
+    std::fs::write(&path, data).unwrap();
+    let out = w.out("bad.tar");
+    let err = failed(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &out), 1);
+    assert!(
+        err.contains(&w.amd64_layer.to_string()) && err.contains("refused"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let cached = w
+        .tmp
+        .path()
+        .join("cache/blobs/sha256")
+        .join(w.amd64_layer.hex());
+    assert!(!cached.exists(), "a bad blob must not enter the cache");
+}
+
+#[test]
+fn dropped_connection_mid_blob_is_retried_and_the_archive_verifies() {
+    let Some(w) = plain_world() else { return };
+    let proxy = FlakyProxy::start(w.reg.port, 600_000);
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let out = w.out("flaky.tar");
+    let o = airlock(
+        &[
+            "pack".into(),
+            format!("{host}/team/multi:1"),
+            "--insecure-registry".into(),
+            host.clone(),
+            "--arch".into(),
+            "amd64".into(),
+            "--jobs".into(),
+            "1".into(),
+            "--cache-dir".into(),
+            w.tmp.path().join("cache").display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+        ],
+        None,
+    );
+    ok(&o);
+    assert_eq!(proxy.cuts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    verifies(&out);
+    assert!(manifest_of(&out).blob(&w.amd64_layer).is_some());
+}
+
+#[test]
+fn registry_down_is_a_clear_error() {
+    let Some(w) = plain_world() else { return };
+    let port = common::registry::free_port();
+    let host = format!("127.0.0.1:{port}");
+    let out = w.out("down.tar");
+    let o = airlock(
+        &[
+            "pack".into(),
+            format!("{host}/team/multi:1"),
+            "--insecure-registry".into(),
+            host.clone(),
+            "--cache-dir".into(),
+            w.tmp.path().join("cache").display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+        ],
+        None,
+    );
+    let err = failed(&o, 1);
+    assert!(err.contains(&host) && err.contains("reachable"), "{err}");
+    assert!(!out.exists());
+}
+
+fn secure_world() -> Option<World> {
+    Registry::secure().map(world)
+}
+
+#[test]
+fn tls_and_basic_auth_with_password_stdin() {
+    let Some(w) = secure_world() else { return };
+    let out = w.out("tls.tar");
+    let mut args: Vec<String> = vec!["pack".into(), w.image("multi:1")];
+    args.extend(w.reg.pack_flags());
+    args.extend(
+        [
+            "--arch",
+            "amd64",
+            "--username",
+            USER,
+            "--password-stdin",
+            "-o",
+        ]
+        .map(String::from),
+    );
+    args.push(out.display().to_string());
+    args.extend([
+        "--cache-dir".into(),
+        w.tmp.path().join("cache").display().to_string(),
+    ]);
+    ok(&airlock(&args, Some(&format!("{PASSWORD}\n"))));
+    verifies(&out);
+    let m = manifest_of(&out);
+    assert_eq!(m.images[0].manifest_digest, w.amd64);
+    assert!(m.images[0].evidence.iter().any(|e| e.digest == w.signature));
+}
+
+#[test]
+fn basic_auth_from_docker_config() {
+    use base64::Engine as _;
+    let Some(w) = secure_world() else { return };
+    let cfg = w.tmp.path().join("docker");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, w.reg.host),
+    )
+    .unwrap();
+    let out = w.out("cfg.tar");
+    let o = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["pack", &w.image("plain:1"), "--ca-file"])
+        .arg(w.reg.ca_file())
+        .arg("--cache-dir")
+        .arg(w.tmp.path().join("cache"))
+        .arg("-o")
+        .arg(&out)
+        .env("DOCKER_CONFIG", &cfg)
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(manifest_of(&out).images[0].manifest_digest, w.plain);
+}
+
+#[test]
+fn wrong_password_is_a_clear_auth_error() {
+    let Some(w) = secure_world() else { return };
+    let out = w.out("auth.tar");
+    let mut args: Vec<String> = vec!["pack".into(), w.image("plain:1")];
+    args.extend(w.reg.pack_flags());
+    args.extend(["--username", USER, "--password-stdin", "-o"].map(String::from));
+    args.push(out.display().to_string());
+    let err = failed(&airlock(&args, Some("wrong\n")), 1);
+    assert!(err.contains("refused access"), "{err}");
+    assert!(!out.exists());
+    // no credentials at all
+    let mut args: Vec<String> = vec!["pack".into(), w.image("plain:1")];
+    args.extend(w.reg.pack_flags());
+    args.extend(["-o".into(), out.display().to_string()]);
+    let err = failed(&airlock(&args, None), 1);
+    assert!(err.contains("refused access"), "{err}");
+}
+
+#[test]
+fn unknown_ca_is_refused() {
+    let Some(w) = secure_world() else { return };
+    let out = w.out("ca.tar");
+    let args: Vec<String> = [
+        "pack",
+        &w.image("plain:1"),
+        "--username",
+        USER,
+        "--password-stdin",
+        "-o",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain([out.display().to_string()])
+    .collect();
+    let err = failed(&airlock(&args, Some(PASSWORD)), 1);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}
+
+#[test]
+fn artifact_type_filter_keeps_cosign_tags_and_drops_other_referrers() {
+    let Some(w) = plain_world() else { return };
+    let out = w.out("at.tar");
+    ok(&w.pack(
+        &[
+            &w.image("multi:1"),
+            "--arch",
+            "amd64",
+            "--artifact-type",
+            "application/example",
+        ],
+        &out,
+    ));
+    let m = manifest_of(&out);
+    let ev: Vec<Digest> = m.images[0].evidence.iter().map(|e| e.digest).collect();
+    assert!(ev.contains(&w.signature) && ev.contains(&w.sbom), "{ev:?}");
+    assert!(!ev.contains(&w.bundle), "{ev:?}");
+    assert!(m.blob(&w.bundle).is_none());
+}
+
+#[test]
+fn credential_helper_from_docker_config() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(w) = secure_world() else { return };
+    let bin = w.tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-airlocktest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{}\" ] || exit 1\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n",
+            w.reg.host
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = w.tmp.path().join("docker");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"airlocktest"}}}}"#, w.reg.host),
+    )
+    .unwrap();
+    let out = w.out("helper.tar");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["pack", &w.image("plain:1"), "--ca-file"])
+        .arg(w.reg.ca_file())
+        .arg("--cache-dir")
+        .arg(w.tmp.path().join("cache"))
+        .arg("-o")
+        .arg(&out)
+        .env("DOCKER_CONFIG", &cfg)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(manifest_of(&out).images[0].manifest_digest, w.plain);
+}
