@@ -30,6 +30,9 @@ pub enum Error {
     /// The image source (an OCI layout or a registry) is unusable.
     #[error("source: {0}")]
     Source(String),
+    /// The operator interrupted (SIGINT); whatever was staged was removed.
+    #[error("interrupted; nothing was loaded")]
+    Interrupted,
     /// Reading or writing a local file failed.
     #[error("{context}: {source}")]
     Io {
@@ -50,6 +53,8 @@ impl Error {
             Error::Rollback(_) => 5,
             Error::Sink(_) => 6,
             Error::Unsupported(_) => 7,
+            // The shell convention for death by SIGINT (128 + 2).
+            Error::Interrupted => 130,
         }
     }
 
@@ -64,6 +69,7 @@ impl Error {
             Error::Sink(_) => "sink",
             Error::Source(_) => "source",
             Error::Io { .. } => "io",
+            Error::Interrupted => "interrupted",
         }
     }
 

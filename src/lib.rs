@@ -11,6 +11,7 @@ pub mod cli;
 pub mod error;
 pub mod model;
 pub mod pipeline;
+pub mod sink;
 pub mod source;
 #[doc(hidden)]
 pub mod testkit;

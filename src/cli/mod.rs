@@ -4,6 +4,7 @@
 pub mod args;
 pub mod progress;
 pub mod report;
+pub mod unpack;
 pub mod verify_bundle;
 
 use std::io::Write;
@@ -46,6 +47,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Verify(_) => "verify",
         Command::Inspect(_) => "inspect",
         Command::VerifyBundle(_) => "verify-bundle",
+        Command::Unpack(_) => "unpack",
     }
 }
 
@@ -98,5 +100,6 @@ fn run(cli: Cli) -> Result<(), Error> {
             emit(json, report::inspect_json(&out), report::inspect_text(&out))
         }
         Command::VerifyBundle(a) => verify_bundle::run(a),
+        Command::Unpack(a) => unpack::run(a, json, cli.quiet),
     }
 }
