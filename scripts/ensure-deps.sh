@@ -6,7 +6,7 @@ set -euo pipefail
 # package:command — the command proves the package is usable; busybox-static
 # and time are checked with dpkg because `busybox` (dynamic) also provides
 # /bin/busybox and `time` is a shell keyword.
-deps=(skopeo:skopeo podman:podman busybox-static: zstd:zstd openssl:openssl time: umoci:umoci strace:strace)
+deps=(skopeo:skopeo podman:podman docker.io:dockerd busybox-static: zstd:zstd openssl:openssl time: umoci:umoci strace:strace)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

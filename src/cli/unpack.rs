@@ -153,7 +153,10 @@ pub fn unpack_text(r: &UnpackReport) -> String {
     if let Some(l) = &r.loaded {
         s += &format!("loaded into {}:\n", l.target);
         for i in &l.images {
-            s += &format!("  {} {} manifest {}", i.reference, i.platform, i.manifest_digest);
+            s += &format!(
+                "  {} {} manifest {}",
+                i.reference, i.platform, i.manifest_digest
+            );
             if let Some(id) = &i.image_id {
                 s += &format!(" image id {id}");
             }

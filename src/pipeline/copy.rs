@@ -128,7 +128,9 @@ impl<R: Read> Read for CheckedReader<'_, R> {
             self.finish()?;
             return Ok(0);
         }
-        let want = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
             self.state = ReadState::Short(self.rec.size - self.remaining);

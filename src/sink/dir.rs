@@ -62,7 +62,8 @@ impl DirSink {
         let mut seen = std::collections::BTreeSet::new();
         for img in &verified.plan().images {
             let r = &img.record;
-            let mut platform = json!({"architecture": r.platform.architecture, "os": r.platform.os});
+            let mut platform =
+                json!({"architecture": r.platform.architecture, "os": r.platform.os});
             if let Some(v) = &r.platform.variant {
                 platform["variant"] = json!(v);
             }

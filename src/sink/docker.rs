@@ -96,7 +96,11 @@ impl DockerSink {
         (out.success && !id.is_empty()).then(|| id.to_string())
     }
 
-    fn record(&self, img: &SelectedImage, verified: &VerifiedArchive<'_>) -> Result<Option<PathBuf>, Error> {
+    fn record(
+        &self,
+        img: &SelectedImage,
+        verified: &VerifiedArchive<'_>,
+    ) -> Result<Option<PathBuf>, Error> {
         let Some(state) = &self.state_dir else {
             return Ok(None);
         };
