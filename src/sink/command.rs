@@ -30,8 +30,7 @@ impl Output {
         let s = self.stderr.trim();
         let s = if s.is_empty() { self.stdout.trim() } else { s };
         s.lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("no output")
             .chars()
             .take(400)
