@@ -509,12 +509,12 @@ fn podman_load_failing_midway_leaves_no_image() {
     let Some(p) = Podman::new() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (archive, _, _) = packed(tmp.path(), REF, 12, &["amd64"]);
-    // A podman whose `load` sees only the first 100 kB of the stream and is
-    // then killed, as if the process died mid-load.
+    // A podman whose `load` is killed (SIGKILL) right after it starts and
+    // reports failure: whatever it committed must be rolled back.
     let wrapper = tmp.path().join("podman-dies");
     std::fs::write(
         &wrapper,
-        "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then\n  head -c 100000 | podman \"$@\" & pid=$!\n  sleep 0.3; kill -9 $pid 2>/dev/null; cat >/dev/null; exit 137\nfi; done\nexec podman \"$@\"\n",
+        "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then\n  podman \"$@\" & pid=$!\n  sleep 0.1; kill -9 $pid 2>/dev/null; wait; exit 137\nfi; done\nexec podman \"$@\"\n",
     )
     .unwrap();
     std::fs::set_permissions(

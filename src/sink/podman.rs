@@ -1,6 +1,10 @@
-//! `podman`: each image is staged, then streamed as an oci-archive into
-//! `podman load` (stdin), and checked: the loaded image ID must equal the
-//! config digest and podman's manifest digest must equal the verified one.
+//! `podman`: blobs are staged as an OCI layout in a private directory, then
+//! `podman load -i DIR` imports one image at a time (a directory spares
+//! podman the copy-to-temp and untar it does for a tar stream), and the
+//! result is checked: the loaded image ID must equal the config digest and
+//! podman's manifest digest must equal the verified one. podman names a
+//! layout directory after its path, so the image is tagged with its
+//! reference and that transient path name is removed.
 //! Global podman arguments (`--root`, `--runroot`, `--storage-driver`) come
 //! from `--podman-arg` / `AIRLOCK_PODMAN_ARGS`; `AIRLOCK_PODMAN` names the
 //! binary.
@@ -73,18 +77,28 @@ impl PodmanSink {
             tag: img.tag.clone(),
             previous_tag_target: self.image_id(&img.tag),
         });
-        let (out, fed) = self.tool.run_with_stdin(&["load"], |stdin| {
-            stream::write_oci_archive(stdin, staging, img, &self.stop)
-        })?;
+        let names_before = self.names(&want_id);
+        staging.write_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        staging.write_file("index.json", &stream::single_index(img))?;
+        let dir = staging.path().to_string_lossy().into_owned();
+        let out = self.tool.run(&["load", "--input", &dir])?;
         if self.stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
         if !out.success {
-            let why = match fed {
-                Err(e) if out.stderr.trim().is_empty() => e.to_string(),
-                _ => out.stderr_line(),
-            };
-            return Err(Error::Sink(format!("podman load failed: {why}")));
+            return Err(Error::Sink(format!(
+                "podman load failed: {}",
+                out.stderr_line()
+            )));
+        }
+        self.tool.run_ok(&["tag", &want_id, &img.tag], "tag")?;
+        for name in self.names(&want_id) {
+            if !names_before.contains(&name) && self.image_id(&name) == Some(want_id.clone()) {
+                let full_tag = self.names_of_tag(&img.tag);
+                if !full_tag.contains(&name) {
+                    self.tool.run_ok(&["untag", &want_id, &name], "untag")?;
+                }
+            }
         }
         let info = self.tool.run_ok(
             &[
@@ -124,6 +138,38 @@ impl PodmanSink {
         })
     }
 
+    /// The names (RepoTags) an image has.
+    fn names(&self, id: &str) -> Vec<String> {
+        let Ok(out) = self
+            .tool
+            .run(&["image", "inspect", "--format", "{{json .RepoTags}}", id])
+        else {
+            return Vec::new();
+        };
+        if !out.success {
+            return Vec::new();
+        }
+        serde_json::from_str(out.stdout.trim()).unwrap_or_default()
+    }
+
+    /// The fully qualified name(s) podman stores for `tag` (it may add
+    /// `localhost/` or `:latest`).
+    fn names_of_tag(&self, tag: &str) -> Vec<String> {
+        let Some(id) = self.image_id(tag) else {
+            return Vec::new();
+        };
+        let short = tag.split('@').next().unwrap_or(tag);
+        self.names(&id)
+            .into_iter()
+            .filter(|n| {
+                n == short
+                    || n.ends_with(&format!("/{short}"))
+                    || n == &format!("{short}:latest")
+                    || n.ends_with(&format!("/{short}:latest"))
+            })
+            .collect()
+    }
+
     fn roll_back(&self, undo: &[Undo]) {
         for u in undo.iter().rev() {
             if !u.existed && self.image_id(&u.id).is_some() {
@@ -145,7 +191,7 @@ impl PodmanSink {
 
 impl Sink for PodmanSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
-        self.staging = Some(Staging::private()?);
+        self.staging = Some(Staging::reference_safe()?);
         Ok(())
     }
 
