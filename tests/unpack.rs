@@ -724,3 +724,77 @@ fn docker_target_loads_checks_and_refuses() {
     assert_eq!(d.image_ids(), before);
     assert!(archive.exists());
 }
+
+#[test]
+fn sigint_while_reading_stdin_exits_130_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 30, &["amd64"]);
+    let bytes = std::fs::read(&archive).unwrap();
+    let out = tmp.path().join("out");
+    let mut child = Command::new(common::airlock_bin())
+        .args(["unpack", "-", "--into", &format!("dir:{}", out.display())])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    use std::io::Write as _;
+    stdin.write_all(&bytes[..bytes.len() / 3]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // More input wakes the blocked read; the rest may hit a closed pipe.
+    let _ = stdin.write_all(&bytes[bytes.len() / 3..]);
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+/// `unpack --into dir:` opens no socket (traced with strace, like verify).
+#[test]
+fn unpack_into_dir_opens_no_socket() {
+    if !have("strace") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 31, &["amd64"]);
+    let out = tmp.path().join("out");
+    let trace = tmp.path().join("trace");
+    let o = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=%network",
+            "-e",
+            "signal=none",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg("--")
+        .arg(common::airlock_bin())
+        .args([
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            &format!("dir:{}", out.display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let calls: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains('(') && !l.contains("---"))
+        .map(str::to_string)
+        .collect();
+    assert!(calls.is_empty(), "network system calls: {calls:?}");
+    assert!(out.join("index.json").exists());
+}

@@ -122,7 +122,7 @@ impl<R: Read> Read for CheckedReader<'_, R> {
         }
         if self.stop.load(Ordering::Relaxed) {
             self.state = ReadState::Interrupted;
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            return Err(io::Error::other("interrupted by the operator"));
         }
         if self.remaining == 0 {
             self.finish()?;

@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, IoContext};
 
@@ -31,12 +32,14 @@ impl Spool {
         Ok(Spool { dir, path })
     }
 
-    /// A reader that copies everything read from `input` into the spool.
-    pub fn tee<R: Read>(&self, input: R) -> Result<Tee<R>, Error> {
+    /// A reader that copies everything read from `input` into the spool,
+    /// and fails once `stop` is set (SIGINT during the verify pass).
+    pub fn tee<'a, R: Read>(&self, input: R, stop: &'a AtomicBool) -> Result<Tee<'a, R>, Error> {
         let file = File::create(&self.path).at("create", &self.path)?;
         Ok(Tee {
             input,
             out: BufWriter::with_capacity(1 << 20, file),
+            stop,
         })
     }
 
@@ -49,19 +52,23 @@ impl Spool {
     }
 }
 
-pub struct Tee<R> {
+pub struct Tee<'a, R> {
     input: R,
     out: BufWriter<File>,
+    stop: &'a AtomicBool,
 }
 
-impl<R> Tee<R> {
+impl<R> Tee<'_, R> {
     pub fn finish(mut self) -> io::Result<()> {
         self.out.flush()
     }
 }
 
-impl<R: Read> Read for Tee<R> {
+impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(io::Error::other("interrupted by the operator"));
+        }
         let n = self.input.read(buf)?;
         self.out.write_all(&buf[..n])?;
         Ok(n)

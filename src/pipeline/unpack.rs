@@ -70,8 +70,10 @@ fn verify_input(
     if req.archive.as_os_str() == "-" {
         let spool = Spool::create()?;
         let bar = progress(None, "verify");
-        let mut tee = spool.tee(io::stdin().lock())?;
-        let outcome = archive::read_archive(&mut tee, &opts, &bar)?;
+        let mut tee = spool.tee(io::stdin().lock(), &req.sink.stop)?;
+        let outcome = archive::read_archive(&mut tee, &opts, &bar);
+        check_stop(req)?;
+        let outcome = outcome?;
         tee.finish().at("write spool in", spool.dir())?;
         bar.finish_and_clear();
         return Ok((outcome, Some(spool)));
@@ -79,7 +81,9 @@ fn verify_input(
     let file = File::open(&req.archive).at("open", &req.archive)?;
     let len = file.metadata().ok().map(|m| m.len());
     let bar = progress(len, "verify");
-    let outcome = archive::read_archive_file(file, &opts, &bar)?;
+    let outcome = archive::read_archive_file(file, &opts, &bar);
+    check_stop(req)?;
+    let outcome = outcome?;
     bar.finish_and_clear();
     Ok((outcome, None))
 }

@@ -23,7 +23,7 @@ struct StopReader<'a, R> {
 impl<R: Read> Read for StopReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.stop.load(Ordering::Relaxed) {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+            return Err(io::Error::other("interrupted by the operator"));
         }
         self.inner.read(buf)
     }
