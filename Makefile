@@ -5,7 +5,7 @@ CARGO ?= cargo
 RELEASE_BIN := target/release/airlock
 MKIMAGE_BIN := target/release/airlock-mkimage
 
-.PHONY: all deps build release test lint unit demo bench clean
+.PHONY: all deps build release test lint unit demo bench bench-unpack clean
 
 all: build
 
@@ -36,6 +36,9 @@ demo: deps release
 bench: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/verify.sh
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/pack.sh
+
+bench-unpack: deps release
+	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/unpack.sh
 
 clean:
 	$(CARGO) clean

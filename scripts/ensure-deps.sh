@@ -6,7 +6,7 @@ set -euo pipefail
 # package:command — the command proves the package is usable; busybox-static
 # and time are checked with dpkg because `busybox` (dynamic) also provides
 # /bin/busybox and `time` is a shell keyword.
-deps=(skopeo:skopeo podman:podman busybox-static: zstd:zstd openssl:openssl time: umoci:umoci strace:strace
+deps=(skopeo:skopeo podman:podman busybox-static: zstd:zstd openssl:openssl time: docker.io:dockerd umoci:umoci strace:strace
       docker-registry:docker-registry apache2-utils:htpasswd)
 
 installed() {

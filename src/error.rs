@@ -38,6 +38,9 @@ pub enum Error {
     /// The image source (an OCI layout or a registry) is unusable.
     #[error("source: {0}")]
     Source(String),
+    /// The operator interrupted (SIGINT); whatever was staged was removed.
+    #[error("interrupted; nothing was loaded")]
+    Interrupted,
     /// Reading or writing a local file failed.
     #[error("{context}: {source}")]
     Io {
@@ -58,6 +61,8 @@ impl Error {
             Error::Rollback(_) => 5,
             Error::Sink(_) => 6,
             Error::Unsupported(_) => 7,
+            // The shell convention for death by SIGINT (128 + 2).
+            Error::Interrupted => 130,
         }
     }
 
@@ -73,6 +78,7 @@ impl Error {
             Error::Sink(_) => "sink",
             Error::Source(_) => "source",
             Error::Io { .. } => "io",
+            Error::Interrupted => "interrupted",
         }
     }
 

@@ -14,6 +14,7 @@ pub mod model;
 pub mod pipeline;
 #[doc(hidden)]
 pub mod rekor_server;
+pub mod sink;
 pub mod source;
 #[doc(hidden)]
 pub mod testkit;

@@ -5,6 +5,12 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+pub mod copy;
+pub mod gate;
+pub mod select;
+pub mod spool;
+pub mod unpack;
+
 use indicatif::ProgressBar;
 use sha2::{Digest as _, Sha256};
 

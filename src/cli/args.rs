@@ -37,6 +37,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Verify a Sigstore bundle for a file or digest (sigstore-conformance protocol).
     VerifyBundle(super::verify_bundle::VerifyBundleArgs),
+    /// Verify an archive offline, then load it into docker, podman or an OCI layout dir.
+    Unpack(super::unpack::UnpackArgs),
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod progress;
 pub mod registry_args;
 pub mod report;
+pub mod unpack;
 pub mod verify_bundle;
 
 use std::io::Write;
@@ -50,6 +51,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Verify(_) => "verify",
         Command::Inspect(_) => "inspect",
         Command::VerifyBundle(_) => "verify-bundle",
+        Command::Unpack(_) => "unpack",
     }
 }
 
@@ -201,5 +203,6 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
             emit(json, report::inspect_json(&out), report::inspect_text(&out))
         }
         Command::VerifyBundle(a) => verify_bundle::run(a),
+        Command::Unpack(a) => unpack::run(a, json, cli.quiet),
     }
 }

@@ -18,6 +18,7 @@
 //! [`evaluate`] is pure (bytes in, verdicts out); [`state`] holds the only
 //! file I/O (the state directory).
 
+pub mod admit;
 pub mod state;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,184 @@
+//! `airlock unpack`: raw flags → request, SIGINT handler, report.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::report::{human, REPORT_MEDIA_TYPE};
+use super::{emit, progress};
+use crate::gate::admit::PolicyGate;
+use crate::pipeline::gate::IntegrityOnly;
+use crate::pipeline::select::Selection;
+use crate::pipeline::unpack::{self, UnpackReport, UnpackRequest};
+use crate::sink::{SinkOptions, Target};
+use crate::Error;
+
+#[derive(Debug, Args)]
+pub struct UnpackArgs {
+    /// The archive, or `-` for stdin (spooled to a private temp dir while verifying).
+    pub archive: PathBuf,
+    /// docker, podman, dir:PATH, or auto (docker if a daemon answers, else podman).
+    #[arg(long, value_name = "TARGET")]
+    pub into: String,
+    /// Image reference to unpack (repeatable; default: every image).
+    #[arg(long = "image", value_name = "NAME")]
+    pub images: Vec<String>,
+    /// os/arch[/variant] to unpack (default: this host's platform).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Name to give the image in the target (one image only).
+    #[arg(long, value_name = "REF")]
+    pub tag: Option<String>,
+    /// Verify and print what would be loaded; touch no target.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Global argument for podman, e.g. --podman-arg=--root=/srv/store (repeatable;
+    /// also AIRLOCK_PODMAN_ARGS, whitespace-separated).
+    #[arg(long = "podman-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub podman_args: Vec<String>,
+    /// Docker daemon to load into (default: DOCKER_HOST, else docker's default).
+    #[arg(long, value_name = "HOST")]
+    pub docker_host: Option<String>,
+    #[command(flatten)]
+    pub policy: super::args::PolicyArgs,
+}
+
+/// `AIRLOCK_STATE_DIR`, else `$XDG_STATE_HOME/airlock`, else `~/.local/state/airlock`.
+pub fn state_dir() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(d) = env("AIRLOCK_STATE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = env("XDG_STATE_HOME") {
+        return Some(PathBuf::from(d).join("airlock"));
+    }
+    env("HOME").map(|h| PathBuf::from(h).join(".local/state/airlock"))
+}
+
+/// SIGINT sets the flag; the pipeline checks it between blobs and while
+/// streaming into a target, then aborts and cleans up (exit 130). A second
+/// SIGINT is left to the same flag: cleanup is quick and must not be cut short.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    // Failing to install (a handler already set, e.g. in tests) only loses
+    // graceful cleanup on Ctrl-C; the unpack itself is unaffected.
+    let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
+    stop
+}
+
+pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
+    // The policy is validated before the archive is read.
+    let gate_cfg = super::config::gate_config(&a.policy, super::config::For::Verify)?;
+    let target: Target = a.into.parse()?;
+    let mut podman_args: Vec<String> = std::env::var("AIRLOCK_PODMAN_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    podman_args.extend(a.podman_args);
+    let req = UnpackRequest {
+        archive: a.archive,
+        target,
+        selection: Selection {
+            images: a.images,
+            platform: a.platform,
+            tag: a.tag,
+        },
+        dry_run: a.dry_run,
+        sink: SinkOptions {
+            podman_args,
+            docker_host: a.docker_host,
+            state_dir: a.policy.state_dir.clone().or_else(state_dir),
+            stop: interrupt_flag(),
+        },
+    };
+    let bars = |total: Option<u64>, label: &'static str| progress::bytes(total, label, quiet);
+    let report = match gate_cfg {
+        Some(cfg) => {
+            // A refusal is one line naming the image and the failed check.
+            unpack::unpack(&req, &PolicyGate::new(cfg), &bars)?
+        }
+        None => {
+            let r = unpack::unpack(&req, &IntegrityOnly, &bars)?;
+            if !r.dry_run {
+                eprintln!("airlock unpack: warning: no policy given, so no signature was checked (integrity only)");
+            }
+            r
+        }
+    };
+    emit(json_out, unpack_json(&report), unpack_text(&report))
+}
+
+pub fn unpack_json(r: &UnpackReport) -> Value {
+    let planned: Vec<Value> = r
+        .plan
+        .images
+        .iter()
+        .map(|i| {
+            json!({
+                "reference": i.tag,
+                "packedReference": i.record.reference,
+                "platform": i.record.platform.to_string(),
+                "manifestDigest": i.record.manifest_digest,
+                "configDigest": i.record.config_digest,
+                "evidence": i.record.evidence.len(),
+            })
+        })
+        .collect();
+    json!({
+        "mediaType": REPORT_MEDIA_TYPE,
+        "command": "unpack",
+        "ok": true,
+        "dryRun": r.dry_run,
+        "archive": { "manifestDigest": r.archive_manifest_digest },
+        "gate": r.gate,
+        "target": r.target,
+        "blobs": r.plan.blobs.len(),
+        "blobBytes": r.blob_bytes,
+        "images": planned,
+        "loaded": r.loaded.as_ref().map(|l| &l.images),
+    })
+}
+
+pub fn unpack_text(r: &UnpackReport) -> String {
+    let mut s = format!(
+        "verified archive {} ({})\n",
+        r.archive_manifest_digest, r.gate
+    );
+    if r.dry_run {
+        s += &format!(
+            "dry run: would load into {} ({} blobs, {}):\n",
+            r.target,
+            r.plan.blobs.len(),
+            human(r.blob_bytes)
+        );
+        for i in &r.plan.images {
+            s += &format!(
+                "  {} {} manifest {} config {}\n",
+                i.tag, i.record.platform, i.record.manifest_digest, i.record.config_digest
+            );
+        }
+        return s;
+    }
+    if let Some(l) = &r.loaded {
+        s += &format!("loaded into {}:\n", l.target);
+        for i in &l.images {
+            s += &format!(
+                "  {} {} manifest {}",
+                i.reference, i.platform, i.manifest_digest
+            );
+            if let Some(id) = &i.image_id {
+                s += &format!(" image id {id}");
+            }
+            s.push('\n');
+            if let Some(f) = &i.record_file {
+                s += &format!("    verified manifest digest recorded in {}\n", f.display());
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,56 @@
+//! The trust policy as unpack's [`Gate`]: the same checks `verify` runs,
+//! over the images being unpacked, with rollback marks written only after
+//! the target committed.
+
+use std::cell::RefCell;
+
+use super::{state::PendingMark, GateConfig, GateReport};
+use crate::archive::ReadOutcome;
+use crate::error::Error;
+use crate::pipeline::gate::{Gate, Plan};
+
+pub struct PolicyGate {
+    cfg: GateConfig,
+    pending: RefCell<Vec<PendingMark>>,
+    report: RefCell<Option<GateReport>>,
+}
+
+impl PolicyGate {
+    pub fn new(cfg: GateConfig) -> Self {
+        PolicyGate {
+            cfg,
+            pending: RefCell::new(Vec::new()),
+            report: RefCell::new(None),
+        }
+    }
+
+    /// The per-image verdicts of the last `admit`, for reports.
+    pub fn take_report(&self) -> Option<GateReport> {
+        self.report.borrow_mut().take()
+    }
+}
+
+impl Gate for PolicyGate {
+    fn admit(&self, outcome: &ReadOutcome, plan: &Plan) -> Result<(), Error> {
+        let images: Vec<_> = plan.images.iter().map(|i| i.record.clone()).collect();
+        let mut g = super::run(&images, &outcome.metadata, &self.cfg)?;
+        for w in &g.warnings {
+            eprintln!("airlock unpack: warning: {w}");
+        }
+        let err = g.take_error();
+        *self.pending.borrow_mut() = std::mem::take(&mut g.pending);
+        *self.report.borrow_mut() = Some(g);
+        match err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn committed(&self, _outcome: &ReadOutcome, _plan: &Plan) -> Result<(), Error> {
+        super::state::commit(&self.pending.borrow())
+    }
+
+    fn describe(&self) -> String {
+        "signature policy".into()
+    }
+}

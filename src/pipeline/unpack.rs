@@ -1,0 +1,140 @@
+//! `airlock unpack`: verify, gate, then load.
+//!
+//! 1. Open the target (a docker daemon that does not answer fails here,
+//!    before any work).
+//! 2. Verify the whole archive (`read_archive_file`, or for stdin a single
+//!    streaming pass that also spools the input into a private 0700 dir).
+//! 3. Choose the images ([`select`](super::select)) and run the [`Gate`];
+//!    only then does a [`VerifiedArchive`] exist.
+//! 4. Second pass: copy the selected blobs into the sink's private staging,
+//!    re-hashing every byte (the file may have changed since step 2).
+//! 5. `Sink::finish` commits. Any error, or SIGINT (the `stop` flag), before
+//!    that calls `Sink::abort`, which removes what was staged.
+
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use indicatif::ProgressBar;
+
+use super::copy;
+use super::gate::{pass_gate, Gate, Plan};
+use super::select::{self, Selection};
+use super::spool::Spool;
+use crate::archive::{self, ReadOptions, ReadOutcome};
+use crate::error::{Error, IoContext};
+use crate::model::Digest;
+use crate::sink::{self, Loaded, SinkOptions, Target};
+
+#[derive(Debug, Clone)]
+pub struct UnpackRequest {
+    /// The archive, or `-` for stdin.
+    pub archive: PathBuf,
+    pub target: Target,
+    pub selection: Selection,
+    /// Verify and plan, load nothing.
+    pub dry_run: bool,
+    pub sink: SinkOptions,
+}
+
+/// What happened, for the text and JSON reports.
+#[derive(Debug)]
+pub struct UnpackReport {
+    pub archive_manifest_digest: Digest,
+    pub gate: String,
+    pub plan: Plan,
+    pub target: String,
+    pub dry_run: bool,
+    pub loaded: Option<Loaded>,
+    pub blob_bytes: u64,
+}
+
+/// Makes a progress bar for a phase (`None` total = unknown); the CLI hides
+/// them off a TTY.
+pub type ProgressFactory<'a> = &'a dyn Fn(Option<u64>, &'static str) -> ProgressBar;
+
+fn check_stop(req: &UnpackRequest) -> Result<(), Error> {
+    if req.sink.stop.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    Ok(())
+}
+
+/// Verify the input fully; for stdin, also leave a spool to copy from.
+fn verify_input(
+    req: &UnpackRequest,
+    progress: ProgressFactory<'_>,
+) -> Result<(ReadOutcome, Option<Spool>), Error> {
+    let opts = ReadOptions::default();
+    if req.archive.as_os_str() == "-" {
+        let spool = Spool::create()?;
+        let bar = progress(None, "verify");
+        let mut tee = spool.tee(io::stdin().lock(), &req.sink.stop)?;
+        let outcome = archive::read_archive(&mut tee, &opts, &bar);
+        check_stop(req)?;
+        let outcome = outcome?;
+        tee.finish().at("write spool in", spool.dir())?;
+        bar.finish_and_clear();
+        return Ok((outcome, Some(spool)));
+    }
+    let file = File::open(&req.archive).at("open", &req.archive)?;
+    let len = file.metadata().ok().map(|m| m.len());
+    let bar = progress(len, "verify");
+    let outcome = archive::read_archive_file(file, &opts, &bar);
+    check_stop(req)?;
+    let outcome = outcome?;
+    bar.finish_and_clear();
+    Ok((outcome, None))
+}
+
+pub fn unpack(
+    req: &UnpackRequest,
+    gate: &dyn Gate,
+    progress: ProgressFactory<'_>,
+) -> Result<UnpackReport, Error> {
+    let sink = if req.dry_run {
+        None
+    } else {
+        Some(sink::open(&req.target, &req.sink)?)
+    };
+    let (outcome, spool) = verify_input(req, progress)?;
+    check_stop(req)?;
+    let plan = select::plan(&outcome, &req.selection)?;
+    let verified = pass_gate(gate, &outcome, &plan)?;
+    let mut report = UnpackReport {
+        archive_manifest_digest: outcome.manifest_digest,
+        gate: gate.describe(),
+        plan: plan.clone(),
+        target: sink::describe(&req.target),
+        dry_run: req.dry_run,
+        loaded: None,
+        blob_bytes: plan.blobs.iter().map(|b| b.size).sum(),
+    };
+    let Some(mut sink) = sink else {
+        return Ok(report);
+    };
+    let source = spool
+        .as_ref()
+        .map(|s| s.path().to_path_buf())
+        .unwrap_or_else(|| req.archive.clone());
+    let staged = (|| {
+        sink.begin(&plan)?;
+        let bar = progress(Some(report.blob_bytes), "unpack");
+        copy::copy_blobs(&source, &plan.blobs, sink.as_mut(), &req.sink.stop, &bar)?;
+        bar.finish_and_clear();
+        check_stop(req)
+    })();
+    if let Err(e) = staged {
+        sink.abort();
+        return Err(e);
+    }
+    // A SIGINT arriving during `finish` is handled there (the load is
+    // killed and rolled back); one arriving after it lost the race.
+    let loaded = sink.finish(&verified)?;
+    gate.committed(&outcome, &plan)?;
+    report.target = loaded.target.clone();
+    report.loaded = Some(loaded);
+    drop(spool);
+    Ok(report)
+}

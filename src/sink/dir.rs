@@ -1,0 +1,177 @@
+//! `dir:PATH`: an OCI image layout with the images *and* their evidence, so
+//! `skopeo copy oci:PATH:REF …` and `cosign verify --local-image PATH` work.
+//!
+//! Everything is written into a temporary directory beside PATH and renamed
+//! into place at the end (one `rename(2)`), so PATH either does not exist /
+//! stays empty, or holds the complete layout. PATH must not exist or be an
+//! empty directory: merging into an existing layout could not be undone
+//! atomically, so it is refused.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use super::staging::Staging;
+use super::{Loaded, LoadedImage, Sink};
+use crate::archive::layout_files::{CONTAINERD_NAME, REF_NAME};
+use crate::error::{Error, IoContext};
+use crate::model::manifest::EvidenceRole;
+use crate::model::{media, BlobRecord};
+use crate::pipeline::gate::{Plan, VerifiedArchive};
+
+/// cosign's layout annotations (`cosign save` / `verify --local-image`).
+const KIND: &str = "kind";
+const KIND_IMAGE: &str = "dev.cosignproject.cosign/image";
+const KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
+const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
+
+pub struct DirSink {
+    path: PathBuf,
+    staging: Option<Staging>,
+}
+
+fn check_free(path: &Path) -> Result<(), Error> {
+    match std::fs::read_dir(path) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(Error::Sink(format!(
+                    "{} exists and is not empty; unpack into a new directory",
+                    path.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::Sink(format!("{}: {e}", path.display()))),
+    }
+}
+
+impl DirSink {
+    pub fn new(path: PathBuf) -> Result<Self, Error> {
+        check_free(&path)?;
+        Ok(DirSink {
+            path,
+            staging: None,
+        })
+    }
+
+    fn index(&self, verified: &VerifiedArchive<'_>) -> Vec<u8> {
+        let m = &verified.outcome().manifest;
+        let mut entries: Vec<Value> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for img in &verified.plan().images {
+            let r = &img.record;
+            let mut platform =
+                json!({"architecture": r.platform.architecture, "os": r.platform.os});
+            if let Some(v) = &r.platform.variant {
+                platform["variant"] = json!(v);
+            }
+            entries.push(json!({
+                "mediaType": r.manifest_media_type,
+                "digest": r.manifest_digest.to_string(),
+                "size": r.manifest_size,
+                "platform": platform,
+                "annotations": {REF_NAME: img.tag, CONTAINERD_NAME: img.tag, KIND: KIND_IMAGE},
+            }));
+            for ev in &r.evidence {
+                let Some(rec) = m.blob(&ev.digest) else {
+                    continue;
+                };
+                if !seen.insert((ev.digest, ev.tag.clone())) {
+                    continue;
+                }
+                let mut ann = Map::new();
+                if let Some(t) = &ev.tag {
+                    ann.insert(REF_NAME.into(), json!(t));
+                }
+                match ev.role {
+                    EvidenceRole::Signature => {
+                        ann.insert(KIND.into(), json!(KIND_SIGS));
+                    }
+                    EvidenceRole::Attestation => {
+                        ann.insert(KIND.into(), json!(KIND_ATTS));
+                    }
+                    _ => {}
+                }
+                let mut e = json!({
+                    "mediaType": ev.media_type,
+                    "digest": ev.digest.to_string(),
+                    "size": rec.size,
+                });
+                if let Some(at) = &ev.artifact_type {
+                    e["artifactType"] = json!(at);
+                }
+                if !ann.is_empty() {
+                    e["annotations"] = Value::Object(ann);
+                }
+                entries.push(e);
+            }
+        }
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_INDEX,
+            "manifests": entries,
+        }))
+        .unwrap_or_default()
+    }
+}
+
+impl Sink for DirSink {
+    fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
+        self.staging = Some(Staging::beside(&self.path)?);
+        Ok(())
+    }
+
+    fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
+        match &self.staging {
+            Some(s) => s.put(rec, data),
+            None => Err(Error::Sink("put_blob before begin".into())),
+        }
+    }
+
+    fn finish(mut self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
+        let index = self.index(verified);
+        let staging = self
+            .staging
+            .take()
+            .ok_or_else(|| Error::Sink("finish before begin".into()))?;
+        staging.write_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        // index.json last: the layout is only a layout once every blob is in.
+        staging.write_file("index.json", &index)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
+                .at("set permissions on", staging.path())?;
+        }
+        check_free(&self.path)?;
+        // rename(2) replaces an empty directory atomically and refuses a
+        // non-empty one, so a racing writer cannot be overwritten.
+        std::fs::rename(staging.path(), &self.path).at("rename into", &self.path)?;
+        staging.keep();
+        let images = verified
+            .plan()
+            .images
+            .iter()
+            .map(|img| LoadedImage {
+                reference: img.tag.clone(),
+                packed_reference: img.record.reference.clone(),
+                manifest_digest: img.record.manifest_digest,
+                config_digest: img.record.config_digest,
+                image_id: None,
+                target_digest: Some(img.record.manifest_digest.to_string()),
+                platform: img.record.platform.to_string(),
+                record_file: None,
+                evidence: img.record.evidence.len(),
+            })
+            .collect();
+        Ok(Loaded {
+            target: format!("dir:{}", self.path.display()),
+            images,
+        })
+    }
+
+    fn abort(self: Box<Self>) {
+        // Dropping the staging directory removes it.
+    }
+}

@@ -1,0 +1,246 @@
+//! `docker`: through the docker CLI (`docker load` on stdin), never the
+//! Engine API from this process: airlock's unpack opens no socket itself,
+//! and the CLI brings the operator's own context, TLS and `DOCKER_HOST`
+//! handling. See docs/unpack.md.
+//!
+//! Docker < 25 (classic image store) only loads docker-archive streams
+//! (`manifest.json` + config + layers); ≥ 25 loads OCI layouts. After the
+//! load the image ID must equal the config digest (classic store) or the
+//! manifest digest (containerd store). `docker load` keeps no RepoDigests,
+//! so the verified manifest digest is printed and written to
+//! `STATE_DIR/docker/<config-hex>.json`.
+//!
+//! Roll back: an image this run created is removed, a moved tag is put
+//! back; an image that already existed is never removed.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::command::Tool;
+use super::staging::Staging;
+use super::stream;
+use super::{Loaded, LoadedImage, Sink, SinkOptions};
+use crate::error::{Error, IoContext};
+use crate::model::BlobRecord;
+use crate::pipeline::gate::{Plan, SelectedImage, VerifiedArchive};
+
+pub struct DockerSink {
+    tool: Tool,
+    host: String,
+    version: String,
+    major: u32,
+    staging: Option<Staging>,
+    state_dir: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+}
+
+struct Undo {
+    id: String,
+    existed: bool,
+    tag: String,
+    previous_tag_target: Option<String>,
+}
+
+impl DockerSink {
+    /// Find the daemon and its version; fails (exit 6) when none answers.
+    pub fn connect(opts: &SinkOptions) -> Result<Self, Error> {
+        let program = std::env::var_os("AIRLOCK_DOCKER").unwrap_or_else(|| "docker".into());
+        let host = opts
+            .docker_host
+            .clone()
+            .or_else(|| std::env::var("DOCKER_HOST").ok())
+            .filter(|h| !h.is_empty());
+        let tool = Tool {
+            program,
+            global_args: host
+                .iter()
+                .flat_map(|h| ["-H".to_string(), h.clone()])
+                .collect(),
+            name: "docker",
+        };
+        let host = host.unwrap_or_else(|| "the default docker host".into());
+        let out = tool.run(&["version", "--format", "{{.Server.Version}}"])?;
+        let version = out.stdout.trim().to_string();
+        if !out.success || version.is_empty() {
+            return Err(Error::Sink(format!(
+                "no docker daemon answers at {host}: {}",
+                out.stderr_line()
+            )));
+        }
+        let major = version
+            .split(['.', '+', '-'])
+            .next()
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(|| Error::Sink(format!("cannot read docker version {version:?}")))?;
+        Ok(DockerSink {
+            tool,
+            host,
+            version,
+            major,
+            staging: None,
+            state_dir: opts.state_dir.clone(),
+            stop: opts.stop.clone(),
+        })
+    }
+
+    fn image_id(&self, name: &str) -> Option<String> {
+        let out = self
+            .tool
+            .run(&["image", "inspect", "--format", "{{.Id}}", name])
+            .ok()?;
+        let id = out.stdout.trim();
+        (out.success && !id.is_empty()).then(|| id.to_string())
+    }
+
+    fn record(
+        &self,
+        img: &SelectedImage,
+        verified: &VerifiedArchive<'_>,
+    ) -> Result<Option<PathBuf>, Error> {
+        let Some(state) = &self.state_dir else {
+            return Ok(None);
+        };
+        let dir = state.join("docker");
+        std::fs::create_dir_all(&dir).at("create", &dir)?;
+        let path = dir.join(format!("{}.json", img.record.config_digest.hex()));
+        let doc = json!({
+            "reference": img.tag,
+            "packedReference": img.record.reference,
+            "manifestDigest": img.record.manifest_digest.to_string(),
+            "configDigest": img.record.config_digest.to_string(),
+            "indexDigest": img.record.index_digest.map(|d| d.to_string()),
+            "platform": img.record.platform.to_string(),
+            "archiveManifestDigest": verified.outcome().manifest_digest.to_string(),
+        });
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).at("create a file in", &dir)?;
+        serde_json::to_writer_pretty(&mut tmp, &doc)
+            .map_err(|e| Error::io("write record", std::io::Error::other(e)))?;
+        tmp.persist(&path)
+            .map_err(|e| Error::io_path("rename into", &path, e.error))?;
+        Ok(Some(path))
+    }
+
+    fn load_one(
+        &self,
+        staging: &Staging,
+        img: &SelectedImage,
+        verified: &VerifiedArchive<'_>,
+        undo: &mut Vec<Undo>,
+    ) -> Result<LoadedImage, Error> {
+        let config_id = img.record.config_digest.to_string();
+        let manifest_id = img.record.manifest_digest.to_string();
+        let tag = stream::docker_tag(&img.tag);
+        undo.push(Undo {
+            id: config_id.clone(),
+            existed: self.image_id(&config_id).is_some(),
+            tag: tag.clone(),
+            previous_tag_target: self.image_id(&tag),
+        });
+        let layers = stream::layers(verified, img)?;
+        let (out, fed) = self.tool.run_with_stdin(&["load"], |stdin| {
+            if self.major < 25 {
+                stream::write_docker_archive(stdin, staging, img, &layers, &self.stop)
+            } else {
+                stream::write_oci_archive(stdin, staging, img, &self.stop)
+            }
+        })?;
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        if !out.success {
+            let why = match fed {
+                Err(e) if out.stderr.trim().is_empty() => e.to_string(),
+                _ => out.stderr_line(),
+            };
+            return Err(Error::Sink(format!("docker load failed: {why}")));
+        }
+        let id = match self.image_id(&tag) {
+            Some(id) => id,
+            None => {
+                // Loaded by ID only (no usable name in the stream): tag it.
+                self.tool
+                    .run_ok(&["tag", &config_id, &tag], "tag")
+                    .or_else(|_| self.tool.run_ok(&["tag", &manifest_id, &tag], "tag"))?;
+                self.image_id(&tag).unwrap_or_default()
+            }
+        };
+        let containerd_store = self.major >= 25 && id == manifest_id;
+        if id != config_id && !containerd_store {
+            return Err(Error::Sink(format!(
+                "docker reports image ID {id} for {tag}, expected the config digest {config_id}"
+            )));
+        }
+        let record_file = self.record(img, verified)?;
+        Ok(LoadedImage {
+            reference: tag,
+            packed_reference: img.record.reference.clone(),
+            manifest_digest: img.record.manifest_digest,
+            config_digest: img.record.config_digest,
+            image_id: Some(id),
+            target_digest: None,
+            platform: img.record.platform.to_string(),
+            record_file,
+            evidence: 0,
+        })
+    }
+
+    fn roll_back(&self, undo: &[Undo]) {
+        for u in undo.iter().rev() {
+            let now = self.image_id(&u.tag);
+            match &u.previous_tag_target {
+                Some(prev) if now.as_deref() != Some(prev) => {
+                    let _ = self.tool.run(&["tag", prev, &u.tag]);
+                }
+                None if now.is_some() => {
+                    let _ = self.tool.run(&["rmi", "--no-prune", &u.tag]);
+                }
+                _ => {}
+            }
+            if !u.existed && self.image_id(&u.id).is_some() {
+                let _ = self.tool.run(&["rmi", "--force", &u.id]);
+            }
+        }
+    }
+}
+
+impl Sink for DockerSink {
+    fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
+        self.staging = Some(Staging::private()?);
+        Ok(())
+    }
+
+    fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
+        match &self.staging {
+            Some(s) => s.put(rec, data),
+            None => Err(Error::Sink("put_blob before begin".into())),
+        }
+    }
+
+    fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
+        let staging = self
+            .staging
+            .as_ref()
+            .ok_or_else(|| Error::Sink("finish before begin".into()))?;
+        let mut undo = Vec::new();
+        let mut images = Vec::new();
+        for img in &verified.plan().images {
+            match self.load_one(staging, img, verified, &mut undo) {
+                Ok(l) => images.push(l),
+                Err(e) => {
+                    self.roll_back(&undo);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Loaded {
+            target: format!("docker ({}, engine {})", self.host, self.version),
+            images,
+        })
+    }
+
+    fn abort(self: Box<Self>) {}
+}

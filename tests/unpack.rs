@@ -1,0 +1,800 @@
+//! `airlock unpack` on real parts: an OCI layout directory (read back with
+//! skopeo), real podman with a private vfs store, and one real dockerd
+//! (vfs, private socket) shared by the docker scenarios. Every refusal is
+//! checked for what it leaves behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use airlock::archive::ReadOutcome;
+use airlock::pipeline::gate::{Gate, Plan};
+use airlock::pipeline::select::Selection;
+use airlock::pipeline::unpack::{unpack, UnpackRequest};
+use airlock::sink::{SinkOptions, Target};
+use airlock::testkit::{ImageSpec, Layout, Platform};
+use airlock::Error;
+use indicatif::ProgressBar;
+use serde_json::Value;
+
+const REF: &str = "localhost/airlock-unpack/app:1.0";
+
+/// A real image (tar layer) in an OCI layout, packed into `dir/a.tar`.
+/// Returns (archive, manifest digest, config digest).
+fn packed(dir: &Path, reference: &str, seed: u64, arches: &[&str]) -> (PathBuf, String, String) {
+    let mut l = Layout::create(dir.join("layout")).unwrap();
+    let shared = l.add_random_layer(200_000, seed).unwrap();
+    let mut per_arch = Vec::new();
+    for a in arches {
+        let own = l
+            .add_random_layer(50_000, seed + 1 + per_arch.len() as u64)
+            .unwrap();
+        let m = l
+            .add_image(&ImageSpec::new(Platform::linux(a)), &[shared.clone(), own])
+            .unwrap();
+        per_arch.push((m, Platform::linux(a)));
+    }
+    if per_arch.len() == 1 {
+        l.tag(reference, &per_arch[0].0);
+    } else {
+        let ix = l.add_index(&per_arch).unwrap();
+        l.tag(reference, &ix);
+    }
+    let layout = l.finish().unwrap();
+    let out = dir.join("a.tar");
+    let r = common::pack_to(&layout, &out);
+    let _ = r;
+    let m: Value = serde_json::from_slice(
+        &common::entries(&std::fs::read(&out).unwrap())
+            .into_iter()
+            .find(|e| e.name == "airlock.json")
+            .unwrap()
+            .data,
+    )
+    .unwrap();
+    let img = &m["images"][0];
+    (
+        out,
+        img["manifestDigest"].as_str().unwrap().to_string(),
+        img["configDigest"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The same archive with one byte of its largest layer flipped.
+fn tampered(archive: &Path) -> PathBuf {
+    let mut es = common::entries(&std::fs::read(archive).unwrap());
+    let i = common::largest_blob(&es);
+    let n = es[i].data.len();
+    es[i].data[n / 2] ^= 1;
+    let out = archive.with_file_name("tampered.tar");
+    std::fs::write(&out, common::build(&es)).unwrap();
+    out
+}
+
+fn airlock(args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>) -> Output {
+    let mut c = Command::new(common::airlock_bin());
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.stdin(match stdin {
+        Some(p) => Stdio::from(std::fs::File::open(p).unwrap()),
+        None => Stdio::null(),
+    });
+    c.output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Whether a host tool is installed; missing fails under CI, skips otherwise.
+fn have(tool: &str) -> bool {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is required when CI is set (scripts/ensure-deps.sh installs it)"
+        );
+        eprintln!("SKIPPED: {tool} not installed");
+    }
+    ok
+}
+
+/// Names in `parent` that a failed unpack could have left behind.
+fn leftovers(parent: &Path) -> Vec<String> {
+    std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".airlock-") || n == "out")
+        .collect()
+}
+
+// ---------------------------------------------------------------- dir
+
+#[test]
+fn dir_target_round_trips_digests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, manifest, _config) = packed(tmp.path(), REF, 1, &["amd64"]);
+    let out = tmp.path().join("out");
+    let o = airlock(
+        &[
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            &format!("dir:{}", out.display()),
+            "--output",
+            "json",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["loaded"][0]["manifestDigest"], manifest.as_str());
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], manifest.as_str());
+    assert_eq!(
+        index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+        REF
+    );
+    assert!(
+        leftovers(tmp.path()) == ["out"],
+        "{:?}",
+        leftovers(tmp.path())
+    );
+    if have("skopeo") {
+        let s = Command::new("skopeo")
+            .args(["inspect", &format!("oci:{}:{REF}", out.display())])
+            .output()
+            .unwrap();
+        assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+        let v: Value = serde_json::from_slice(&s.stdout).unwrap();
+        assert_eq!(v["Digest"], manifest.as_str());
+    }
+}
+
+#[test]
+fn dir_target_refuses_tampered_blob_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 2, &["amd64"]);
+    let bad = tampered(&archive);
+    let out = tmp.path().join("out");
+    let o = airlock(
+        &[
+            "unpack",
+            bad.to_str().unwrap(),
+            "--into",
+            &format!("dir:{}", out.display()),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+#[test]
+fn dir_target_refuses_a_non_empty_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 3, &["amd64"]);
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), b"mine").unwrap();
+    let o = airlock(
+        &[
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            &format!("dir:{}", out.display()),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+}
+
+#[test]
+fn dir_target_from_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, manifest, _) = packed(tmp.path(), REF, 4, &["amd64"]);
+    let out = tmp.path().join("out");
+    let o = airlock(
+        &["unpack", "-", "--into", &format!("dir:{}", out.display())],
+        &[],
+        Some(&archive),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let index = std::fs::read_to_string(out.join("index.json")).unwrap();
+    assert!(index.contains(&manifest));
+}
+
+#[test]
+fn stdin_tampered_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 5, &["amd64"]);
+    let bad = tampered(&archive);
+    let out = tmp.path().join("out");
+    let o = airlock(
+        &["unpack", "-", "--into", &format!("dir:{}", out.display())],
+        &[],
+        Some(&bad),
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+#[test]
+fn dry_run_verifies_and_touches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, manifest, _) = packed(tmp.path(), REF, 6, &["amd64"]);
+    let out = tmp.path().join("out");
+    let o = airlock(
+        &[
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            &format!("dir:{}", out.display()),
+            "--dry-run",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&manifest));
+    assert!(!out.exists());
+    let bad = tampered(&archive);
+    let o = airlock(
+        &[
+            "unpack",
+            bad.to_str().unwrap(),
+            "--into",
+            "docker",
+            "--dry-run",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 3, "dry run must still verify: {}", stderr(&o));
+}
+
+#[test]
+fn platform_defaults_to_the_host_and_can_be_chosen() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("SKIPPED: test assumes an amd64 host");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 7, &["amd64", "arm64/v8"]);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--dry-run",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        airlock(&args, &[], None)
+    };
+    let o = run(&[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["images"].as_array().unwrap().len(), 1);
+    assert_eq!(v["images"][0]["platform"], "linux/amd64");
+    let o = run(&["--platform", "linux/arm64"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["images"][0]["platform"], "linux/arm64/v8");
+    let o = run(&["--platform", "linux/s390x"]);
+    assert_eq!(code(&o), 2);
+
+    // An archive with only a foreign platform is refused unless named.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let (arm_only, _, _) = packed(tmp2.path(), REF, 8, &["arm64/v8"]);
+    let o = airlock(
+        &[
+            "unpack",
+            arm_only.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--dry-run",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--platform"), "{}", stderr(&o));
+    let o = airlock(
+        &[
+            "unpack",
+            arm_only.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--dry-run",
+            "--platform",
+            "linux/arm64",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// A gate hook that runs between the passes, to change the world there.
+struct Hook(Box<dyn Fn() + Send + Sync>);
+
+impl Gate for Hook {
+    fn admit(&self, _o: &ReadOutcome, _p: &Plan) -> Result<(), Error> {
+        (self.0)();
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "test hook".into()
+    }
+}
+
+fn request(archive: &Path, out: &Path, stop: Arc<AtomicBool>) -> UnpackRequest {
+    UnpackRequest {
+        archive: archive.to_path_buf(),
+        target: Target::Dir(out.to_path_buf()),
+        selection: Selection::default(),
+        dry_run: false,
+        sink: SinkOptions {
+            stop,
+            ..SinkOptions::default()
+        },
+    }
+}
+
+#[test]
+fn archive_changed_between_the_passes_is_caught() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 9, &["amd64"]);
+    let bad = std::fs::read(tampered(&archive)).unwrap();
+    let target = archive.clone();
+    // Passes verification, then is swapped for the tampered bytes.
+    let gate = Hook(Box::new(move || std::fs::write(&target, &bad).unwrap()));
+    let out = tmp.path().join("out");
+    let bars = |_: Option<u64>, _: &'static str| ProgressBar::hidden();
+    let err = unpack(&request(&archive, &out, Arc::default()), &gate, &bars).unwrap_err();
+    assert_eq!(err.kind(), "digest-mismatch", "{err}");
+    assert!(!out.exists());
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+#[test]
+fn interrupt_aborts_and_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 10, &["amd64"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    // SIGINT arriving after verification, before the blobs are copied.
+    let gate = Hook(Box::new(move || s.store(true, Ordering::SeqCst)));
+    let out = tmp.path().join("out");
+    let bars = |_: Option<u64>, _: &'static str| ProgressBar::hidden();
+    let err = unpack(&request(&archive, &out, stop), &gate, &bars).unwrap_err();
+    assert_eq!(err.exit_code(), 130);
+    assert!(!out.exists());
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+// ---------------------------------------------------------------- podman
+
+struct Podman {
+    _root: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+impl Podman {
+    fn new() -> Option<Self> {
+        if !have("podman") {
+            return None;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let args = vec![
+            format!("--root={}", root.path().join("root").display()),
+            format!("--runroot={}", root.path().join("run").display()),
+            "--storage-driver=vfs".to_string(),
+        ];
+        Some(Podman { _root: root, args })
+    }
+
+    fn env(&self) -> String {
+        self.args.join(" ")
+    }
+
+    fn podman(&self, args: &[&str]) -> String {
+        let o = Command::new("podman")
+            .args(&self.args)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    fn image_ids(&self) -> String {
+        self.podman(&["images", "--all", "--quiet", "--no-trunc"])
+    }
+}
+
+#[test]
+fn podman_target_loads_checks_and_refuses() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, manifest, config) = packed(tmp.path(), REF, 11, &["amd64"]);
+    let env = [("AIRLOCK_PODMAN_ARGS", p.env())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // Tampered: refused, store untouched.
+    let bad = tampered(&archive);
+    let o = airlock(
+        &["unpack", bad.to_str().unwrap(), "--into", "podman"],
+        &env,
+        None,
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(p.image_ids(), "");
+
+    // Happy path: ID == config digest, manifest digest round trips, tag present.
+    let o = airlock(
+        &[
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--output",
+            "json",
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        p.podman(&["image", "inspect", "--format", "{{.Id}}", REF]),
+        config.trim_start_matches("sha256:")
+    );
+    assert_eq!(
+        p.podman(&["image", "inspect", "--format", "{{.Digest}}", REF]),
+        manifest
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["loaded"][0]["targetDigest"], manifest.as_str());
+
+    // stdin, with --tag.
+    let o = airlock(
+        &[
+            "unpack",
+            "-",
+            "--into",
+            "podman",
+            "--tag",
+            "localhost/other/name:2",
+        ],
+        &env,
+        Some(&archive),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        p.podman(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            "localhost/other/name:2"
+        ]),
+        config.trim_start_matches("sha256:")
+    );
+}
+
+#[test]
+fn podman_load_failing_midway_leaves_no_image() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 12, &["amd64"]);
+    // A podman whose `load` is killed (SIGKILL) right after it starts and
+    // reports failure: whatever it committed must be rolled back.
+    let wrapper = tmp.path().join("podman-dies");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then\n  podman \"$@\" & pid=$!\n  sleep 0.1; kill -9 $pid 2>/dev/null; wait; exit 137\nfi; done\nexec podman \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let args = p.env();
+    let o = airlock(
+        &["unpack", archive.to_str().unwrap(), "--into", "podman"],
+        &[
+            ("AIRLOCK_PODMAN_ARGS", &args),
+            ("AIRLOCK_PODMAN", wrapper.to_str().unwrap()),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    assert_eq!(p.image_ids(), "");
+}
+
+// ---------------------------------------------------------------- docker
+
+/// One private dockerd (vfs, no networking), stopped by pid on drop.
+struct Dockerd {
+    dir: PathBuf,
+    child: std::process::Child,
+    host: String,
+}
+
+impl Dockerd {
+    fn start() -> Option<Self> {
+        if !have("dockerd") || !have("docker") {
+            return None;
+        }
+        // Short path: unix socket names are limited to 108 bytes.
+        let dir = PathBuf::from(format!("/tmp/airlock-dk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("docker.sock");
+        let host = format!("unix://{}", sock.display());
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let child = Command::new("dockerd")
+            .args([
+                "--storage-driver=vfs",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "-H",
+                &host,
+            ])
+            .arg(format!("--data-root={}", dir.join("data").display()))
+            .arg(format!("--exec-root={}", dir.join("exec").display()))
+            .arg(format!("--pidfile={}", dir.join("docker.pid").display()))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let d = Dockerd { dir, child, host };
+        for _ in 0..120 {
+            if d.docker(&["version", "--format", "{{.Server.Version}}"]).0 {
+                return Some(d);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        panic!(
+            "dockerd did not come up: {}",
+            std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
+        );
+    }
+
+    fn docker(&self, args: &[&str]) -> (bool, String) {
+        let o = Command::new("docker")
+            .args(["-H", &self.host])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        )
+    }
+
+    fn image_ids(&self) -> String {
+        self.docker(&["images", "--all", "--quiet", "--no-trunc"]).1
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..60 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// All docker scenarios share one daemon (starting one costs seconds).
+#[test]
+fn docker_target_loads_checks_and_refuses() {
+    let Some(d) = Dockerd::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let (archive, manifest, config) = packed(tmp.path(), REF, 21, &["amd64"]);
+    let state_s = state.to_str().unwrap().to_string();
+    let env = [
+        ("DOCKER_HOST", d.host.as_str()),
+        ("AIRLOCK_STATE_DIR", state_s.as_str()),
+    ];
+
+    // Tampered: refused before docker sees anything.
+    let bad = tampered(&archive);
+    let o = airlock(
+        &["unpack", bad.to_str().unwrap(), "--into", "docker"],
+        &env,
+        None,
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(d.image_ids(), "");
+
+    // A load that dies midway leaves no image.
+    let wrapper = tmp.path().join("docker-dies");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then\n  head -c 100000 | docker \"$@\"; cat >/dev/null; exit 1\nfi; done\nexec docker \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut env_w = env.to_vec();
+    env_w.push(("AIRLOCK_DOCKER", wrapper.to_str().unwrap()));
+    let o = airlock(
+        &["unpack", archive.to_str().unwrap(), "--into", "docker"],
+        &env_w,
+        None,
+    );
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    assert_eq!(d.image_ids(), "");
+
+    // Happy path: ID == config digest, tag present, manifest digest recorded.
+    let o = airlock(
+        &[
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            "docker",
+            "--output",
+            "json",
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        d.docker(&["image", "inspect", "--format", "{{.Id}}", REF])
+            .1,
+        config
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let record = v["loaded"][0]["recordFile"].as_str().unwrap();
+    let rec: Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+    assert_eq!(rec["manifestDigest"], manifest.as_str());
+    assert_eq!(rec["reference"], REF);
+
+    // stdin with --tag; auto picks docker when the daemon answers.
+    let o = airlock(
+        &["unpack", "-", "--into", "auto", "--tag", "localhost/x/y:3"],
+        &env,
+        Some(&archive),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        d.docker(&["image", "inspect", "--format", "{{.Id}}", "localhost/x/y:3"])
+            .1,
+        config
+    );
+
+    // A daemon that does not answer: clear error, exit 6, nothing lost.
+    let before = d.image_ids();
+    let dead = format!("unix://{}/dead.sock", d.dir.display());
+    let o = airlock(
+        &[
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            "docker",
+            "--docker-host",
+            &dead,
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no docker daemon answers"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.image_ids(), before);
+    assert!(archive.exists());
+}
+
+#[test]
+fn sigint_while_reading_stdin_exits_130_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 30, &["amd64"]);
+    let bytes = std::fs::read(&archive).unwrap();
+    let out = tmp.path().join("out");
+    let mut child = Command::new(common::airlock_bin())
+        .args(["unpack", "-", "--into", &format!("dir:{}", out.display())])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    use std::io::Write as _;
+    stdin.write_all(&bytes[..bytes.len() / 3]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // More input wakes the blocked read; the rest may hit a closed pipe.
+    let _ = stdin.write_all(&bytes[bytes.len() / 3..]);
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(leftovers(tmp.path()).is_empty());
+}
+
+/// `unpack --into dir:` opens no socket (traced with strace, like verify).
+#[test]
+fn unpack_into_dir_opens_no_socket() {
+    if !have("strace") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 31, &["amd64"]);
+    let out = tmp.path().join("out");
+    let trace = tmp.path().join("trace");
+    let o = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=%network",
+            "-e",
+            "signal=none",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg("--")
+        .arg(common::airlock_bin())
+        .args([
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            &format!("dir:{}", out.display()),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let calls: Vec<String> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains('(') && !l.contains("---"))
+        .map(str::to_string)
+        .collect();
+    assert!(calls.is_empty(), "network system calls: {calls:?}");
+    assert!(out.join("index.json").exists());
+}

@@ -1,0 +1,263 @@
+//! unpack behind the trust policy: the Dangerzone flow (key-based cosign
+//! signature, `--key publisher.pub`), refusals that leave nothing behind,
+//! and rollback remembered across runs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use airlock::testkit::{ImageSpec, Layout, Platform};
+use common::forge::{self, add_sig_manifest, sig_layer};
+use p256::ecdsa::SigningKey;
+
+const REF: &str = "registry.example.org/dangerzone/dangerzone:1.0";
+const T0: i64 = 1_700_000_000;
+
+struct Site {
+    dir: tempfile::TempDir,
+    publisher: SigningKey,
+    rekor: SigningKey,
+    root: PathBuf,
+    key: PathBuf,
+    state: PathBuf,
+}
+
+impl Site {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let publisher = forge::key();
+        let rekor = forge::key();
+        let root = dir.path().join("trusted_root.json");
+        std::fs::write(&root, forge::trust_root_json(&rekor)).unwrap();
+        let key = dir.path().join("publisher.pub");
+        std::fs::write(&key, forge::pem(&publisher)).unwrap();
+        let state = dir.path().join("state");
+        Site {
+            dir,
+            publisher,
+            rekor,
+            root,
+            key,
+            state,
+        }
+    }
+
+    fn path(&self, n: &str) -> PathBuf {
+        self.dir.path().join(n)
+    }
+
+    /// An archive of one amd64 image, signed (or not) with a SET at `log_index`.
+    fn archive(&self, name: &str, seed: u64, log_index: Option<i64>) -> PathBuf {
+        let mut l = Layout::create(self.path(name)).unwrap();
+        let layer = l.add_random_layer(60_000, seed).unwrap();
+        let m = l
+            .add_image(&ImageSpec::new(Platform::linux("amd64")), &[layer])
+            .unwrap();
+        l.tag(REF, &m);
+        if let Some(i) = log_index {
+            let sig = sig_layer(
+                &self.publisher,
+                &self.rekor,
+                &m.digest,
+                REF,
+                Some((i, T0 + i)),
+            );
+            add_sig_manifest(&mut l, &m.digest, &[sig]);
+        }
+        let layout = l.finish().unwrap();
+        let out = self.path(&format!("{name}.tar"));
+        let o = run(
+            &[
+                "pack",
+                "--no-rekor",
+                "--arch",
+                "amd64",
+                "--from-oci-layout",
+                s(&layout),
+                "-o",
+                s(&out),
+            ],
+            &[],
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        out
+    }
+
+    fn unpack(
+        &self,
+        archive: &Path,
+        into: &str,
+        key: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
+        let mut args = vec![
+            "unpack",
+            s(archive),
+            "--into",
+            into,
+            "--key",
+            s(key),
+            "--trusted-root",
+            s(&self.root),
+            "--state-dir",
+            s(&self.state),
+        ];
+        args.extend_from_slice(extra);
+        run(&args, env)
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(common::airlock_bin());
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn state_files(state: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<_> = walkdir::WalkDir::new(state)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn dangerzone_flow_into_dir_with_rollback() {
+    let site = Site::new();
+    let v10 = site.archive("v10", 1, Some(10));
+    let v5 = site.archive("v5", 2, Some(5));
+
+    let out = site.path("images-10");
+    let target = format!("dir:{}", out.display());
+    let o = site.unpack(&v10, &target, &site.key, &[], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(out.join("index.json").is_file());
+    let marks = state_files(&site.state);
+    assert!(!marks.is_empty(), "the accepted log index is remembered");
+
+    // An older signed archive next time: refused, nothing written, state kept.
+    let older = site.path("images-5");
+    let o = site.unpack(
+        &v5,
+        &format!("dir:{}", older.display()),
+        &site.key,
+        &[],
+        &[],
+    );
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(!older.exists());
+    assert_eq!(state_files(&site.state), marks);
+
+    // The operator may force it.
+    let o = site.unpack(
+        &v5,
+        &format!("dir:{}", older.display()),
+        &site.key,
+        &["--allow-downgrade"],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(older.join("index.json").is_file());
+}
+
+#[test]
+fn wrong_key_and_missing_signature_leave_nothing() {
+    let site = Site::new();
+    let signed = site.archive("signed", 3, Some(7));
+    let unsigned = site.archive("unsigned", 4, None);
+    let other = site.path("other.pub");
+    std::fs::write(&other, forge::pem(&forge::key())).unwrap();
+
+    let out = site.path("out");
+    let target = format!("dir:{}", out.display());
+    let o = site.unpack(&signed, &target, &other, &[], &[]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).lines().count(),
+        1,
+        "one clear line: {}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+
+    let o = site.unpack(&unsigned, &target, &site.key, &[], &[]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(!out.exists());
+    assert!(
+        state_files(&site.state).is_empty(),
+        "no state written on refusal"
+    );
+
+    // --dry-run verifies with the policy and writes nothing.
+    let o = site.unpack(&signed, &target, &site.key, &["--dry-run"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn podman_target_behind_the_policy() {
+    let found = Command::new("sh")
+        .args(["-c", "command -v podman"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "podman is required when CI is set"
+        );
+        return;
+    }
+    let site = Site::new();
+    let store = tempfile::tempdir().unwrap();
+    let args = format!(
+        "--root={} --runroot={} --storage-driver=vfs",
+        store.path().join("root").display(),
+        store.path().join("run").display()
+    );
+    let env = [("AIRLOCK_PODMAN_ARGS", args.as_str())];
+    let images = || {
+        let o = Command::new("podman")
+            .args(args.split_whitespace())
+            .args(["images", "--all", "--quiet", "--no-trunc"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let v10 = site.archive("p10", 5, Some(10));
+    let v5 = site.archive("p5", 6, Some(5));
+    let other = site.path("other.pub");
+    std::fs::write(&other, forge::pem(&forge::key())).unwrap();
+
+    let o = site.unpack(&v10, "podman", &other, &[], &env);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert_eq!(images(), "", "a wrong key loads nothing");
+
+    let o = site.unpack(&v10, "podman", &site.key, &[], &env);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let loaded = images();
+    assert_eq!(loaded.lines().count(), 1);
+
+    let o = site.unpack(&v5, "podman", &site.key, &[], &env);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert_eq!(images(), loaded, "a rollback loads nothing");
+}
