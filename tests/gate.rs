@@ -726,6 +726,8 @@ fn archive_with_proof(
     let req = airlock::pipeline::PackRequest {
         layouts: vec![layout],
         refs: vec![],
+        images: vec![],
+        registry: Default::default(),
         platforms: Default::default(),
         output: out.clone(),
         zstd: false,

@@ -419,6 +419,8 @@ fn index_signature_proof_is_shared_by_its_platforms() {
     let req = PackRequest {
         layouts: vec![dir],
         refs: vec![],
+        images: vec![],
+        registry: Default::default(),
         platforms: Default::default(),
         output: tmp.path().join("a.tar"),
         zstd: false,
