@@ -4,6 +4,7 @@
 CARGO ?= cargo
 RELEASE_BIN := target/release/airlock
 MKIMAGE_BIN := target/release/airlock-mkimage
+REKOR_BIN := target/release/airlock-test-rekor
 
 .PHONY: all deps build release test lint unit demo bench bench-unpack clean
 
@@ -31,7 +32,7 @@ unit:
 test: deps lint unit
 
 demo: deps release
-	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash scripts/demo.sh
+	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) REKOR=$(REKOR_BIN) bash scripts/demo.sh
 
 bench: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/verify.sh

@@ -1,44 +1,140 @@
 #!/usr/bin/env bash
-# The demo: build a real one-layer busybox image with the project's own
-# layout builder, pack it, verify the archive (file and stdin), inspect it.
+# The whole story on one machine:
+#   a publisher pushes a signed multi-arch busybox to a local registry, each
+#   signature logged in a Rekor-compatible log  →  airlock pack --arch amd64
+#   (fetches the image, its signatures, SBOM and Rekor inclusion proofs,
+#   checks them against the publisher's key)  →  airlock verify (offline)  →
+#   airlock unpack into podman (or docker) → the loaded image.
+# Services it starts (docker-registry, airlock-test-rekor) are stopped by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AIRLOCK=${AIRLOCK:-target/release/airlock}
 MKIMAGE=${MKIMAGE:-target/release/airlock-mkimage}
-OUT=testdata/out
-REF=localhost/airlock-demo/busybox:1.36
+REKOR=${REKOR:-target/release/airlock-test-rekor}
+OUT=${DEMO_OUT:-$PWD/testdata/out}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
+# The demo's rollback state and blob cache live in $OUT, not in $HOME.
+export AIRLOCK_STATE_DIR=$OUT/state XDG_CACHE_HOME=$OUT/cache
 
 rm -rf "$OUT" && mkdir -p "$OUT"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "build a busybox image (OCI layout) in $OUT/layout"
-"$MKIMAGE" busybox --out "$OUT/layout" --ref "$REF"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 
-step "airlock pack → $OUT/busybox.tar and .tar.zst"
-"$AIRLOCK" pack --from-oci-layout "$OUT/layout" --arch amd64 -o "$OUT/busybox.tar"
-"$AIRLOCK" pack --from-oci-layout "$OUT/layout" --arch amd64 -o "$OUT/busybox.tar.zst"
+# A port nothing listens on (docker-registry cannot report a port 0 pick).
+free_port() {
+    while :; do
+        p=$((20000 + RANDOM % 30000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+}
+wait_port() {
+    for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "demo: nothing listens on port $1" >&2; return 1
+}
+
+step "start a local registry (CNCF distribution, plain HTTP on loopback)"
+port=$(free_port)
+REG=127.0.0.1:$port
+mkdir -p "$OUT/registry"
+cat > "$OUT/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $OUT/registry/storage
+http:
+  addr: $REG
+EOF
+docker-registry serve "$OUT/registry/config.yml" 2>"$OUT/registry/log" &
+pids+=($!)
+wait_port "$port"
+echo "registry at $REG (pid ${pids[-1]})"
+
+step "start a Rekor-compatible transparency log (airlock-test-rekor)"
+"$REKOR" --listen 127.0.0.1:0 --trusted-root-out "$OUT/trusted_root.json" > "$OUT/rekor.addr" 2>"$OUT/rekor.log" &
+pids+=($!)
+for _ in $(seq 200); do [ -s "$OUT/rekor.addr" ] && break; sleep 0.05; done
+REKOR_URL=http://$(head -n1 "$OUT/rekor.addr")
+echo "Rekor at $REKOR_URL (pid ${pids[-1]}); its key is in $OUT/trusted_root.json"
+
+step "publisher: sign and push demo/busybox:1.36 (amd64 + arm64/v8), log signatures in Rekor"
+"$MKIMAGE" keygen --out "$OUT/publisher" >/dev/null
+"$MKIMAGE" publish --registry "$REG" --insecure --repo demo/busybox --tag 1.36 \
+    --key "$OUT/publisher.key" --rekor-url "$REKOR_URL" --work-dir "$OUT/publish" \
+    | tee "$OUT/published.json"
+IMAGE=$REG/demo/busybox:1.36
+POLICY=(--key "$OUT/publisher.pub" --trusted-root "$OUT/trusted_root.json")
+
+step "airlock pack --arch amd64 $IMAGE (checks the signatures before writing)"
+"$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
+    --arch amd64 -o "$OUT/busybox.tar" "$IMAGE"
+"$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
+    --arch amd64 -q -o "$OUT/busybox.tar.zst" "$IMAGE" >/dev/null
 (cd "$OUT" && sha256sum -c busybox.tar.sha256 busybox.tar.zst.sha256)
 
-step "airlock verify (file, then the compressed archive on stdin)"
-"$AIRLOCK" verify "$OUT/busybox.tar"
-"$AIRLOCK" verify - < "$OUT/busybox.tar.zst"
+step "publisher re-signs the same image later (new Rekor entries); pack that too"
+"$MKIMAGE" publish --registry "$REG" --insecure --repo demo/busybox --tag 1.36 \
+    --key "$OUT/publisher.key" --rekor-url "$REKOR_URL" --work-dir "$OUT/publish2" >/dev/null
+"$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
+    --arch amd64 -q -o "$OUT/busybox-resigned.tar" "$IMAGE" >/dev/null
+echo "wrote $OUT/busybox-resigned.tar"
+
+step "the Rekor log goes away: everything from here on is offline"
+kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
 
 step "airlock inspect"
 "$AIRLOCK" inspect "$OUT/busybox.tar"
 
+step "airlock verify: integrity + publisher key + Rekor SET, inclusion proof and checkpoint"
+"$AIRLOCK" verify "${POLICY[@]}" --require-inclusion-proof "$OUT/busybox.tar"
+"$AIRLOCK" verify "${POLICY[@]}" --require-inclusion-proof -q - < "$OUT/busybox.tar.zst" >/dev/null
+echo "(the .tar.zst on stdin verifies too)"
+
 step "a tampered copy is refused (exit code 3)"
 cp "$OUT/busybox.tar" "$OUT/tampered.tar"
-# Flip one byte inside the last layer's data.
 size=$(stat -c %s "$OUT/tampered.tar")
 printf '\xff' | dd of="$OUT/tampered.tar" bs=1 seek=$((size - 4096)) conv=notrunc status=none
-set +e
-"$AIRLOCK" verify "$OUT/tampered.tar"
-rc=$?
-set -e
+set +e; "$AIRLOCK" verify "${POLICY[@]}" "$OUT/tampered.tar"; rc=$?; set -e
 echo "exit code: $rc"
 [ "$rc" -eq 3 ] || { echo "demo: expected exit code 3" >&2; exit 1; }
+
+step "a different publisher key is refused (exit code 4)"
+"$MKIMAGE" keygen --out "$OUT/stranger" >/dev/null
+set +e; "$AIRLOCK" verify --key "$OUT/stranger.pub" --trusted-root "$OUT/trusted_root.json" -q "$OUT/busybox.tar"; rc=$?; set -e
+echo "exit code: $rc"
+[ "$rc" -eq 4 ] || { echo "demo: expected exit code 4" >&2; exit 1; }
+
+PODMAN_ROOT=$OUT/podman
+PODMAN=(--root "$PODMAN_ROOT/root" --runroot "$PODMAN_ROOT/run" --storage-driver vfs)
+step "airlock unpack --into podman (private vfs store in $PODMAN_ROOT)"
+"$AIRLOCK" unpack "${POLICY[@]}" --require-inclusion-proof --into podman \
+    $(printf -- '--podman-arg=%s ' "${PODMAN[@]}") "$OUT/busybox.tar"
+
+step "the loaded image: podman reports the packed config digest as its ID"
+podman "${PODMAN[@]}" images --no-trunc --format '{{.Repository}}:{{.Tag}}  {{.ID}}'
+podman "${PODMAN[@]}" run --rm --pull never --network none --cgroups disabled --ulimit host \
+    "$IMAGE" busybox echo "hello from the air-gapped side" 2>/dev/null \
+    || echo "(this host cannot run containers; the image is loaded)"
+
+step "the re-signed archive is newer: accepted; then the first one is a rollback (exit code 5)"
+"$AIRLOCK" unpack "${POLICY[@]}" --into podman -q \
+    $(printf -- '--podman-arg=%s ' "${PODMAN[@]}") "$OUT/busybox-resigned.tar"
+set +e; "$AIRLOCK" unpack "${POLICY[@]}" --into podman -q \
+    $(printf -- '--podman-arg=%s ' "${PODMAN[@]}") "$OUT/busybox.tar"; rc=$?; set -e
+echo "exit code: $rc"
+[ "$rc" -eq 5 ] || { echo "demo: expected exit code 5" >&2; exit 1; }
 
 if command -v skopeo >/dev/null; then
     step "skopeo reads the archive unchanged"

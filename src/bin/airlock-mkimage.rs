@@ -4,6 +4,8 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use airlock::testkit::publish::RegistryTarget;
+use airlock::testkit::signed::{self, PublishRequest};
 use airlock::testkit::{FileEntry, ImageSpec, Layout, Platform};
 use clap::{Parser, Subcommand};
 
@@ -48,6 +50,45 @@ enum Cmd {
         seed: u64,
         #[arg(long, default_value_t = 1)]
         images: u64,
+    },
+    /// Write a P-256 cosign-style key pair: PREFIX.key (PKCS#8) and PREFIX.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Publish a signed multi-arch busybox to a registry, as a publisher's
+    /// CI would: push the index (amd64 busybox + arm64/v8 placeholder), sign
+    /// the index and each manifest with a cosign `.sig`, log every signature
+    /// in a Rekor v1 log, attach an SBOM. Prints what was pushed as JSON.
+    Publish {
+        /// Registry `host[:port]`.
+        #[arg(long)]
+        registry: String,
+        /// Repository inside the registry, e.g. `demo/busybox`.
+        #[arg(long)]
+        repo: String,
+        #[arg(long, default_value = "latest")]
+        tag: String,
+        /// Signing key (P-256 PEM), e.g. from `keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Rekor v1 API to log signatures in (e.g. airlock-test-rekor).
+        #[arg(long)]
+        rekor_url: Option<String>,
+        /// Speak plain HTTP to the registry.
+        #[arg(long)]
+        insecure: bool,
+        /// Extra CA certificate (PEM) for the registry's TLS.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// Basic-auth user; the password comes from AIRLOCK_PUBLISH_PASSWORD.
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long, default_value = "/bin/busybox")]
+        busybox: PathBuf,
+        /// Scratch directory for the layout built before pushing.
+        #[arg(long)]
+        work_dir: PathBuf,
     },
     /// An index with linux/amd64 and linux/arm64/v8 images sharing one layer.
     Multiarch {
@@ -120,6 +161,48 @@ fn run(cmd: Cmd) -> io::Result<()> {
             for (name, digest) in tagged {
                 report(&name, &digest, dir.clone());
             }
+        }
+        Cmd::Keygen { out } => {
+            let (k, p) = signed::generate_key(&out)?;
+            println!("{} {}", k.display(), p.display());
+        }
+        Cmd::Publish {
+            registry,
+            repo,
+            tag,
+            key,
+            rekor_url,
+            insecure,
+            ca_file,
+            username,
+            busybox,
+            work_dir,
+        } => {
+            let credentials = match username {
+                Some(u) => Some((
+                    u,
+                    std::env::var("AIRLOCK_PUBLISH_PASSWORD").map_err(|_| {
+                        io::Error::other("--username needs AIRLOCK_PUBLISH_PASSWORD")
+                    })?,
+                )),
+                None => None,
+            };
+            let req = PublishRequest {
+                target: RegistryTarget {
+                    host: registry,
+                    insecure,
+                    ca_pem: ca_file.map(std::fs::read).transpose()?,
+                    credentials,
+                },
+                repo,
+                tag,
+                busybox,
+                rekor_url,
+                work_dir,
+            };
+            let published = signed::publish_signed_busybox(&req, &signed::load_key(&key)?)?;
+            let text = serde_json::to_string_pretty(&published).map_err(io::Error::other)?;
+            println!("{text}");
         }
         Cmd::Multiarch { out, reference } => {
             let mut l = Layout::create(out)?;

@@ -4,6 +4,7 @@
 //! manifest cosign pushes under `sha256-<hex>.sig`. Shared by the tests
 //! that need evidence (the same construction as tests/forged.rs).
 
+use airlock::testkit::cosign;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
@@ -37,10 +38,7 @@ pub fn sign(k: &SigningKey, data: &[u8]) -> String {
 
 /// cosign's simple-signing payload.
 pub fn payload(digest: &str, reference: &str) -> Vec<u8> {
-    format!(
-        r#"{{"critical":{{"identity":{{"docker-reference":"{reference}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
-    )
-    .into_bytes()
+    cosign::simple_signing_payload(digest, reference)
 }
 
 /// A trusted root whose only Rekor log is `rekor`.
@@ -144,13 +142,7 @@ pub fn checkpoint(key: &SigningKey, size: u64, root: &[u8]) -> String {
     format!("{body}\n\u{2014} rekor.test {}\n", STANDARD.encode(blob))
 }
 
-/// One `.sig` layer: the payload plus cosign's annotations.
-pub struct SigLayer {
-    pub payload: Vec<u8>,
-    pub signature: String,
-    /// The legacy Rekor bundle JSON, if logged.
-    pub bundle: Option<String>,
-}
+pub use airlock::testkit::cosign::SigLayer;
 
 /// A `.sig` layer signed by `signer` over `payload(digest, reference)`,
 /// logged at `log_index` (None: no Rekor bundle annotation).
@@ -171,43 +163,24 @@ pub fn sig_layer(
     }
 }
 
-pub const SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub use airlock::testkit::cosign::SIMPLESIGNING;
 
 /// Write the cosign `.sig` manifest for `layers` into the layout and tag it
 /// `sha256-<hex>.sig` for `subject` (`sha256:<hex>`), as `cosign sign` does.
 pub fn add_sig_manifest(layout: &mut airlock::testkit::Layout, subject: &str, layers: &[SigLayer]) {
-    let mut descs = Vec::new();
-    let mut diff_ids = Vec::new();
+    let mut pushed = Vec::new();
     for l in layers {
         let d = layout.add_blob(SIMPLESIGNING, &l.payload).unwrap();
-        let mut ann = serde_json::json!({ "dev.cosignproject.cosign/signature": l.signature });
-        if let Some(b) = &l.bundle {
-            ann["dev.sigstore.cosign/bundle"] = serde_json::json!(b);
-        }
-        diff_ids.push(d.digest.clone());
-        descs.push(serde_json::json!({
-            "mediaType": SIMPLESIGNING, "size": d.size, "digest": d.digest, "annotations": ann,
-        }));
+        pushed.push((l, d.digest));
     }
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
-        "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }))
-    .unwrap();
+    let digests: Vec<String> = pushed.iter().map(|(_, d)| d.clone()).collect();
+    let config = cosign::sig_config(&digests);
     let c = layout
         .add_blob("application/vnd.oci.image.config.v1+json", &config)
         .unwrap();
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": c.media_type, "size": c.size, "digest": c.digest},
-        "layers": descs,
-    }))
-    .unwrap();
+    let manifest = cosign::sig_manifest((&c.digest, c.size), &pushed);
     let m = layout
         .add_blob("application/vnd.oci.image.manifest.v1+json", &manifest)
         .unwrap();
-    let tag = format!("sha256-{}.sig", subject.trim_start_matches("sha256:"));
-    layout.tag(&tag, &m);
+    layout.tag(&cosign::evidence_tag(subject, "sig"), &m);
 }

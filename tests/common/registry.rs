@@ -23,11 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock::model::Digest;
+use airlock::testkit::cosign;
+use airlock::testkit::publish::{Publisher, RegistryTarget};
 use base64::Engine as _;
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
-use serde_json::json;
 
 pub const USER: &str = "airlock";
 pub const PASSWORD: &str = "s3cret-test-pass";
@@ -180,32 +178,14 @@ impl Registry {
     }
 
     pub fn pusher(&self) -> Pusher {
-        let mut cfg = ClientConfig {
-            protocol: if self.tls {
-                ClientProtocol::Https
-            } else {
-                ClientProtocol::Http
-            },
-            ..ClientConfig::default()
-        };
-        if self.tls {
-            cfg.extra_root_certificates.push(Certificate {
-                encoding: CertificateEncoding::Pem,
-                data: std::fs::read(self.ca_file()).unwrap(),
-            });
-        }
-        let auth = if self.tls {
-            RegistryAuth::Basic(USER.into(), PASSWORD.into())
-        } else {
-            RegistryAuth::Anonymous
+        let target = RegistryTarget {
+            host: self.host.clone(),
+            insecure: !self.tls,
+            ca_pem: self.tls.then(|| std::fs::read(self.ca_file()).unwrap()),
+            credentials: self.tls.then(|| (USER.to_string(), PASSWORD.to_string())),
         };
         Pusher {
-            rt: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
-            client: Client::new(cfg),
-            auth,
+            inner: Publisher::connect(&target).unwrap(),
             host: self.host.clone(),
         }
     }
@@ -272,37 +252,15 @@ fn make_certs(d: &Path) {
     ]);
 }
 
-/// Pushes raw content with oci-client (blocking wrappers).
+/// The library's publisher, unwrapped for tests.
 pub struct Pusher {
-    rt: tokio::runtime::Runtime,
-    client: Client,
-    auth: RegistryAuth,
+    inner: Publisher,
     pub host: String,
 }
 
 impl Pusher {
-    fn reference(&self, repo: &str, tag_or_digest: &str) -> Reference {
-        if tag_or_digest.starts_with("sha256:") {
-            Reference::with_digest(self.host.clone(), repo.into(), tag_or_digest.into())
-        } else {
-            Reference::with_tag(self.host.clone(), repo.into(), tag_or_digest.into())
-        }
-    }
-
-    fn authed(&self, r: &Reference) {
-        self.rt
-            .block_on(self.client.auth(r, &self.auth, RegistryOperation::Push))
-            .unwrap();
-    }
-
     pub fn blob(&self, repo: &str, bytes: &[u8]) -> Digest {
-        let d = Digest::of(bytes);
-        let r = self.reference(repo, "latest");
-        self.authed(&r);
-        self.rt
-            .block_on(self.client.push_blob(&r, bytes.to_vec(), &d.to_string()))
-            .unwrap();
-        d
+        self.inner.blob(repo, bytes).unwrap()
     }
 
     /// Push a manifest or index under a tag (or by digest with `None`).
@@ -313,17 +271,7 @@ impl Pusher {
         bytes: &[u8],
         media_type: &str,
     ) -> Digest {
-        let d = Digest::of(bytes);
-        let r = self.reference(repo, tag.unwrap_or(&d.to_string()));
-        self.authed(&r);
-        self.rt
-            .block_on(self.client.push_manifest_raw(
-                &r,
-                bytes.to_vec(),
-                media_type.parse().unwrap(),
-            ))
-            .unwrap();
-        d
+        self.inner.manifest(repo, tag, bytes, media_type).unwrap()
     }
 
     /// Push a testkit layout's manifest or index (and everything below it).
@@ -335,77 +283,39 @@ impl Pusher {
         repo: &str,
         tag: Option<&str>,
     ) -> Digest {
-        let blob = |d: &str| {
-            std::fs::read(
-                layout
-                    .join("blobs/sha256")
-                    .join(d.trim_start_matches("sha256:")),
-            )
+        self.inner
+            .push_layout(layout, digest, media_type, repo, tag)
             .unwrap()
-        };
-        let bytes = blob(digest);
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        if let Some(ms) = v["manifests"].as_array() {
-            for m in ms {
-                self.push_layout(
-                    layout,
-                    m["digest"].as_str().unwrap(),
-                    m["mediaType"].as_str().unwrap(),
-                    repo,
-                    None,
-                );
-            }
-        } else {
-            let mut parts = vec![v["config"].clone()];
-            parts.extend(v["layers"].as_array().cloned().unwrap_or_default());
-            for p in parts {
-                self.blob(repo, &blob(p["digest"].as_str().unwrap()));
-            }
-        }
-        self.manifest(repo, tag, &bytes, media_type)
     }
 
-    /// A cosign `.sig` for `subject`: simple-signing payload layer with the
-    /// signature annotation, under tag `sha256-<hex>.sig`. Returns its digest.
+    /// A cosign `.sig` for `subject` signed with `sign` (raw signature
+    /// bytes), under tag `sha256-<hex>.sig`, not logged. Returns its digest.
     pub fn cosign_signature(
         &self,
         repo: &str,
         subject: &Digest,
         sign: &dyn Fn(&[u8]) -> Vec<u8>,
     ) -> Digest {
-        let payload = format!(
-            r#"{{"critical":{{"identity":{{"docker-reference":"{}/{repo}"}},"image":{{"docker-manifest-digest":"{subject}"}},"type":"cosign container image signature"}},"optional":null}}"#,
-            self.host
-        );
-        let sig = base64::engine::general_purpose::STANDARD.encode(sign(payload.as_bytes()));
-        self.artifact(
-            repo,
-            Some(&format!("sha256-{}.sig", subject.hex())),
-            None,
-            None,
-            "application/vnd.dev.cosign.simplesigning.v1+json",
-            payload.as_bytes(),
-            Some(json!({"dev.cosignproject.cosign/signature": sig})),
-        )
+        let payload =
+            cosign::simple_signing_payload(&subject.to_string(), &format!("{}/{repo}", self.host));
+        let signature = base64::engine::general_purpose::STANDARD.encode(sign(&payload));
+        let layer = cosign::SigLayer {
+            payload,
+            signature,
+            bundle: None,
+        };
+        self.inner
+            .cosign_signature(repo, subject, &[layer])
+            .unwrap()
     }
 
     /// A cosign `.sbom` (SPDX JSON) for `subject`.
     pub fn cosign_sbom(&self, repo: &str, subject: &Digest) -> Digest {
-        let sbom = json!({"spdxVersion": "SPDX-2.3", "name": subject.to_string()}).to_string();
-        self.artifact(
-            repo,
-            Some(&format!("sha256-{}.sbom", subject.hex())),
-            None,
-            None,
-            "text/spdx+json",
-            sbom.as_bytes(),
-            None,
-        )
+        self.inner.cosign_sbom(repo, subject).unwrap()
     }
 
-    /// An OCI 1.1 referrer of `subject` with `artifact_type`, pushed by
-    /// digest, and listed in the referrers tag-schema index `sha256-<hex>`
-    /// (rewritten to hold every referrer pushed through here so far).
+    /// An OCI 1.1 referrer of `subject`, listed in the referrers tag-schema
+    /// index `sha256-<hex>` (rewritten to hold every referrer in `listed`).
     pub fn referrer(
         &self,
         repo: &str,
@@ -414,99 +324,9 @@ impl Pusher {
         content: &[u8],
         listed: &mut Vec<serde_json::Value>,
     ) -> Digest {
-        let d = self.artifact(
-            repo,
-            None,
-            Some(subject),
-            Some(artifact_type),
-            artifact_type,
-            content,
-            None,
-        );
-        let bytes = self.manifest_bytes_len(repo, &d);
-        listed.push(json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": d.to_string(),
-            "size": bytes,
-            "artifactType": artifact_type,
-        }));
-        let index = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": listed,
-        })
-        .to_string();
-        self.manifest(
-            repo,
-            Some(&format!("sha256-{}", subject.0.hex())),
-            index.as_bytes(),
-            "application/vnd.oci.image.index.v1+json",
-        );
-        d
-    }
-
-    fn manifest_bytes_len(&self, repo: &str, d: &Digest) -> u64 {
-        let r = self.reference(repo, &d.to_string());
-        let (b, _) = self
-            .rt
-            .block_on(self.client.pull_manifest_raw(
-                &r,
-                &self.auth,
-                &["application/vnd.oci.image.manifest.v1+json"],
-            ))
-            .unwrap();
-        b.len() as u64
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn artifact(
-        &self,
-        repo: &str,
-        tag: Option<&str>,
-        subject: Option<(&Digest, &str, u64)>,
-        artifact_type: Option<&str>,
-        layer_type: &str,
-        content: &[u8],
-        annotations: Option<serde_json::Value>,
-    ) -> Digest {
-        let layer = self.blob(repo, content);
-        let (config_type, config) = if artifact_type.is_some() {
-            ("application/vnd.oci.empty.v1+json", b"{}".to_vec())
-        } else {
-            let c = json!({
-                "architecture": "", "os": "", "config": {},
-                "created": "0001-01-01T00:00:00Z",
-                "rootfs": {"type": "layers", "diff_ids": [layer.to_string()]},
-            });
-            (
-                "application/vnd.oci.image.config.v1+json",
-                c.to_string().into_bytes(),
-            )
-        };
-        let config_d = self.blob(repo, &config);
-        let mut layer_desc =
-            json!({"mediaType": layer_type, "digest": layer.to_string(), "size": content.len()});
-        if let Some(a) = annotations {
-            layer_desc["annotations"] = a;
-        }
-        let mut m = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": config_type, "digest": config_d.to_string(), "size": config.len()},
-            "layers": [layer_desc],
-        });
-        if let Some(at) = artifact_type {
-            m["artifactType"] = json!(at);
-        }
-        if let Some((d, mt, size)) = subject {
-            m["subject"] = json!({"mediaType": mt, "digest": d.to_string(), "size": size});
-        }
-        self.manifest(
-            repo,
-            tag,
-            m.to_string().as_bytes(),
-            "application/vnd.oci.image.manifest.v1+json",
-        )
+        self.inner
+            .referrer(repo, subject, artifact_type, content, listed)
+            .unwrap()
     }
 }
 

@@ -9,6 +9,10 @@
 //! Blobs are streamed to `blobs/sha256/` through a hashing writer and renamed
 //! into place, so a multi-GiB random layer never sits in memory.
 
+pub mod cosign;
+pub mod publish;
+pub mod signed;
+
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -104,6 +108,16 @@ impl Platform {
             architecture: arch.to_string(),
             os: "linux".into(),
             variant,
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match &self.variant {
+            Some(v) => write!(f, "/{v}"),
+            None => Ok(()),
         }
     }
 }

@@ -1,0 +1,42 @@
+//! `make demo` must keep working: run scripts/demo.sh with this build's
+//! binaries into a temporary directory. The script itself checks each step's
+//! exit code (tampered → 3, wrong key → 4, rollback → 5) and fails otherwise.
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn demo_script_runs_end_to_end() {
+    if !common::registry::have_tools(&["docker-registry", "podman", "skopeo"]) {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"))
+        .env("AIRLOCK", env!("CARGO_BIN_EXE_airlock"))
+        .env("MKIMAGE", env!("CARGO_BIN_EXE_airlock-mkimage"))
+        .env("REKOR", env!("CARGO_BIN_EXE_airlock-test-rekor"))
+        .env("DEMO_OUT", out.path().join("demo"))
+        .output()
+        .unwrap();
+    let stdout = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "demo failed:\n{stdout}");
+    for expect in [
+        "stored 2 Rekor inclusion proof(s)",
+        "✓ transparency-log",
+        "loaded into podman",
+        "exit code: 3",
+        "exit code: 4",
+        "exit code: 5",
+    ] {
+        assert!(
+            stdout.contains(expect),
+            "demo output lacks {expect:?}:\n{stdout}"
+        );
+    }
+}

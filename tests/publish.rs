@@ -1,0 +1,196 @@
+//! The publisher side used by `make demo`, end to end on real parts: the
+//! library publisher pushes a signed multi-arch image to the real
+//! distribution registry, logging each signature in our Rekor test server
+//! over HTTP; `airlock pack` from the registry then stores the inclusion
+//! proofs, and the archive verifies offline with `--require-inclusion-proof`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use airlock::model::manifest::{ArchiveManifest, EvidenceRole};
+use airlock::rekor_server::{Log, RekorServer};
+use airlock::testkit::publish::RegistryTarget;
+use airlock::testkit::signed::{self, PublishRequest, Published};
+use common::registry::Registry;
+
+fn airlock(args: &[&str]) -> Output {
+    Command::new(common::airlock_bin())
+        .args(args)
+        .env(
+            "AIRLOCK_STATE_DIR",
+            "/nonexistent-state-must-not-be-written",
+        )
+        .output()
+        .unwrap()
+}
+
+struct World {
+    reg: Registry,
+    rekor: RekorServer,
+    tmp: tempfile::TempDir,
+    published: Published,
+}
+
+impl World {
+    fn new() -> Option<World> {
+        let reg = Registry::plain()?;
+        let rekor = RekorServer::start("127.0.0.1:0", Log::generate("rekor.publish.test").unwrap())
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let (key, public) = signed::generate_key(&tmp.path().join("publisher")).unwrap();
+        assert!(public.exists());
+        std::fs::write(
+            tmp.path().join("trusted_root.json"),
+            rekor.log().trusted_root(&rekor.url()).to_string(),
+        )
+        .unwrap();
+        let req = PublishRequest {
+            target: RegistryTarget {
+                host: reg.host.clone(),
+                insecure: true,
+                ..RegistryTarget::default()
+            },
+            repo: "demo/busybox".into(),
+            tag: "1.36".into(),
+            busybox: "/bin/busybox".into(),
+            rekor_url: Some(rekor.url()),
+            work_dir: tmp.path().join("work"),
+        };
+        if !Path::new("/bin/busybox").exists() {
+            assert!(std::env::var_os("CI").is_none(), "busybox-static missing");
+            return None;
+        }
+        let published =
+            signed::publish_signed_busybox(&req, &signed::load_key(&key).unwrap()).unwrap();
+        Some(World {
+            reg,
+            rekor,
+            tmp,
+            published,
+        })
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.tmp.path().join(name).display().to_string()
+    }
+
+    fn policy(&self) -> Vec<String> {
+        vec![
+            "--key".into(),
+            self.path("publisher.pub"),
+            "--trusted-root".into(),
+            self.path("trusted_root.json"),
+        ]
+    }
+
+    fn pack(&self, out: &str) -> Output {
+        let mut args = vec![
+            "pack".to_string(),
+            "-q".into(),
+            "--insecure-registry".into(),
+            self.reg.host.clone(),
+            "--rekor-url".into(),
+            self.rekor.url(),
+            "--cache-dir".into(),
+            self.path("cache"),
+            "--arch".into(),
+            "amd64".into(),
+            "-o".into(),
+            self.path(out),
+            self.published.reference.clone(),
+        ];
+        args.extend(self.policy());
+        airlock(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+}
+
+#[test]
+fn published_image_packs_with_rekor_proofs_and_verifies_offline() {
+    let Some(w) = World::new() else { return };
+    assert!(w.published.logged);
+    assert_eq!(w.published.platforms.len(), 2);
+    assert_eq!(w.published.signatures.len(), 3, "index + two platforms");
+    assert_eq!(w.rekor.log().size(), 3, "every signature logged");
+
+    let o = w.pack("a.tar");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: ArchiveManifest = serde_json::from_slice(
+        &std::process::Command::new("tar")
+            .args(["-xOf", &w.path("a.tar"), "airlock.json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let image = &m.images[0];
+    assert_eq!(image.manifest_digest, w.published.platforms[0].1);
+    let count = |role: EvidenceRole| image.evidence.iter().filter(|e| e.role == role).count();
+    assert_eq!(
+        count(EvidenceRole::Signature),
+        2,
+        "index and amd64 signatures"
+    );
+    assert_eq!(
+        count(EvidenceRole::RekorProof),
+        2,
+        "one proof per signature"
+    );
+    assert_eq!(count(EvidenceRole::Sbom), 1);
+
+    let mut args = vec!["verify", "--require-inclusion-proof", "--allow-downgrade"];
+    let policy = w.policy();
+    args.extend(policy.iter().map(String::as_str));
+    let archive = w.path("a.tar");
+    args.push(&archive);
+    let o = airlock(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn resigning_logs_new_entries_so_archives_are_ordered() {
+    let Some(w) = World::new() else { return };
+    let first = w.rekor.log().size();
+    let req = PublishRequest {
+        target: RegistryTarget {
+            host: w.reg.host.clone(),
+            insecure: true,
+            ..RegistryTarget::default()
+        },
+        repo: "demo/busybox".into(),
+        tag: "1.36".into(),
+        busybox: "/bin/busybox".into(),
+        rekor_url: Some(w.rekor.url()),
+        work_dir: w.tmp.path().join("work2"),
+    };
+    let key = signed::load_key(&w.tmp.path().join("publisher.key")).unwrap();
+    let again = signed::publish_signed_busybox(&req, &key).unwrap();
+    assert_eq!(again.index, w.published.index, "same image content");
+    assert_ne!(again.signatures, w.published.signatures, "fresh signatures");
+    assert_eq!(w.rekor.log().size(), first + 3, "new log entries, no 409");
+}
+
+#[test]
+fn unreachable_rekor_is_a_clear_publish_error() {
+    let Some(reg) = Registry::plain() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _) = signed::generate_key(&tmp.path().join("k")).unwrap();
+    let req = PublishRequest {
+        target: RegistryTarget {
+            host: reg.host.clone(),
+            insecure: true,
+            ..RegistryTarget::default()
+        },
+        repo: "demo/busybox".into(),
+        tag: "1".into(),
+        busybox: "/bin/busybox".into(),
+        rekor_url: Some(format!(
+            "http://127.0.0.1:{}",
+            common::registry::free_port()
+        )),
+        work_dir: tmp.path().join("work"),
+    };
+    let e = signed::publish_signed_busybox(&req, &signed::load_key(&key).unwrap()).unwrap_err();
+    assert!(e.to_string().contains("/api/v1/log/entries"), "{e}");
+}
