@@ -335,6 +335,8 @@ impl Pusher {
 pub struct FlakyProxy {
     pub port: u16,
     pub cuts: Arc<AtomicU64>,
+    /// Bytes relayed from the server to clients, over all connections.
+    pub relayed: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -352,7 +354,8 @@ impl FlakyProxy {
         let cuts = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let armed = Arc::new(AtomicBool::new(true));
-        let (c2, s2) = (cuts.clone(), stop.clone());
+        let relayed = Arc::new(AtomicU64::new(0));
+        let (c2, s2, r2) = (cuts.clone(), stop.clone(), relayed.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s2.load(Ordering::SeqCst) {
@@ -362,7 +365,7 @@ impl FlakyProxy {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
                     continue;
                 };
-                let (armed, cuts) = (armed.clone(), c2.clone());
+                let (armed, cuts, relayed) = (armed.clone(), c2.clone(), r2.clone());
                 let (mut c_r, mut s_w) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 std::thread::spawn(move || {
                     let _ = std::io::copy(&mut c_r, &mut s_w);
@@ -381,6 +384,7 @@ impl FlakyProxy {
                             break;
                         }
                         sent += n as u64;
+                        relayed.fetch_add(n as u64, Ordering::SeqCst);
                         if sent > cut_after && armed.swap(false, Ordering::SeqCst) {
                             cuts.fetch_add(1, Ordering::SeqCst);
                             let _ = c_w.shutdown(std::net::Shutdown::Both);
@@ -392,6 +396,11 @@ impl FlakyProxy {
                 });
             }
         });
-        FlakyProxy { port, cuts, stop }
+        FlakyProxy {
+            port,
+            cuts,
+            relayed,
+            stop,
+        }
     }
 }

@@ -3,13 +3,17 @@
 //! A blob is streamed into a temp file under `<dir>/tmp/`, its size capped at
 //! the descriptor's and its sha256 computed on the way, and renamed into place
 //! only when both match; so a file under `blobs/` is always complete and
-//! correct, a finished blob is never downloaded again, and an interrupted one
-//! restarts from zero. (The archive writer hashes every blob again anyway.)
+//! correct, and a finished blob is never downloaded again. When a download
+//! breaks, the retry asks for the rest with an HTTP Range request and goes on
+//! hashing where it stopped; a registry that answers 200 instead of 206
+//! restarts the blob from zero. A pack that is killed restarts unfinished
+//! blobs from zero. (The archive writer hashes every blob again anyway.)
 
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
 use indicatif::ProgressBar;
+use oci_client::client::BlobResponse;
 use oci_client::manifest::OciDescriptor;
 use oci_client::{Client, Reference};
 use sha2::{Digest as _, Sha256};
@@ -19,6 +23,13 @@ use super::fail::{self, Failure};
 use crate::error::{Error, IoContext};
 use crate::model::oci::DescriptorInfo;
 use crate::model::Digest;
+
+/// The bytes of one blob received so far, kept across retries.
+struct Partial {
+    tmp: tempfile::NamedTempFile,
+    hasher: Sha256,
+    got: u64,
+}
 
 #[derive(Debug, Clone)]
 pub struct BlobCache {
@@ -72,14 +83,20 @@ impl BlobCache {
             return Ok(self.path(&desc.digest));
         }
         let mut attempt = 0;
+        let mut partial = None;
         loop {
             attempt += 1;
-            let mut got = 0u64;
-            match self.try_fetch(client, repo, desc, progress, &mut got).await {
+            match self
+                .try_fetch(client, repo, desc, progress, &mut partial)
+                .await
+            {
                 Ok(p) => return Ok(p),
                 Err(f) => {
-                    for p in progress {
-                        p.set_position(p.position().saturating_sub(got));
+                    if !matches!(f, Failure::Retry(_)) {
+                        let got = partial.as_ref().map_or(0, |p: &Partial| p.got);
+                        for p in progress {
+                            p.set_position(p.position().saturating_sub(got));
+                        }
                     }
                     match f {
                         Failure::Retry(_) if attempt <= retries => {
@@ -92,13 +109,14 @@ impl BlobCache {
         }
     }
 
+    /// One attempt: the whole blob, or the rest of `partial` by Range.
     async fn try_fetch(
         &self,
         client: &Client,
         repo: &Reference,
         desc: &DescriptorInfo,
         progress: &[&ProgressBar],
-        got: &mut u64,
+        partial: &mut Option<Partial>,
     ) -> Result<PathBuf, Failure> {
         let what = format!("blob {} of {}", desc.digest, repo.whole());
         let fatal = |m: String| Failure::Fatal(Error::Source(format!("{what}: {m}")));
@@ -108,37 +126,69 @@ impl BlobCache {
             size: i64::try_from(desc.size).map_err(|_| fatal("size out of range".into()))?,
             ..OciDescriptor::default()
         };
-        let mut stream = client
-            .pull_blob_stream(repo, &oci_desc)
-            .await
-            .map_err(|e| fail::classify(&what, e))?;
+        let resume_at = partial.as_ref().map_or(0, |p| p.got);
+        let (mut stream, resumed) = if resume_at > 0 {
+            match client
+                .pull_blob_stream_partial(repo, &oci_desc, resume_at, None)
+                .await
+                .map_err(|e| fail::classify(&what, e))?
+            {
+                BlobResponse::Partial(s) => (s, true),
+                BlobResponse::Full(s) => (s, false),
+            }
+        } else {
+            let s = client
+                .pull_blob_stream(repo, &oci_desc)
+                .await
+                .map_err(|e| fail::classify(&what, e))?;
+            (s, false)
+        };
+        if !resumed {
+            // From zero: forget what an earlier attempt kept.
+            for p in progress {
+                p.set_position(p.position().saturating_sub(resume_at));
+            }
+            let tmp_dir = self.root.join("tmp");
+            let tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
+                .map_err(|e| Failure::Fatal(Error::io_path("create a file in", &tmp_dir, e)))?;
+            *partial = Some(Partial {
+                tmp,
+                hasher: Sha256::new(),
+                got: 0,
+            });
+        }
+        let Some(part) = partial.as_mut() else {
+            return Err(fatal("no download state".into()));
+        };
+        let expected = desc.size - part.got;
         if let Some(len) = stream.content_length {
-            if len != desc.size {
+            if len != expected {
                 return Err(fatal(format!(
-                    "the registry sends {len} bytes, the descriptor says {}",
-                    desc.size
+                    "the registry sends {len} bytes, {expected} were expected"
                 )));
             }
         }
-        let tmp_dir = self.root.join("tmp");
-        let tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
-            .map_err(|e| Failure::Fatal(Error::io_path("create a file in", &tmp_dir, e)))?;
-        let io_fatal = |e: std::io::Error| Failure::Fatal(Error::io_path("write", tmp.path(), e));
-        let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(io_fatal)?);
-        let mut hasher = Sha256::new();
+        let tmp_path = part.tmp.path().to_path_buf();
+        let io_fatal = |e: std::io::Error| Failure::Fatal(Error::io_path("write", &tmp_path, e));
+        let mut file = tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(&tmp_path)
+            .await
+            .map_err(io_fatal)?;
         let mut stream_err = None;
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(bytes) => {
-                    *got += bytes.len() as u64;
-                    if *got > desc.size {
+                    if part.got + bytes.len() as u64 > desc.size {
                         return Err(fatal(format!(
                             "the registry sent more than the {} bytes the descriptor says",
                             desc.size
                         )));
                     }
-                    hasher.update(&bytes);
+                    // Written before it counts, so a kept partial is on disk.
                     file.write_all(&bytes).await.map_err(io_fatal)?;
+                    part.hasher.update(&bytes);
+                    part.got += bytes.len() as u64;
                     progress.iter().for_each(|p| p.inc(bytes.len() as u64));
                 }
                 Err(e) => {
@@ -147,34 +197,37 @@ impl BlobCache {
                 }
             }
         }
-        if *got == desc.size {
-            // Every byte arrived: a digest mismatch is wrong content, which no
-            // retry will fix (the client's own verifier also errors here).
-            let actual = Digest::from_bytes(hasher.finalize().into());
-            if actual != desc.digest {
-                return Err(fatal(format!(
-                    "content has {actual}, not the digest it is stored under (refused)"
-                )));
-            }
-        } else {
+        file.flush().await.map_err(io_fatal)?;
+        if part.got != desc.size {
             return Err(Failure::Retry(match stream_err {
                 Some(e) => format!(
                     "download broke after {} of {} bytes: {}",
-                    got,
+                    part.got,
                     desc.size,
                     fail::chain(&e)
                 ),
-                None => format!("connection ended after {} of {} bytes", got, desc.size),
+                None => format!("connection ended after {} of {} bytes", part.got, desc.size),
             }));
+        }
+        // Every byte arrived: a digest mismatch is wrong content, which no
+        // retry will fix.
+        let Some(done) = partial.take() else {
+            return Err(fatal("no download state".into()));
+        };
+        let actual = Digest::from_bytes(done.hasher.finalize().into());
+        if actual != desc.digest {
+            return Err(fatal(format!(
+                "content has {actual}, not the digest it is stored under (refused)"
+            )));
         }
         if let Some(e) = stream_err {
             return Err(Failure::Retry(fail::chain(&e)));
         }
-        file.flush().await.map_err(io_fatal)?;
         file.sync_all().await.map_err(io_fatal)?;
         drop(file);
         let dest = self.path(&desc.digest);
-        tmp.persist(&dest)
+        done.tmp
+            .persist(&dest)
             .map_err(|e| Failure::Fatal(Error::io_path("rename into", &dest, e.error)))?;
         Ok(dest)
     }
