@@ -138,6 +138,7 @@ fn published_image_packs_with_rekor_proofs_and_verifies_offline() {
         "one proof per signature"
     );
     assert_eq!(count(EvidenceRole::Sbom), 1);
+    assert_eq!(count(EvidenceRole::Attestation), 1, "SLSA provenance .att");
 
     let mut args = vec!["verify", "--require-inclusion-proof", "--allow-downgrade"];
     let policy = w.policy();

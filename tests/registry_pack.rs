@@ -27,6 +27,7 @@ struct World {
     amd64_layer: Digest,
     signature: Digest,
     sbom: Digest,
+    attestation: Digest,
     bundle: Digest,
 }
 
@@ -35,7 +36,8 @@ fn dg(s: &str) -> Digest {
 }
 
 /// multi:1 = index(amd64, arm64/v8) sharing a layer; a cosign signature on
-/// the index, an SBOM and a bundle referrer on the amd64 manifest.
+/// the index; an SBOM, an `.att` (DSSE SLSA provenance) and a bundle
+/// referrer on the amd64 manifest.
 /// plain:1 = unsigned single-platform amd64 image sharing that layer.
 fn world(reg: Registry) -> World {
     let tmp = tempfile::tempdir().unwrap();
@@ -79,6 +81,7 @@ fn world(reg: Registry) -> World {
         Some("1"),
     );
     let key = SigningKey::random(&mut rand_core::OsRng);
+    let attestation = p.cosign_attestation("team/multi", &dg(&amd.digest), &key);
     let sign = move |data: &[u8]| {
         let s: DerSignature = key.sign(data);
         s.as_bytes().to_vec()
@@ -105,6 +108,7 @@ fn world(reg: Registry) -> World {
         amd64_layer: dg(&a.descriptor.digest),
         signature,
         sbom,
+        attestation,
         bundle,
     }
 }
@@ -216,6 +220,10 @@ fn picks_amd64_from_the_index_with_its_evidence() {
         "{ev:?}"
     );
     assert!(
+        ev.contains(&(EvidenceRole::Attestation, w.attestation, w.amd64)),
+        "{ev:?}"
+    );
+    assert!(
         ev.contains(&(EvidenceRole::Bundle, w.bundle, w.amd64)),
         "{ev:?}"
     );
@@ -229,7 +237,14 @@ fn picks_amd64_from_the_index_with_its_evidence() {
         Some(format!("sha256-{}.sig", w.index.hex()).as_str())
     );
     // the index, the evidence manifests and their blobs are all in the archive
-    for d in [w.index, w.signature, w.sbom, w.bundle, w.amd64_layer] {
+    for d in [
+        w.index,
+        w.signature,
+        w.sbom,
+        w.attestation,
+        w.bundle,
+        w.amd64_layer,
+    ] {
         assert!(m.blob(&d).is_some(), "{d} missing");
     }
 }

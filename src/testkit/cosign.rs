@@ -185,3 +185,53 @@ pub fn log_in_rekor(rekor_url: &str, layer: &SigLayer, public_pem: &str) -> io::
         .ok_or_else(|| other(&url, "answer holds no log entry"))?;
     legacy_bundle(entry)
 }
+
+pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub const SLSA_PROVENANCE_02: &str = "https://slsa.dev/provenance/v0.2";
+
+/// DSSE pre-authentication encoding, the bytes a DSSE signature covers.
+pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// An in-toto v0.1 statement with a SLSA v0.2 provenance predicate, as the
+/// slsa-github-generator writes for a container image.
+pub fn provenance_statement(name: &str, digest: &str, repo_url: &str, git_ref: &str) -> Vec<u8> {
+    json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "subject": [{ "name": name, "digest": { "sha256": digest.trim_start_matches("sha256:") } }],
+        "predicateType": SLSA_PROVENANCE_02,
+        "predicate": {
+            "builder": { "id": "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.0.0" },
+            "buildType": "https://github.com/slsa-framework/slsa-github-generator/container@v1",
+            "invocation": { "configSource": {
+                "uri": format!("git+{repo_url}@{git_ref}"),
+                "digest": { "sha1": "0123456789abcdef0123456789abcdef01234567" },
+                "entryPoint": ".github/workflows/release.yml"
+            } }
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The DSSE envelope `cosign attest --key` stores as an `.att` layer.
+pub fn dsse_envelope(key: &SigningKey, statement: &[u8]) -> Vec<u8> {
+    let sig: DerSignature = key.sign_with_rng(&mut rand_core::OsRng, &dsse_pae(IN_TOTO, statement));
+    json!({
+        "payloadType": IN_TOTO,
+        "payload": STANDARD.encode(statement),
+        "signatures": [{ "keyid": "", "sig": STANDARD.encode(sig.as_bytes()) }],
+    })
+    .to_string()
+    .into_bytes()
+}

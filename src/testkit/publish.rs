@@ -183,6 +183,37 @@ impl Publisher {
         self.manifest(repo, Some(&tag), &manifest, OCI_MANIFEST)
     }
 
+    /// A cosign `.att` for `subject`: one DSSE envelope layer with the
+    /// annotations cosign writes (an empty signature annotation, the
+    /// predicate type, and the legacy Rekor bundle when logged).
+    pub fn cosign_attestation(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        envelope: &[u8],
+        predicate_type: &str,
+        rekor_bundle: Option<&str>,
+    ) -> io::Result<Digest> {
+        let mut ann = json!({
+            cosign::ANNOTATION_SIGNATURE: "",
+            "predicateType": predicate_type,
+        });
+        if let Some(b) = rekor_bundle {
+            ann[cosign::ANNOTATION_BUNDLE] = json!(b);
+        }
+        self.artifact(
+            repo,
+            Some(&cosign::evidence_tag(&subject.to_string(), "att")),
+            Artifact {
+                subject: None,
+                artifact_type: None,
+                layer_type: cosign::DSSE_ENVELOPE,
+                content: envelope,
+                annotations: Some(ann),
+            },
+        )
+    }
+
     /// A cosign `.sbom` (SPDX JSON) for `subject`.
     pub fn cosign_sbom(&self, repo: &str, subject: &Digest) -> io::Result<Digest> {
         let sbom = json!({"spdxVersion": "SPDX-2.3", "name": subject.to_string()}).to_string();

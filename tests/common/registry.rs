@@ -309,6 +309,31 @@ impl Pusher {
             .unwrap()
     }
 
+    /// A cosign `.att` for `subject`: SLSA provenance in a DSSE envelope
+    /// signed by `key`, not logged.
+    pub fn cosign_attestation(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        key: &p256::ecdsa::SigningKey,
+    ) -> Digest {
+        let statement = cosign::provenance_statement(
+            &format!("{}/{repo}", self.host),
+            &subject.to_string(),
+            "https://github.com/example/app",
+            "refs/heads/main",
+        );
+        self.inner
+            .cosign_attestation(
+                repo,
+                subject,
+                &cosign::dsse_envelope(key, &statement),
+                cosign::SLSA_PROVENANCE_02,
+                None,
+            )
+            .unwrap()
+    }
+
     /// A cosign `.sbom` (SPDX JSON) for `subject`.
     pub fn cosign_sbom(&self, repo: &str, subject: &Digest) -> Digest {
         self.inner.cosign_sbom(repo, subject).unwrap()
