@@ -34,26 +34,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 55123)
-host="127.0.0.1:$port"
-cat >"$work/config.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/storage
-http:
-  addr: $host
-YML
-docker-registry serve "$work/config.yml" 2>"$work/registry.log" &
-reg_pid=$!
-for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-    sleep 0.1
-done
+. "$(dirname "$0")/../scripts/lib/registry.sh"
+start_registry "$work/registry"
+reg_pid=$REG_PID
+host=$REG
 
 echo "bench: $IMAGES images x $LAYERS layers x $LAYER_SIZE bytes, registry $host"
 "$MKIMAGE" random --out "$work/layout" --ref localhost/bench/random:img \

@@ -26,40 +26,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port nothing listens on (docker-registry cannot report a port 0 pick).
-free_port() {
-    while :; do
-        p=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-}
-wait_port() {
-    for _ in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "demo: nothing listens on port $1" >&2; return 1
-}
+. scripts/lib/registry.sh
 
 step "start a local registry (CNCF distribution, plain HTTP on loopback)"
-port=$(free_port)
-REG=127.0.0.1:$port
-mkdir -p "$OUT/registry"
-cat > "$OUT/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $OUT/registry/storage
-http:
-  addr: $REG
-EOF
-docker-registry serve "$OUT/registry/config.yml" 2>"$OUT/registry/log" &
-pids+=($!)
-wait_port "$port"
+start_registry "$OUT/registry"
+pids+=("$REG_PID")
 echo "registry at $REG (pid ${pids[-1]})"
 
 step "start a Rekor-compatible transparency log (airlock-test-rekor)"

@@ -865,15 +865,7 @@ fn require_inclusion_proof_contradicts_ignore_tlog() {
 // ---- cosign attestations (.att): DSSE + intoto 0.0.2 entry + SET --------
 
 fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {} {} ",
-        payload_type.len(),
-        payload_type,
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
+    airlock::testkit::cosign::dsse_pae(payload_type, payload)
 }
 
 fn statement(subject_digest: &str, predicate_type: &str, predicate: serde_json::Value) -> Vec<u8> {

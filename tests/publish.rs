@@ -26,6 +26,22 @@ fn airlock(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// demo/busybox:TAG on a plain-HTTP registry, logged in `rekor_url`.
+fn request(reg: &Registry, tag: &str, rekor_url: String, work_dir: &Path) -> PublishRequest {
+    PublishRequest {
+        target: RegistryTarget {
+            host: reg.host.clone(),
+            insecure: true,
+            ..RegistryTarget::default()
+        },
+        repo: "demo/busybox".into(),
+        tag: tag.into(),
+        busybox: "/bin/busybox".into(),
+        rekor_url: Some(rekor_url),
+        work_dir: work_dir.to_path_buf(),
+    }
+}
+
 struct World {
     reg: Registry,
     rekor: RekorServer,
@@ -46,18 +62,7 @@ impl World {
             rekor.log().trusted_root(&rekor.url()).to_string(),
         )
         .unwrap();
-        let req = PublishRequest {
-            target: RegistryTarget {
-                host: reg.host.clone(),
-                insecure: true,
-                ..RegistryTarget::default()
-            },
-            repo: "demo/busybox".into(),
-            tag: "1.36".into(),
-            busybox: "/bin/busybox".into(),
-            rekor_url: Some(rekor.url()),
-            work_dir: tmp.path().join("work"),
-        };
+        let req = request(&reg, "1.36", rekor.url(), &tmp.path().join("work"));
         if !Path::new("/bin/busybox").exists() {
             assert!(std::env::var_os("CI").is_none(), "busybox-static missing");
             return None;
@@ -153,18 +158,7 @@ fn published_image_packs_with_rekor_proofs_and_verifies_offline() {
 fn resigning_logs_new_entries_so_archives_are_ordered() {
     let Some(w) = World::new() else { return };
     let first = w.rekor.log().size();
-    let req = PublishRequest {
-        target: RegistryTarget {
-            host: w.reg.host.clone(),
-            insecure: true,
-            ..RegistryTarget::default()
-        },
-        repo: "demo/busybox".into(),
-        tag: "1.36".into(),
-        busybox: "/bin/busybox".into(),
-        rekor_url: Some(w.rekor.url()),
-        work_dir: w.tmp.path().join("work2"),
-    };
+    let req = request(&w.reg, "1.36", w.rekor.url(), &w.tmp.path().join("work2"));
     let key = signed::load_key(&w.tmp.path().join("publisher.key")).unwrap();
     let again = signed::publish_signed_busybox(&req, &key).unwrap();
     assert_eq!(again.index, w.published.index, "same image content");
@@ -177,21 +171,8 @@ fn unreachable_rekor_is_a_clear_publish_error() {
     let Some(reg) = Registry::plain() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (key, _) = signed::generate_key(&tmp.path().join("k")).unwrap();
-    let req = PublishRequest {
-        target: RegistryTarget {
-            host: reg.host.clone(),
-            insecure: true,
-            ..RegistryTarget::default()
-        },
-        repo: "demo/busybox".into(),
-        tag: "1".into(),
-        busybox: "/bin/busybox".into(),
-        rekor_url: Some(format!(
-            "http://127.0.0.1:{}",
-            common::registry::free_port()
-        )),
-        work_dir: tmp.path().join("work"),
-    };
+    let dead = format!("http://127.0.0.1:{}", common::registry::free_port());
+    let req = request(&reg, "1", dead, &tmp.path().join("work"));
     let e = signed::publish_signed_busybox(&req, &signed::load_key(&key).unwrap()).unwrap_err();
     assert!(e.to_string().contains("/api/v1/log/entries"), "{e}");
 }
