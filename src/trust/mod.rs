@@ -22,6 +22,7 @@ pub mod reference;
 pub mod rekor;
 pub mod rollback;
 pub mod root;
+pub mod tuf;
 
 pub use attestation::{
     verify_cosign_attestation, verify_provenance, CosignAttestation, ProvenancePolicy,
