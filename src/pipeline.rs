@@ -30,6 +30,9 @@ pub struct PackRequest {
     pub platforms: PlatformFilter,
     pub output: PathBuf,
     pub zstd: bool,
+    /// The trust material to carry: the trusted root (embedded public-good
+    /// one by default) and optional TUF metadata vouching for it.
+    pub trust: crate::source::trust::PackTrust,
 }
 
 #[derive(Debug)]
@@ -49,6 +52,9 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
             "nothing to pack: give IMAGE references, -f FILE or --from-oci-layout DIR".into(),
         ));
     }
+    // Trust material first: a bad --trusted-root or TUF directory fails
+    // before any registry is contacted. TUF expiry is judged now.
+    let trust = crate::source::trust::load(&req.trust, jiff::Timestamp::now())?;
     let mut set = ImageSet::default();
     if !req.images.is_empty() {
         set.extend(crate::source::registry::resolve(
@@ -65,6 +71,7 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     let mut seen = std::collections::BTreeSet::new();
     set.images
         .retain(|i| seen.insert((i.reference.clone(), i.manifest_digest)));
+    set.trust = Some(trust);
     Ok(set)
 }
 

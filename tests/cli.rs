@@ -308,8 +308,9 @@ fn shared_layers_are_stored_once() {
     assert_eq!(layer_entries, 1, "the shared layer is stored once");
     let m = airlock_json(&es);
     assert_eq!(m["images"].as_array().unwrap().len(), 2);
-    // 2 manifests + 2 configs + 3 distinct layers.
-    assert_eq!(m["blobs"].as_array().unwrap().len(), 7);
+    // 2 manifests + 2 configs + 3 distinct layers + the trusted root.
+    assert_eq!(m["blobs"].as_array().unwrap().len(), 8);
+    assert_eq!(m["evidence"][0]["role"], "trust-root");
     assert!(airlock(&["verify", s(&out)]).status.success());
 }
 

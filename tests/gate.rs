@@ -731,6 +731,7 @@ fn archive_with_proof(
         platforms: Default::default(),
         output: out.clone(),
         zstd: false,
+        trust: Default::default(),
     };
     let mut set = airlock::pipeline::resolve(&req).unwrap();
     let sig_manifest = set.images[0]

@@ -424,6 +424,7 @@ fn index_signature_proof_is_shared_by_its_platforms() {
         platforms: Default::default(),
         output: tmp.path().join("a.tar"),
         zstd: false,
+        trust: Default::default(),
     };
     let mut set = pipeline::resolve(&req).unwrap();
     let client = RekorClient::new(&server.url()).unwrap();

@@ -400,3 +400,138 @@ fn unreachable_blob_listed_in_manifest() {
     });
     assert_eq!(verdict(&build(&es)), "unreachable-blob");
 }
+
+// ---- archive-level evidence (the trust material) --------------------------
+
+/// The sample archive's entries and the digest of its trust-root blob.
+fn with_trust_root() -> (Vec<Entry>, String) {
+    let es = entries(&sample_archive());
+    let m = airlock_json(&es);
+    let ev = m["evidence"].as_array().unwrap();
+    assert_eq!(ev.len(), 1, "pack writes the trusted root: {m:#}");
+    assert_eq!(ev[0]["role"], "trust-root");
+    let d = ev[0]["digest"].as_str().unwrap().to_string();
+    (es, d)
+}
+
+#[test]
+fn trust_root_blob_is_verified_like_any_blob() {
+    let (mut es, d) = with_trust_root();
+    let i = position(
+        &es,
+        &format!("blobs/sha256/{}", d.trim_start_matches("sha256:")),
+    );
+    let last = es[i].data.len() - 2;
+    es[i].data[last] ^= 1;
+    assert_eq!(verdict(&build(&es)), "digest-mismatch");
+}
+
+#[test]
+fn trust_root_blob_not_listed_is_extra() {
+    let (mut es, d) = with_trust_root();
+    let mut m = airlock_json(&es);
+    m.as_object_mut().unwrap().remove("evidence");
+    m["blobs"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|b| b["digest"] != d.as_str());
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "extra-blob");
+}
+
+#[test]
+fn trust_root_listed_but_not_recorded_is_unreachable() {
+    let (mut es, _) = with_trust_root();
+    let mut m = airlock_json(&es);
+    m.as_object_mut().unwrap().remove("evidence");
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "unreachable-blob");
+}
+
+#[test]
+fn trust_root_recorded_but_missing_is_refused() {
+    let (mut es, d) = with_trust_root();
+    es.remove(position(
+        &es,
+        &format!("blobs/sha256/{}", d.trim_start_matches("sha256:")),
+    ));
+    assert_eq!(verdict(&build(&es)), "missing-blob");
+}
+
+#[test]
+fn archive_evidence_naming_an_unlisted_blob_is_refused() {
+    let (mut es, _) = with_trust_root();
+    let mut m = airlock_json(&es);
+    m["evidence"][0]["digest"] = json!(format!("sha256:{}", "ab".repeat(32)));
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "contradiction");
+}
+
+#[test]
+fn trust_root_in_an_images_evidence_is_refused() {
+    let (mut es, d) = with_trust_root();
+    let mut m = airlock_json(&es);
+    let subject = m["images"][0]["manifestDigest"].clone();
+    m.as_object_mut().unwrap().remove("evidence");
+    m["images"][0]["evidence"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "role": "trust-root", "digest": d,
+            "mediaType": "application/vnd.dev.sigstore.trustedroot.v0.1+json", "subject": subject,
+        }));
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "contradiction");
+}
+
+#[test]
+fn image_role_in_archive_evidence_is_refused() {
+    let (mut es, _) = with_trust_root();
+    let mut m = airlock_json(&es);
+    m["evidence"][0]["role"] = json!("signature");
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "contradiction");
+}
+
+#[test]
+fn archive_evidence_listed_twice_is_refused() {
+    let (mut es, _) = with_trust_root();
+    let mut m = airlock_json(&es);
+    let dup = m["evidence"][0].clone();
+    m["evidence"].as_array_mut().unwrap().push(dup);
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "contradiction");
+}
+
+#[test]
+fn incomplete_tuf_metadata_is_refused() {
+    let (mut es, _) = with_trust_root();
+    let mut m = airlock_json(&es);
+    // A lone "timestamp" and no trusted root it could vouch for.
+    m["evidence"][0]["role"] = json!("tuf-timestamp");
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "contradiction");
+}
+
+#[test]
+fn trust_root_not_stored_as_json_is_refused() {
+    let (mut es, d) = with_trust_root();
+    let mut m = airlock_json(&es);
+    for b in m["blobs"].as_array_mut().unwrap() {
+        if b["digest"] == d.as_str() {
+            b["mediaType"] = json!("application/octet-stream");
+        }
+    }
+    m["evidence"][0]["mediaType"] = json!("application/octet-stream");
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "contradiction");
+}
+
+#[test]
+fn archive_evidence_with_a_path_for_a_name_is_refused() {
+    let (mut es, _) = with_trust_root();
+    let mut m = airlock_json(&es);
+    m["evidence"][0]["name"] = json!("../trusted_root.json");
+    set_airlock_json(&mut es, &m);
+    assert_eq!(verdict(&build(&es)), "contradiction");
+}

@@ -128,7 +128,8 @@ pub fn check(
     layout_files::check_docker_manifest(docker_manifest, &m.images, &layers_of)
 }
 
-/// Walk from images and evidence; any listed blob not reached is extra.
+/// Walk from images, their evidence and the archive-level evidence; any
+/// listed blob not reached is extra.
 fn check_reachable(
     m: &ArchiveManifest,
     docs: &BTreeMap<Digest, Doc>,
@@ -140,6 +141,8 @@ fn check_reachable(
         stack.extend(img.index_digest);
         stack.extend(img.evidence.iter().map(|e| e.digest));
     }
+    // Trust material is about the whole archive.
+    stack.extend(m.evidence.iter().map(|e| e.digest));
     while let Some(d) = stack.pop() {
         if !reached.insert(d) {
             continue;

@@ -7,6 +7,7 @@ pub mod hashpool;
 pub mod layout_files;
 pub mod names;
 pub mod reader;
+pub mod trust_material;
 pub mod writer;
 
 pub use reader::{read_archive, read_archive_file, ReadOptions, ReadOutcome};

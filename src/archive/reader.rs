@@ -796,8 +796,16 @@ fn validate_archive_manifest(m: &ArchiveManifest) -> Result<(), IntegrityError> 
         }
         for ev in &img.evidence {
             listed(&ev.digest, "evidence")?;
+            if ev.role.is_archive_level() {
+                return Err(IntegrityError::Contradiction(format!(
+                    "image {} lists {} evidence, which belongs to the whole archive",
+                    img.reference,
+                    ev.role.name()
+                )));
+            }
         }
     }
+    super::trust_material::validate(m)?;
     let metadata_bytes: u64 = m
         .blobs
         .iter()

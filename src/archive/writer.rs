@@ -3,6 +3,7 @@
 //! uid/gid 0, mode 0644/0755, one mtime), no host data. Every blob is hashed
 //! while it is copied, so a source that changed under us aborts the write.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 use indicatif::ProgressBar;
@@ -12,7 +13,7 @@ use super::{compress, layout_files, names};
 use crate::error::Error;
 use crate::model::manifest::{self, LayoutRecord, ToolRecord};
 use crate::model::{media, oci, ArchiveManifest, BlobRecord, Digest};
-use crate::source::{BlobOrigin, ImageSet};
+use crate::source::{BlobOrigin, ImageSet, PlannedBlob};
 
 #[derive(Debug, Clone)]
 pub struct WriteOptions {
@@ -41,7 +42,14 @@ pub struct WriteOutcome {
 
 /// Build the archive manifest and layout files for `set` (no I/O).
 pub fn plan(set: &ImageSet) -> Result<(ArchiveManifest, Vec<u8>, Vec<u8>), Error> {
-    let blobs: Vec<BlobRecord> = set.blobs.values().map(|b| b.record.clone()).collect();
+    plan_with(set, &set.all_blobs())
+}
+
+fn plan_with(
+    set: &ImageSet,
+    all: &BTreeMap<Digest, PlannedBlob>,
+) -> Result<(ArchiveManifest, Vec<u8>, Vec<u8>), Error> {
+    let blobs: Vec<BlobRecord> = all.values().map(|b| b.record.clone()).collect();
     let index = layout_files::build_index(&set.images);
     let layers_of = |d: &Digest| -> Option<Vec<Digest>> {
         let blob = set.blobs.get(d)?;
@@ -74,6 +82,7 @@ pub fn plan(set: &ImageSet) -> Result<(ArchiveManifest, Vec<u8>, Vec<u8>), Error
         images: set.images.clone(),
         blobs,
         transparency: set.transparency.clone(),
+        evidence: set.trust.as_ref().map(|t| t.records()).unwrap_or_default(),
     };
     Ok((manifest, index, docker))
 }
@@ -119,7 +128,8 @@ pub fn write_archive<W: Write>(
     opts: &WriteOptions,
     progress: &ProgressBar,
 ) -> Result<(WriteOutcome, W), Error> {
-    let (manifest, index, docker) = plan(set)?;
+    let all = set.all_blobs();
+    let (manifest, index, docker) = plan_with(set, &all)?;
     let manifest_bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| Error::Source(format!("serialising airlock.json: {e}")))?;
     let manifest_digest = Digest::of(&manifest_bytes);
@@ -127,10 +137,10 @@ pub fn write_archive<W: Write>(
 
     let (tar_bytes, out) = if opts.zstd {
         let enc = compress::encoder(out).map_err(io_err)?;
-        let (n, enc) = write_tar(set, enc, opts, progress, &manifest_bytes, &index, &docker)?;
+        let (n, enc) = write_tar(&all, enc, opts, progress, &manifest_bytes, &index, &docker)?;
         (n, enc.finish().map_err(io_err)?)
     } else {
-        write_tar(set, out, opts, progress, &manifest_bytes, &index, &docker)?
+        write_tar(&all, out, opts, progress, &manifest_bytes, &index, &docker)?
     };
     Ok((
         WriteOutcome {
@@ -159,7 +169,7 @@ impl<W: Write> Write for Counting<W> {
 }
 
 fn write_tar<W: Write>(
-    set: &ImageSet,
+    blobs: &BTreeMap<Digest, PlannedBlob>,
     out: W,
     opts: &WriteOptions,
     progress: &ProgressBar,
@@ -183,7 +193,7 @@ fn write_tar<W: Write>(
         tar.append(&header(dir, 0, true, opts.mtime)?, io::empty())
             .map_err(io_err)?;
     }
-    let mut order: Vec<_> = set.blobs.values().collect();
+    let mut order: Vec<_> = blobs.values().collect();
     order.sort_by_key(|b| b.record.order_key());
     for blob in order {
         let rec = &blob.record;

@@ -80,6 +80,11 @@ pub struct PackArgs {
     /// Do not contact Rekor; the archive manifest records that proofs were omitted.
     #[arg(long, conflicts_with = "rekor_url")]
     pub no_rekor: bool,
+    /// TUF metadata directory (N.root.json, timestamp.json, snapshot.json,
+    /// targets.json and the trusted_root.json target) to carry in the archive,
+    /// so a receiving host can accept its trusted root via TUF chaining.
+    #[arg(long, value_name = "DIR")]
+    pub tuf_metadata: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -143,9 +148,14 @@ pub struct PolicyArgs {
     /// Policy file (schema/policy.schema.json) instead of signer flags.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// trusted_root.json to use instead of the embedded Sigstore public-good root.
+    /// trusted_root.json to use instead of the embedded Sigstore public-good
+    /// root (pack: the root written into the archive).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// TUF root.json this site trusts, from which a trusted root carried in
+    /// an archive must chain (default: the embedded Sigstore public-good TUF root).
+    #[arg(long, value_name = "FILE")]
+    pub tuf_root: Option<PathBuf>,
     /// Rollback state directory (default: $XDG_DATA_HOME/airlock or ~/.local/share/airlock).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,

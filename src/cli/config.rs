@@ -12,8 +12,8 @@ use crate::error::{Error, IoContext as _};
 use crate::gate::{GateConfig, GatePolicy, RollbackOptions};
 use crate::trust::attestation::{SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
 use crate::trust::{
-    IdentityPolicy, Matcher, ProvenancePolicy, PublicKey, SignaturePolicy, Signer, TrustPolicy,
-    TrustRoot,
+    HostRoot, HostTrust, IdentityPolicy, Matcher, ProvenancePolicy, PublicKey, SignaturePolicy,
+    Signer, TrustPolicy, TrustRoot,
 };
 
 /// Which command the policy is for.
@@ -48,8 +48,15 @@ pub fn predicate_type(name: &str) -> Result<String, Error> {
     })
 }
 
-/// Whether any policy flag was given.
-fn any_given(a: &PolicyArgs) -> bool {
+/// Whether any policy flag was given. On pack, `--trusted-root` and
+/// `--tuf-root` only choose the trust material the archive carries (see
+/// `source::trust`), so they do not ask for a policy there.
+fn any_given(a: &PolicyArgs, cmd: For) -> bool {
+    let roots = cmd == For::Verify && (a.trusted_root.is_some() || a.tuf_root.is_some());
+    roots || policy_given(a)
+}
+
+fn policy_given(a: &PolicyArgs) -> bool {
     !a.keys.is_empty()
         || a.certificate_identity.is_some()
         || a.certificate_identity_regexp.is_some()
@@ -62,7 +69,6 @@ fn any_given(a: &PolicyArgs) -> bool {
         || !a.attestation_types.is_empty()
         || provenance_given(a)
         || a.policy.is_some()
-        || a.trusted_root.is_some()
         || a.state_dir.is_some()
         || a.allow_downgrade
 }
@@ -121,7 +127,7 @@ pub fn default_state_dir() -> Option<PathBuf> {
 /// Validate the policy flags. `Ok(None)`: no policy flag at all (integrity
 /// only, reported as such).
 pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error> {
-    if !any_given(a) {
+    if !any_given(a, cmd) {
         return Ok(None);
     }
     let mut warnings = Vec::new();
@@ -260,18 +266,45 @@ pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error
         );
     }
 
-    let trust_root = match &a.trusted_root {
-        Some(path) => {
-            let bytes = read_bounded(path, crate::trust::limits::MAX_TRUSTED_ROOT, "trusted root")?;
-            TrustRoot::from_json(&bytes)
-                .map_err(|e| usage(format!("--trusted-root {}: {e}", path.display())))?
-        }
-        None => TrustRoot::production()?,
-    };
+    let trust = host_trust(a, cmd)?;
     Ok(Some(GateConfig {
         policy,
-        trust_root,
+        trust,
         rollback,
         warnings,
     }))
+}
+
+/// The host's trusted root (`--trusted-root` or the embedded one) and TUF
+/// anchor (`--tuf-root` or the embedded Sigstore one), both checked now.
+pub fn host_trust(a: &PolicyArgs, cmd: For) -> Result<HostTrust, Error> {
+    if cmd == For::Verify && a.trusted_root.is_some() && a.tuf_root.is_some() {
+        return Err(usage(
+            "--trusted-root replaces the trust root outright, so --tuf-root (which only admits a root an archive carries) would have no effect; give one of them",
+        ));
+    }
+    let (root_json, source) = match &a.trusted_root {
+        Some(path) => (
+            read_bounded(path, crate::trust::limits::MAX_TRUSTED_ROOT, "trusted root")?,
+            HostRoot::File(path.display().to_string()),
+        ),
+        None => (TrustRoot::production_json().to_vec(), HostRoot::Embedded),
+    };
+    let (anchor, label) = match &a.tuf_root {
+        Some(path) => (
+            read_bounded(path, crate::trust::tuf::MAX_TUF_METADATA, "TUF root")?,
+            format!("--tuf-root {}", path.display()),
+        ),
+        None => (
+            crate::trust::tuf::SIGSTORE_TUF_ROOT.to_vec(),
+            "the Sigstore public-good TUF root".to_string(),
+        ),
+    };
+    HostTrust::new(&root_json, source, anchor, label).map_err(|e| {
+        let flag = match e {
+            crate::trust::TrustError::TufChain(_) => "--tuf-root",
+            _ => "--trusted-root",
+        };
+        usage(format!("{flag}: {e}"))
+    })
 }

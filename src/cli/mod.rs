@@ -116,6 +116,11 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
                 },
                 output: a.out,
                 zstd: a.zstd,
+                trust: crate::source::trust::PackTrust {
+                    trusted_root: a.policy.trusted_root.clone(),
+                    tuf_metadata: a.tuf_metadata,
+                    tuf_root: a.policy.tuf_root.clone(),
+                },
             };
             let mut set = pipeline::resolve(&req)?;
             for i in set.images.iter().filter(|i| i.evidence.is_empty()) {
@@ -132,7 +137,8 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
                 }
                 Some(cfg) => {
                     let metadata = crate::gate::metadata_of_set(&set);
-                    let mut g = crate::gate::run(&set.images, &metadata, cfg)?;
+                    let evidence = set.trust.as_ref().map(|t| t.records()).unwrap_or_default();
+                    let mut g = crate::gate::run(&set.images, &metadata, &evidence, cfg)?;
                     for w in &g.warnings {
                         eprintln!("airlock pack: warning: {w}");
                     }
@@ -178,7 +184,12 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
             let Some(cfg) = gate_cfg else {
                 return emit(json, report::verify_json(&out), report::verify_text(&out));
             };
-            let mut g = crate::gate::run(&out.manifest.images, &out.metadata, &cfg)?;
+            let mut g = crate::gate::run(
+                &out.manifest.images,
+                &out.metadata,
+                &out.manifest.evidence,
+                &cfg,
+            )?;
             for w in &g.warnings {
                 eprintln!("airlock verify: warning: {w}");
             }

@@ -102,8 +102,60 @@ pub fn inspect_json(out: &ReadOutcome) -> Value {
             "blobBytes": m.blobs.iter().map(|b| b.size).sum::<u64>(),
             "transparency": m.transparency,
         },
+        "evidence": archive_evidence_json(m),
         "images": images_json(m),
     })
+}
+
+/// The archive-level evidence (trust material) with each document's size.
+fn archive_evidence_json(m: &ArchiveManifest) -> Value {
+    Value::Array(
+        m.evidence
+            .iter()
+            .map(|e| {
+                json!({
+                    "role": e.role,
+                    "name": e.name,
+                    "digest": e.digest,
+                    "mediaType": e.media_type,
+                    "size": m.blob(&e.digest).map(|b| b.size),
+                    "embeddedPublicGoodRoot": (e.role == EvidenceRole::TrustRoot).then(|| is_embedded_root(&e.digest)),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Whether `d` is the public-good trusted root embedded in this airlock.
+fn is_embedded_root(d: &Digest) -> bool {
+    *d == Digest::of(crate::trust::TrustRoot::production_json())
+}
+
+fn archive_evidence_text(m: &ArchiveManifest) -> String {
+    if m.evidence.is_empty() {
+        return "Trust material: none (the archive carries no trusted root)\n\n".into();
+    }
+    let mut s = String::from("Trust material (archive-level evidence):\n");
+    for e in &m.evidence {
+        let size = m.blob(&e.digest).map(|b| human(b.size)).unwrap_or_default();
+        let note = if e.role == EvidenceRole::TrustRoot && is_embedded_root(&e.digest) {
+            "  (the Sigstore public-good root embedded in this airlock)"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "  {:<14} {:<22} {} {:>9}{note}\n",
+            e.role.name(),
+            e.name,
+            e.digest,
+            size
+        ));
+    }
+    if m.evidence.iter().any(|e| e.role.is_tuf()) {
+        s.push_str("  (the trusted root is used on verify only if this TUF metadata chains from the host's TUF root)\n");
+    }
+    s.push('\n');
+    s
 }
 
 pub fn inspect_text(out: &ReadOutcome) -> String {
@@ -134,6 +186,7 @@ pub fn inspect_text(out: &ReadOutcome) -> String {
                 .unwrap_or_default()
         ));
     }
+    s.push_str(&archive_evidence_text(m));
     s.push_str(&format!(
         "{:<48} {:<16} {:>10}  {:<19} {}\n",
         "IMAGE", "PLATFORM", "SIZE", "MANIFEST", "EVIDENCE"
@@ -161,15 +214,7 @@ fn evidence_summary(ev: &[crate::model::EvidenceRecord]) -> String {
     }
     counts
         .iter()
-        .map(|(r, n)| {
-            format!(
-                "{}×{n}",
-                serde_json::to_value(r)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default()
-            )
-        })
+        .map(|(r, n)| format!("{}×{n}", r.name()))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -237,6 +282,7 @@ pub fn human(bytes: u64) -> String {
 pub fn gate_json(g: &crate::gate::GateReport) -> Value {
     json!({
         "ok": g.ok(),
+        "trustRoot": g.trust_root,
         "warnings": g.warnings,
         "images": g.images.iter().map(|v| json!({
             "reference": v.reference,
@@ -252,7 +298,7 @@ pub fn gate_json(g: &crate::gate::GateReport) -> Value {
 /// Each image, then each check with ✓ / ✗ / – and its reason.
 pub fn gate_text(g: &crate::gate::GateReport) -> String {
     use crate::gate::Status;
-    let mut s = String::new();
+    let mut s = format!("  trust root: {}\n", g.trust_root.detail);
     for v in &g.images {
         s.push_str(&format!(
             "  {} {} {} {}\n",

@@ -33,7 +33,12 @@ impl PolicyGate {
 impl Gate for PolicyGate {
     fn admit(&self, outcome: &ReadOutcome, plan: &Plan) -> Result<(), Error> {
         let images: Vec<_> = plan.images.iter().map(|i| i.record.clone()).collect();
-        let mut g = super::run(&images, &outcome.metadata, &self.cfg)?;
+        let mut g = super::run(
+            &images,
+            &outcome.metadata,
+            &outcome.manifest.evidence,
+            &self.cfg,
+        )?;
         for w in &g.warnings {
             eprintln!("airlock unpack: warning: {w}");
         }
@@ -51,6 +56,9 @@ impl Gate for PolicyGate {
     }
 
     fn describe(&self) -> String {
-        "signature policy".into()
+        match self.report.borrow().as_ref() {
+            Some(g) => format!("signature policy; trust root: {}", g.trust_root.detail),
+            None => "signature policy".into(),
+        }
     }
 }

@@ -24,12 +24,13 @@ pub mod state;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::model::{Digest, ImageRecord};
+use crate::model::{ArchiveEvidenceRecord, Digest, ImageRecord};
 use crate::trust::attestation::{statement, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
 use crate::trust::evidence::{self, bundle_has_inclusion_proof, Origin};
 use crate::trust::{
     verify_bundle, verify_cosign_attestation, verify_cosign_signature, verify_provenance, Artifact,
-    HighWater, ProvenancePolicy, SignaturePolicy, Signer, TrustError, TrustRoot, VerifiedBundle,
+    HighWater, HostTrust, ProvenancePolicy, RootReport, SignaturePolicy, Signer, TrustError,
+    TrustRoot, VerifiedBundle,
 };
 
 /// Predicate type of a cosign v3 image signature (DSSE bundle referrer).
@@ -84,7 +85,10 @@ pub struct RollbackOptions {
 #[derive(Debug)]
 pub struct GateConfig {
     pub policy: GatePolicy,
-    pub trust_root: TrustRoot,
+    /// The host's trusted root and TUF anchor; the root that verifies an
+    /// archive is chosen from them and the archive's trust material
+    /// ([`crate::trust::root_choice`]).
+    pub trust: HostTrust,
     /// `None` for pack: rollback is a property of the receiving host.
     pub rollback: Option<RollbackOptions>,
     /// Loud notes about weakened checks (`--insecure-ignore-tlog`, …).
@@ -465,6 +469,8 @@ fn bundle_time(v: &VerifiedBundle) -> Option<i64> {
 /// The gate's result for a whole command.
 #[derive(Debug)]
 pub struct GateReport {
+    /// Which trusted root verified the evidence, and why.
+    pub trust_root: RootReport,
     pub images: Vec<ImageVerdict>,
     pub warnings: Vec<String>,
     /// Rollback marks to write when the whole command succeeds.
@@ -499,15 +505,23 @@ impl GateReport {
     }
 }
 
-/// Run the whole gate: evaluate every image, then (verify only, and only if
-/// every image passed) the rollback check against the state directory.
+/// Run the whole gate: choose the trusted root (the host's, or the
+/// archive's when its TUF metadata chains from the host's anchor), evaluate
+/// every image, then (verify only, and only if every image passed) the
+/// rollback check against the state directory. `archive_evidence` is the
+/// archive-level evidence (trust material) whose documents are in `metadata`.
 pub fn run(
     images: &[ImageRecord],
     metadata: &BTreeMap<Digest, Vec<u8>>,
+    archive_evidence: &[ArchiveEvidenceRecord],
     cfg: &GateConfig,
 ) -> Result<GateReport, crate::Error> {
-    let mut verdicts = evaluate(images, metadata, &cfg.policy, &cfg.trust_root);
+    let choice = cfg
+        .trust
+        .choose(archive_evidence, metadata, jiff::Timestamp::now());
+    let mut verdicts = evaluate(images, metadata, &cfg.policy, choice.root());
     let mut warnings = cfg.warnings.clone();
+    warnings.extend(choice.warning.clone());
     let mut pending = Vec::new();
     let mut rolled_back = false;
     let all_ok = verdicts.iter().all(ImageVerdict::ok);
@@ -540,6 +554,7 @@ pub fn run(
         }
     }
     Ok(GateReport {
+        trust_root: choice.report,
         images: verdicts,
         warnings,
         pending,
@@ -560,5 +575,11 @@ pub fn metadata_of_set(set: &crate::source::ImageSet) -> BTreeMap<Digest, Vec<u8
             }
             _ => None,
         })
+        .chain(
+            set.trust
+                .iter()
+                .flat_map(|t| t.items.iter())
+                .map(|i| (i.digest(), i.bytes.to_vec())),
+        )
         .collect()
 }

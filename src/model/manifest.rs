@@ -33,6 +33,11 @@ pub struct ArchiveManifest {
     /// that step, e.g. by the library's `pipeline::pack` alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transparency: Option<TransparencyRecord>,
+    /// Evidence about the whole archive rather than one image: the Sigstore
+    /// trusted root pack used, and the TUF metadata that may vouch for it.
+    /// Each is a JSON blob listed in `blobs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<ArchiveEvidenceRecord>,
 }
 
 /// What pack did about transparency-log inclusion proofs.
@@ -137,8 +142,67 @@ pub enum EvidenceRole {
     Referrer,
     /// A Rekor entry with inclusion proof and checkpoint fetched at pack time.
     RekorProof,
-    /// The Sigstore trusted root used at pack time.
+    /// The Sigstore trusted root used at pack time (archive-level).
     TrustRoot,
+    /// A TUF `N.root.json` version (archive-level).
+    TufRoot,
+    /// TUF `timestamp.json` (archive-level).
+    TufTimestamp,
+    /// TUF `snapshot.json` (archive-level).
+    TufSnapshot,
+    /// TUF `targets.json` (archive-level).
+    TufTargets,
+}
+
+impl EvidenceRole {
+    /// Whether the role describes the whole archive (top-level `evidence`)
+    /// rather than one image.
+    pub fn is_archive_level(self) -> bool {
+        matches!(
+            self,
+            EvidenceRole::TrustRoot
+                | EvidenceRole::TufRoot
+                | EvidenceRole::TufTimestamp
+                | EvidenceRole::TufSnapshot
+                | EvidenceRole::TufTargets
+        )
+    }
+
+    /// Whether the role is one of the TUF metadata roles.
+    pub fn is_tuf(self) -> bool {
+        self.is_archive_level() && self != EvidenceRole::TrustRoot
+    }
+
+    /// The kebab-case name used in airlock.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvidenceRole::Signature => "signature",
+            EvidenceRole::Attestation => "attestation",
+            EvidenceRole::Sbom => "sbom",
+            EvidenceRole::Bundle => "bundle",
+            EvidenceRole::Referrer => "referrer",
+            EvidenceRole::RekorProof => "rekor-proof",
+            EvidenceRole::TrustRoot => "trust-root",
+            EvidenceRole::TufRoot => "tuf-root",
+            EvidenceRole::TufTimestamp => "tuf-timestamp",
+            EvidenceRole::TufSnapshot => "tuf-snapshot",
+            EvidenceRole::TufTargets => "tuf-targets",
+        }
+    }
+}
+
+/// A piece of archive-level evidence (trust material). Not tied to an
+/// image, so it has no `subject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArchiveEvidenceRecord {
+    pub role: EvidenceRole,
+    pub digest: Digest,
+    pub media_type: String,
+    /// The file name it was published under (`trusted_root.json`,
+    /// `3.root.json`, `timestamp.json`…). Informational: verification reads
+    /// versions from the authenticated documents, never from this name.
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,6 +300,39 @@ fn format_rfc3339(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_names_are_the_serialised_names() {
+        use EvidenceRole::*;
+        let all = [
+            Signature,
+            Attestation,
+            Sbom,
+            Bundle,
+            Referrer,
+            RekorProof,
+            TrustRoot,
+            TufRoot,
+            TufTimestamp,
+            TufSnapshot,
+            TufTargets,
+        ];
+        for r in all {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.name());
+        }
+        let archive: Vec<_> = all.iter().filter(|r| r.is_archive_level()).collect();
+        assert_eq!(
+            archive,
+            [
+                &TrustRoot,
+                &TufRoot,
+                &TufTimestamp,
+                &TufSnapshot,
+                &TufTargets
+            ]
+        );
+        assert!(!TrustRoot.is_tuf() && TufTargets.is_tuf());
+    }
 
     #[test]
     fn rfc3339_known_values() {

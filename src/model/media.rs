@@ -23,3 +23,13 @@ pub fn is_index(mt: &str) -> bool {
 pub fn is_json(mt: &str) -> bool {
     is_image_manifest(mt) || is_index(mt) || mt.ends_with("+json") || mt.ends_with("/json")
 }
+
+/// A Sigstore `trusted_root.json` stored as a blob (the document's own
+/// `mediaType` is `application/vnd.dev.sigstore.trustedroot+json;version=0.1`;
+/// this is its OCI spelling, in the form Sigstore uses for bundles, so it is
+/// a JSON type without parameters).
+pub const TRUSTED_ROOT: &str = "application/vnd.dev.sigstore.trustedroot.v0.1+json";
+
+/// TUF metadata (root, timestamp, snapshot, targets): plain JSON; the
+/// evidence role says which.
+pub const TUF_METADATA: &str = "application/json";

@@ -8,4 +8,6 @@ pub mod media;
 pub mod oci;
 
 pub use digest::Digest;
-pub use manifest::{ArchiveManifest, BlobRecord, EvidenceRecord, ImageRecord, PlatformRecord};
+pub use manifest::{
+    ArchiveEvidenceRecord, ArchiveManifest, BlobRecord, EvidenceRecord, ImageRecord, PlatformRecord,
+};

@@ -6,6 +6,7 @@
 pub mod layout;
 pub mod registry;
 pub mod rekor;
+pub mod trust;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ pub struct ImageSet {
     pub blobs: BTreeMap<Digest, PlannedBlob>,
     /// Set by the Rekor step of pack (see [`rekor::attach_rekor_proofs`]).
     pub transparency: Option<TransparencyRecord>,
+    /// Archive-level trust material (see [`trust::load`]); kept apart from
+    /// `blobs` so it can be replaced as a whole. The writer adds its blobs.
+    pub trust: Option<trust::TrustMaterial>,
 }
 
 impl ImageSet {
@@ -41,6 +45,27 @@ impl ImageSet {
         self.blobs
             .entry(record.digest)
             .or_insert(PlannedBlob { record, origin });
+    }
+
+    /// Every blob the archive will hold: the images' and their evidence,
+    /// plus the trust material's, each digest once.
+    pub fn all_blobs(&self) -> BTreeMap<Digest, PlannedBlob> {
+        let mut all = self.blobs.clone();
+        for b in self.trust.iter().flat_map(|t| t.blobs()) {
+            // Should an image carry the same bytes as an opaque layer, the
+            // JSON record wins so readers keep the document in hand.
+            match all.entry(b.record.digest) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(b);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    if o.get().record.class() != crate::model::manifest::BlobClass::Metadata {
+                        o.insert(b);
+                    }
+                }
+            }
+        }
+        all
     }
 
     /// Merge another set; blobs shared between images are stored once.

@@ -40,6 +40,9 @@ pub enum TrustError {
     /// The trusted root cannot be used.
     #[error("invalid trusted root: {0}")]
     InvalidTrustRoot(String),
+    /// TUF metadata does not chain from the TUF root that must vouch for it.
+    #[error("TUF: {0}")]
+    TufChain(String),
     /// The policy is incoherent (e.g. ignoring the log for keyless signatures).
     #[error("invalid policy: {0}")]
     InvalidPolicy(String),
@@ -152,6 +155,7 @@ impl TrustError {
             TrustError::Unsupported(_) => "unsupported-evidence",
             TrustError::UnsupportedKey(_) => "unsupported-key",
             TrustError::InvalidTrustRoot(_) => "invalid-trusted-root",
+            TrustError::TufChain(_) => "tuf-chain",
             TrustError::InvalidPolicy(_) => "invalid-policy",
             TrustError::MaterialMismatch(_) => "material-mismatch",
             TrustError::SignatureInvalid(_) => "signature-invalid",

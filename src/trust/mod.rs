@@ -22,6 +22,8 @@ pub mod reference;
 pub mod rekor;
 pub mod rollback;
 pub mod root;
+pub mod root_choice;
+pub mod tuf;
 
 pub use attestation::{
     verify_cosign_attestation, verify_provenance, CosignAttestation, ProvenancePolicy,
@@ -43,3 +45,4 @@ pub use rekor::{
 };
 pub use rollback::{check_rollback, next_high_water, Downgrade, HighWater, RollbackDecision};
 pub use root::TrustRoot;
+pub use root_choice::{HostRoot, HostTrust, RootChoice, RootReport, RootSource};

@@ -25,6 +25,12 @@ impl TrustRoot {
         Self::from_json(SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes())
     }
 
+    /// The bytes of the embedded public-good `trusted_root.json` (what pack
+    /// writes into an archive by default).
+    pub fn production_json() -> &'static [u8] {
+        SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes()
+    }
+
     /// A `trusted_root.json` document (Sigstore protobuf-specs JSON form).
     pub fn from_json(json: &[u8]) -> Result<Self, TrustError> {
         check("trusted root", json.len(), MAX_TRUSTED_ROOT)?;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod forge;
+pub mod tuf;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,7 @@ pub fn pack_to(layout: &Path, out: &Path) -> pipeline::PackResult {
         platforms: PlatformFilter::default(),
         output: out.to_path_buf(),
         zstd: false,
+        trust: Default::default(),
     };
     let set = pipeline::resolve(&req).unwrap();
     pipeline::pack(&req, &set, &ProgressBar::hidden()).unwrap()
