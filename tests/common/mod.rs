@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod forge;
+pub mod fulcio;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
