@@ -334,7 +334,9 @@ pub(crate) fn verify_parsed(
                 }
                 _ => VerificationPolicy::any_identity(),
             };
-            let r = verifier.verify(artifact.sigstore()?, bundle, &p)?;
+            let r = verifier
+                .verify(artifact.sigstore()?, bundle, &p)
+                .map_err(|e| super::cert_time::explain(e, bundle))?;
             if !(r.certificate_verified() && r.sct_verified()) {
                 return Err(TrustError::Certificate(
                     "certificate chain or SCT was not verified".into(),

@@ -11,6 +11,7 @@
 
 pub mod attestation;
 pub mod bundle;
+mod cert_time;
 pub mod cosign;
 pub mod error;
 pub mod evidence;

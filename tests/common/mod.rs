@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod forge;
+pub mod fulcio;
 pub mod tuf;
 
 use std::io::Read;
