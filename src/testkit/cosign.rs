@@ -18,6 +18,8 @@ use sha2::{Digest as _, Sha256};
 pub const SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 pub const ANNOTATION_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
 pub const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";
+pub const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+pub const ANNOTATION_CHAIN: &str = "dev.sigstore.cosign/chain";
 
 fn other(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("{what}: {e}"))
@@ -103,6 +105,9 @@ pub struct SigLayer {
     pub signature: String,
     /// The legacy Rekor bundle JSON, when the signature was logged.
     pub bundle: Option<String>,
+    /// Keyless: the signing certificate and its chain (PEM).
+    pub certificate: Option<String>,
+    pub chain: Option<String>,
 }
 
 impl SigLayer {
@@ -114,13 +119,22 @@ impl SigLayer {
             payload,
             signature,
             bundle: None,
+            certificate: None,
+            chain: None,
         }
     }
 
     pub fn annotations(&self) -> Value {
         let mut ann = json!({ ANNOTATION_SIGNATURE: self.signature });
-        if let Some(b) = &self.bundle {
-            ann[ANNOTATION_BUNDLE] = json!(b);
+        let optional = [
+            (ANNOTATION_BUNDLE, &self.bundle),
+            (ANNOTATION_CERTIFICATE, &self.certificate),
+            (ANNOTATION_CHAIN, &self.chain),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                ann[key] = json!(v);
+            }
         }
         ann
     }

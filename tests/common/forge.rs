@@ -160,6 +160,8 @@ pub fn sig_layer(
         payload: p,
         signature: s,
         bundle,
+        certificate: None,
+        chain: None,
     }
 }
 

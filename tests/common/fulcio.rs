@@ -344,41 +344,15 @@ pub fn add_keyless_sig_manifest(
     subject: &str,
     layers: &[KeylessLayer],
 ) {
-    use super::forge::SIMPLESIGNING;
-    let mut descs = Vec::new();
-    let mut diff_ids = Vec::new();
-    for l in layers {
-        let d = layout.add_blob(SIMPLESIGNING, &l.payload).unwrap();
-        diff_ids.push(d.digest.clone());
-        descs.push(serde_json::json!({
-            "mediaType": SIMPLESIGNING, "size": d.size, "digest": d.digest,
-            "annotations": {
-                "dev.cosignproject.cosign/signature": l.signature,
-                "dev.sigstore.cosign/certificate": l.certificate,
-                "dev.sigstore.cosign/chain": l.chain,
-                "dev.sigstore.cosign/bundle": l.bundle,
-            },
-        }));
-    }
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
-        "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }))
-    .unwrap();
-    let c = layout
-        .add_blob("application/vnd.oci.image.config.v1+json", &config)
-        .unwrap();
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": c.media_type, "size": c.size, "digest": c.digest},
-        "layers": descs,
-    }))
-    .unwrap();
-    let m = layout
-        .add_blob("application/vnd.oci.image.manifest.v1+json", &manifest)
-        .unwrap();
-    let tag = format!("sha256-{}.sig", subject.trim_start_matches("sha256:"));
-    layout.tag(&tag, &m);
+    let layers: Vec<super::forge::SigLayer> = layers
+        .iter()
+        .map(|l| super::forge::SigLayer {
+            payload: l.payload.clone(),
+            signature: l.signature.clone(),
+            bundle: Some(l.bundle.clone()),
+            certificate: Some(l.certificate.clone()),
+            chain: Some(l.chain.clone()),
+        })
+        .collect();
+    super::forge::add_sig_manifest(layout, subject, &layers);
 }

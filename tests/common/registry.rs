@@ -303,6 +303,8 @@ impl Pusher {
             payload,
             signature,
             bundle: None,
+            certificate: None,
+            chain: None,
         };
         self.inner
             .cosign_signature(repo, subject, &[layer])
