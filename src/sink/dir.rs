@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use super::evidence::Placement;
 use super::staging::Staging;
 use super::{Loaded, LoadedImage, Sink};
 use crate::archive::layout_files::{CONTAINERD_NAME, REF_NAME};
@@ -57,10 +58,8 @@ impl DirSink {
     }
 
     fn index(&self, verified: &VerifiedArchive<'_>) -> Vec<u8> {
-        let m = &verified.outcome().manifest;
         let mut entries: Vec<Value> = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for img in &verified.plan().images {
+        for (img, evidence) in super::evidence::per_image(verified) {
             let r = &img.record;
             let mut platform =
                 json!({"architecture": r.platform.architecture, "os": r.platform.os});
@@ -74,18 +73,12 @@ impl DirSink {
                 "platform": platform,
                 "annotations": {REF_NAME: img.tag, CONTAINERD_NAME: img.tag, KIND: KIND_IMAGE},
             }));
-            for ev in &r.evidence {
-                let Some(rec) = m.blob(&ev.digest) else {
-                    continue;
-                };
-                if !seen.insert((ev.digest, ev.tag.clone())) {
-                    continue;
-                }
+            for ev in evidence {
                 let mut ann = Map::new();
-                if let Some(t) = &ev.tag {
+                if let Placement::CosignTag(t) = &ev.placement {
                     ann.insert(REF_NAME.into(), json!(t));
                 }
-                match ev.role {
+                match ev.record.role {
                     EvidenceRole::Signature => {
                         ann.insert(KIND.into(), json!(KIND_SIGS));
                     }
@@ -95,11 +88,11 @@ impl DirSink {
                     _ => {}
                 }
                 let mut e = json!({
-                    "mediaType": ev.media_type,
-                    "digest": ev.digest.to_string(),
-                    "size": rec.size,
+                    "mediaType": ev.record.media_type,
+                    "digest": ev.record.digest.to_string(),
+                    "size": ev.size,
                 });
-                if let Some(at) = &ev.artifact_type {
+                if let Some(at) = &ev.record.artifact_type {
                     e["artifactType"] = json!(at);
                 }
                 if !ann.is_empty() {
@@ -168,6 +161,7 @@ impl Sink for DirSink {
         Ok(Loaded {
             target: format!("dir:{}", self.path.display()),
             images,
+            notes: Vec::new(),
         })
     }
 

@@ -239,6 +239,7 @@ impl Sink for DockerSink {
         Ok(Loaded {
             target: format!("docker ({}, engine {})", self.host, self.version),
             images,
+            notes: Vec::new(),
         })
     }
 

@@ -221,6 +221,7 @@ impl Sink for PodmanSink {
         Ok(Loaded {
             target: "podman".into(),
             images,
+            notes: Vec::new(),
         })
     }
 
