@@ -271,12 +271,23 @@ impl RegistrySink {
         Ok(())
     }
 
-    /// Put moved tags back; name the new ones that cannot be removed.
+    /// Put moved tags back; name the new ones that cannot be removed. A
+    /// tag that does not resolve to what this run pushed was not written
+    /// (or was changed by someone else since) and is left alone.
     async fn roll_back(&self, written: &[TagWrite], cause: Error) -> Error {
         let mut restored = 0;
         let mut left = Vec::new();
         for w in written.iter().rev() {
             let name = format!("{}/{}:{}", self.target.host, w.repository, w.tag.tag);
+            let now = self
+                .remote
+                .tag_digest(&w.repository, &w.tag.tag)
+                .await
+                .ok()
+                .flatten();
+            if now != Some(w.tag.digest) {
+                continue;
+            }
             match &w.before {
                 Some(b) => {
                     let ok = self
@@ -296,18 +307,7 @@ impl RegistrySink {
                         left.push(format!("{name} (could not be put back to {})", b.digest));
                     }
                 }
-                None => {
-                    if self
-                        .remote
-                        .tag_digest(&w.repository, &w.tag.tag)
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some()
-                    {
-                        left.push(format!("{name} (new; remove it by hand)"));
-                    }
-                }
+                None => left.push(format!("{name} (new; remove it by hand)")),
             }
         }
         let mut msg = match &cause {
@@ -319,7 +319,7 @@ impl RegistrySink {
         }
         if !left.is_empty() {
             msg += &format!(
-                "; left in the registry (its API cannot remove a tag alone): {}",
+                "; not undone (a registry cannot remove a tag alone, see docs/unpack.md): {}",
                 left.join(", ")
             );
         }

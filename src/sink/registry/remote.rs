@@ -96,10 +96,7 @@ impl Remote {
             self.client.auth(&r, &self.auth, RegistryOperation::Pull)
         })
         .await
-        .map_err(|e| match e {
-            Error::Source(m) => Error::Sink(format!("{m} (is the registry up?)")),
-            other => other,
-        })?;
+        .map_err(sink_error)?;
         Ok(())
     }
 
