@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 
 use super::evidence::Placement;
-use super::staging::Staging;
+use super::staging::{Staged, Staging};
 use super::{Loaded, LoadedImage, Sink};
 use crate::archive::layout_files::{CONTAINERD_NAME, REF_NAME};
 use crate::error::{Error, IoContext};
@@ -29,7 +29,7 @@ const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 
 pub struct DirSink {
     path: PathBuf,
-    staging: Option<Staging>,
+    staging: Staged,
 }
 
 fn check_free(path: &Path) -> Result<(), Error> {
@@ -53,7 +53,7 @@ impl DirSink {
         check_free(&path)?;
         Ok(DirSink {
             path,
-            staging: None,
+            staging: Staged::default(),
         })
     }
 
@@ -112,23 +112,16 @@ impl DirSink {
 
 impl Sink for DirSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
-        self.staging = Some(Staging::beside(&self.path)?);
-        Ok(())
+        self.staging.begin(|| Staging::beside(&self.path))
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
-        match &self.staging {
-            Some(s) => s.put(rec, data),
-            None => Err(Error::Sink("put_blob before begin".into())),
-        }
+        self.staging.put(rec, data)
     }
 
     fn finish(mut self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
         let index = self.index(verified);
-        let staging = self
-            .staging
-            .take()
-            .ok_or_else(|| Error::Sink("finish before begin".into()))?;
+        let staging = self.staging.take()?;
         staging.write_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         // index.json last: the layout is only a layout once every blob is in.
         staging.write_file("index.json", &index)?;

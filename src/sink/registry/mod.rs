@@ -33,7 +33,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{json, Value};
 
-use super::staging::Staging;
+use super::staging::{Staged, Staging};
 use super::{Loaded, LoadedImage, Sink, SinkOptions};
 use crate::error::Error;
 use crate::model::{limits, media, BlobRecord, Digest};
@@ -50,7 +50,7 @@ pub struct RegistrySink {
     target: RegistryTarget,
     rt: tokio::runtime::Runtime,
     remote: Remote,
-    staging: Option<Staging>,
+    staging: Staged,
 }
 
 /// One tag write, with what the tag held before.
@@ -81,7 +81,7 @@ impl RegistrySink {
             target: target.clone(),
             rt,
             remote,
-            staging: None,
+            staging: Staged::default(),
         })
     }
 
@@ -369,22 +369,15 @@ impl Sink for RegistrySink {
         for r in &repos {
             self.rt.block_on(self.remote.login(r))?;
         }
-        self.staging = Some(Staging::private()?);
-        Ok(())
+        self.staging.begin(Staging::private)
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
-        match &self.staging {
-            Some(s) => s.put(rec, data),
-            None => Err(Error::Sink("put_blob before begin".into())),
-        }
+        self.staging.put(rec, data)
     }
 
     fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
-        let staging = self
-            .staging
-            .as_ref()
-            .ok_or_else(|| Error::Sink("finish before begin".into()))?;
+        let staging = self.staging.get()?;
         let doc = |d: &Digest| Self::document(verified, staging, d);
         let p = plan::build(&self.target, verified, &doc)?;
         let moved = self.rt.block_on(self.push(&p, staging, &doc))?;
