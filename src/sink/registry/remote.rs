@@ -136,15 +136,16 @@ impl Remote {
         let r = self.by_digest(repo, d);
         let what = format!("upload of blob {d} to {}/{repo}", self.host);
         let ds = d.to_string();
-        let location = fail::retrying(&what, self.retries, || async {
+        let pushed = fail::retrying(&what, self.retries, || async {
             let body = checked_stream(path, *d, size, self.stop.clone()).await?;
             self.client
                 .push_blob_stream(&r, body, &ds, Some(size))
                 .await
         })
-        .await
-        .map_err(sink_error)?;
+        .await;
+        // An interrupt breaks the stream on purpose: report it as such.
         self.interrupted()?;
+        let location = pushed.map_err(sink_error)?;
         let location =
             location.ok_or_else(|| Error::Sink(format!("{what}: the registry answered 404")))?;
         check_location(&what, &location, d)
