@@ -12,6 +12,7 @@ pub mod error;
 pub mod gate;
 pub mod model;
 pub mod pipeline;
+pub mod registry_client;
 #[doc(hidden)]
 pub mod rekor_server;
 pub mod sink;

@@ -20,7 +20,8 @@ use crate::Error;
 pub struct UnpackArgs {
     /// The archive, or `-` for stdin (spooled to a private temp dir while verifying).
     pub archive: PathBuf,
-    /// docker, podman, dir:PATH, or auto (docker if a daemon answers, else podman).
+    /// docker, podman, dir:PATH, registry:HOST[:PORT][/NAMESPACE], or auto
+    /// (docker if a daemon answers, else podman).
     #[arg(long, value_name = "TARGET")]
     pub into: String,
     /// Image reference to unpack (repeatable; default: every image).
@@ -29,7 +30,8 @@ pub struct UnpackArgs {
     /// os/arch[/variant] to unpack (default: this host's platform).
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
-    /// Name to give the image in the target (one image only).
+    /// Name to give the image in the target (one image only; for a registry,
+    /// the repository path and tag under HOST[/NAMESPACE]).
     #[arg(long, value_name = "REF")]
     pub tag: Option<String>,
     /// Verify and print what would be loaded; touch no target.
@@ -42,6 +44,9 @@ pub struct UnpackArgs {
     /// Docker daemon to load into (default: DOCKER_HOST, else docker's default).
     #[arg(long, value_name = "HOST")]
     pub docker_host: Option<String>,
+    /// How to reach a `registry:` target (as for pack).
+    #[command(flatten)]
+    pub access: super::registry_args::AccessArgs,
     #[command(flatten)]
     pub policy: super::args::PolicyArgs,
 }
@@ -74,6 +79,17 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
     // The policy is validated before the archive is read.
     let gate_cfg = super::config::gate_config(&a.policy, super::config::For::Verify)?;
     let target: Target = a.into.parse()?;
+    if a.access.any() && !matches!(target, Target::Registry(_)) {
+        return Err(Error::Usage(
+            "--username, --password-stdin, --ca-file and --insecure-registry are for --into registry:".into(),
+        ));
+    }
+    if a.access.password_stdin && a.archive.as_os_str() == "-" {
+        return Err(Error::Usage(
+            "--password-stdin and an archive on stdin (-) cannot share stdin".into(),
+        ));
+    }
+    let registry = a.access.resolve()?;
     let mut podman_args: Vec<String> = std::env::var("AIRLOCK_PODMAN_ARGS")
         .unwrap_or_default()
         .split_whitespace()
@@ -87,6 +103,7 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
             images: a.images,
             platform: a.platform,
             tag: a.tag,
+            whole_index: false,
         },
         dry_run: a.dry_run,
         sink: SinkOptions {
@@ -94,6 +111,7 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
             docker_host: a.docker_host,
             state_dir: a.policy.state_dir.clone().or_else(state_dir),
             stop: interrupt_flag(),
+            registry,
         },
     };
     let bars = |total: Option<u64>, label: &'static str| progress::bytes(total, label, quiet);
@@ -118,9 +136,10 @@ pub fn unpack_json(r: &UnpackReport) -> Value {
         .plan
         .images
         .iter()
-        .map(|i| {
+        .zip(&r.names)
+        .map(|(i, name)| {
             json!({
-                "reference": i.tag,
+                "reference": name,
                 "packedReference": i.record.reference,
                 "platform": i.record.platform.to_string(),
                 "manifestDigest": i.record.manifest_digest,
@@ -141,6 +160,7 @@ pub fn unpack_json(r: &UnpackReport) -> Value {
         "blobBytes": r.blob_bytes,
         "images": planned,
         "loaded": r.loaded.as_ref().map(|l| &l.images),
+        "notes": r.loaded.as_ref().map(|l| &l.notes).filter(|n| !n.is_empty()),
     })
 }
 
@@ -156,10 +176,10 @@ pub fn unpack_text(r: &UnpackReport) -> String {
             r.plan.blobs.len(),
             human(r.blob_bytes)
         );
-        for i in &r.plan.images {
+        for (i, name) in r.plan.images.iter().zip(&r.names) {
             s += &format!(
                 "  {} {} manifest {} config {}\n",
-                i.tag, i.record.platform, i.record.manifest_digest, i.record.config_digest
+                name, i.record.platform, i.record.manifest_digest, i.record.config_digest
             );
         }
         return s;
@@ -178,6 +198,19 @@ pub fn unpack_text(r: &UnpackReport) -> String {
             if let Some(f) = &i.record_file {
                 s += &format!("    verified manifest digest recorded in {}\n", f.display());
             }
+            if let Some(d) = i
+                .target_digest
+                .as_ref()
+                .filter(|d| **d != i.manifest_digest.to_string())
+            {
+                s += &format!("    the name resolves to {d} (its image index)\n");
+            }
+            if i.evidence > 0 {
+                s += &format!("    {} evidence manifest(s) alongside\n", i.evidence);
+            }
+        }
+        for n in &l.notes {
+            s += &format!("note: {n}\n");
         }
     }
     s

@@ -1,6 +1,7 @@
 //! Classifying evidence artifacts by their artifact type.
 
 use super::manifest::EvidenceRole;
+use super::Digest;
 
 pub const SIGSTORE_BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 
@@ -18,4 +19,17 @@ pub fn role_for_artifact(artifact_type: &str) -> EvidenceRole {
     } else {
         EvidenceRole::Referrer
     }
+}
+
+/// `sha256-<hex>.sig|.att|.sbom` → (subject digest, role).
+pub fn cosign_tag(tag: &str) -> Option<(Digest, EvidenceRole)> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let (hex, suffix) = rest.split_once('.')?;
+    let role = match suffix {
+        "sig" => EvidenceRole::Signature,
+        "att" => EvidenceRole::Attestation,
+        "sbom" => EvidenceRole::Sbom,
+        _ => return None,
+    };
+    Some((Digest::from_hex(hex).ok()?, role))
 }

@@ -18,8 +18,14 @@ pub struct Selection {
     pub images: Vec<String>,
     /// `os/arch[/variant]`; None means the host's platform.
     pub platform: Option<String>,
-    /// New name for the (single) selected image.
+    /// New name for the (single) selected reference.
     pub tag: Option<String>,
+    /// The target stores images rather than running them (a registry): with
+    /// no `platform`, a reference packed with its complete image index is
+    /// taken whole (every platform plus the index, so the index digest the
+    /// reference had is preserved), and a reference with a single image is
+    /// taken whatever its platform. Otherwise the host's platform decides.
+    pub whole_index: bool,
 }
 
 /// The platform this binary runs on, in OCI spelling.
@@ -107,6 +113,20 @@ pub fn plan(outcome: &ReadOutcome, sel: &Selection) -> Result<Plan, Error> {
     for name in chosen {
         let candidates: Vec<&ImageRecord> =
             m.images.iter().filter(|i| i.reference == name).collect();
+        if sel.whole_index && sel.platform.is_none() {
+            if let Some(ix) = complete_index(outcome, &candidates) {
+                for img in &candidates {
+                    let mut one = select_one(outcome, img)?;
+                    one.image_blobs.push(ix);
+                    images.push(one);
+                }
+                continue;
+            }
+            if let [one] = candidates.as_slice() {
+                images.push(select_one(outcome, one)?);
+                continue;
+            }
+        }
         let matching: Vec<&ImageRecord> = candidates
             .iter()
             .copied()
@@ -140,13 +160,16 @@ pub fn plan(outcome: &ReadOutcome, sel: &Selection) -> Result<Plan, Error> {
         return Err(Error::Usage("the archive holds no images".into()));
     }
     if let Some(tag) = &sel.tag {
-        if images.len() != 1 {
+        let names: BTreeSet<&str> = images.iter().map(|i| i.record.reference.as_str()).collect();
+        if names.len() != 1 {
             return Err(Error::Usage(format!(
                 "--tag names one image but {} are selected; add --image NAME",
-                images.len()
+                names.len()
             )));
         }
-        images[0].tag = tag.clone();
+        for img in &mut images {
+            img.tag = tag.clone();
+        }
     }
 
     let mut all = BTreeSet::new();
@@ -165,6 +188,23 @@ pub fn plan(outcome: &ReadOutcome, sel: &Selection) -> Result<Plan, Error> {
     }
     blobs.sort_by_key(|b| b.order_key());
     Ok(Plan { images, blobs })
+}
+
+/// The index all `candidates` (one reference's images) come from, when the
+/// archive holds it and every manifest it lists is one of them: only then
+/// can a registry accept it (it checks that an index's manifests exist).
+fn complete_index(outcome: &ReadOutcome, candidates: &[&ImageRecord]) -> Option<Digest> {
+    let ix = candidates.first()?.index_digest?;
+    if candidates.iter().any(|c| c.index_digest != Some(ix)) {
+        return None;
+    }
+    let index = oci::parse_index(outcome.metadata.get(&ix)?).ok()?;
+    let all_here = !index.manifests.is_empty()
+        && index
+            .manifests
+            .iter()
+            .all(|d| candidates.iter().any(|c| c.manifest_digest == d.digest));
+    all_here.then_some(ix)
 }
 
 fn select_one(outcome: &ReadOutcome, img: &ImageRecord) -> Result<SelectedImage, Error> {

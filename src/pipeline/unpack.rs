@@ -4,8 +4,9 @@
 //!    before any work).
 //! 2. Verify the whole archive (`read_archive_file`, or for stdin a single
 //!    streaming pass that also spools the input into a private 0700 dir).
-//! 3. Choose the images ([`select`](super::select)) and run the [`Gate`];
-//!    only then does a [`VerifiedArchive`] exist.
+//! 3. Choose the images ([`select`](super::select); a registry target takes
+//!    a complete image index whole), check the target can name them, and
+//!    run the [`Gate`]; only then does a [`VerifiedArchive`] exist.
 //! 4. Second pass: copy the selected blobs into the sink's private staging,
 //!    re-hashing every byte (the file may have changed since step 2).
 //! 5. `Sink::finish` commits. Any error, or SIGINT (the `stop` flag), before
@@ -44,6 +45,8 @@ pub struct UnpackReport {
     pub archive_manifest_digest: Digest,
     pub gate: String,
     pub plan: Plan,
+    /// The name each planned image gets in the target (plan order).
+    pub names: Vec<String>,
     pub target: String,
     pub dry_run: bool,
     pub loaded: Option<Loaded>,
@@ -100,12 +103,17 @@ pub fn unpack(
     };
     let (outcome, spool) = verify_input(req, progress)?;
     check_stop(req)?;
-    let plan = select::plan(&outcome, &req.selection)?;
+    let mut selection = req.selection.clone();
+    // A registry stores images rather than running them.
+    selection.whole_index |= matches!(req.target, Target::Registry(_));
+    let plan = select::plan(&outcome, &selection)?;
+    let names = sink::target_names(&req.target, &plan)?;
     let verified = pass_gate(gate, &outcome, &plan)?;
     let mut report = UnpackReport {
         archive_manifest_digest: outcome.manifest_digest,
         gate: gate.describe(),
         plan: plan.clone(),
+        names,
         target: sink::describe(&req.target),
         dry_run: req.dry_run,
         loaded: None,

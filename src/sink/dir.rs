@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::staging::Staging;
+use super::evidence::Placement;
+use super::staging::{Staged, Staging};
 use super::{Loaded, LoadedImage, Sink};
 use crate::archive::layout_files::{CONTAINERD_NAME, REF_NAME};
 use crate::error::{Error, IoContext};
@@ -28,7 +29,7 @@ const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 
 pub struct DirSink {
     path: PathBuf,
-    staging: Option<Staging>,
+    staging: Staged,
 }
 
 fn check_free(path: &Path) -> Result<(), Error> {
@@ -52,15 +53,13 @@ impl DirSink {
         check_free(&path)?;
         Ok(DirSink {
             path,
-            staging: None,
+            staging: Staged::default(),
         })
     }
 
     fn index(&self, verified: &VerifiedArchive<'_>) -> Vec<u8> {
-        let m = &verified.outcome().manifest;
         let mut entries: Vec<Value> = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for img in &verified.plan().images {
+        for (img, evidence) in super::evidence::per_image(verified) {
             let r = &img.record;
             let mut platform =
                 json!({"architecture": r.platform.architecture, "os": r.platform.os});
@@ -74,18 +73,12 @@ impl DirSink {
                 "platform": platform,
                 "annotations": {REF_NAME: img.tag, CONTAINERD_NAME: img.tag, KIND: KIND_IMAGE},
             }));
-            for ev in &r.evidence {
-                let Some(rec) = m.blob(&ev.digest) else {
-                    continue;
-                };
-                if !seen.insert((ev.digest, ev.tag.clone())) {
-                    continue;
-                }
+            for ev in evidence {
                 let mut ann = Map::new();
-                if let Some(t) = &ev.tag {
+                if let Placement::CosignTag(t) = &ev.placement {
                     ann.insert(REF_NAME.into(), json!(t));
                 }
-                match ev.role {
+                match ev.record.role {
                     EvidenceRole::Signature => {
                         ann.insert(KIND.into(), json!(KIND_SIGS));
                     }
@@ -95,11 +88,11 @@ impl DirSink {
                     _ => {}
                 }
                 let mut e = json!({
-                    "mediaType": ev.media_type,
-                    "digest": ev.digest.to_string(),
-                    "size": rec.size,
+                    "mediaType": ev.record.media_type,
+                    "digest": ev.record.digest.to_string(),
+                    "size": ev.size,
                 });
-                if let Some(at) = &ev.artifact_type {
+                if let Some(at) = &ev.record.artifact_type {
                     e["artifactType"] = json!(at);
                 }
                 if !ann.is_empty() {
@@ -119,23 +112,16 @@ impl DirSink {
 
 impl Sink for DirSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
-        self.staging = Some(Staging::beside(&self.path)?);
-        Ok(())
+        self.staging.begin(|| Staging::beside(&self.path))
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
-        match &self.staging {
-            Some(s) => s.put(rec, data),
-            None => Err(Error::Sink("put_blob before begin".into())),
-        }
+        self.staging.put(rec, data)
     }
 
     fn finish(mut self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
         let index = self.index(verified);
-        let staging = self
-            .staging
-            .take()
-            .ok_or_else(|| Error::Sink("finish before begin".into()))?;
+        let staging = self.staging.take()?;
         staging.write_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         // index.json last: the layout is only a layout once every blob is in.
         staging.write_file("index.json", &index)?;
@@ -168,6 +154,7 @@ impl Sink for DirSink {
         Ok(Loaded {
             target: format!("dir:{}", self.path.display()),
             images,
+            notes: Vec::new(),
         })
     }
 

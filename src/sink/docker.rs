@@ -21,7 +21,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::command::Tool;
-use super::staging::Staging;
+use super::load::{load_all, Undo};
+use super::staging::{Staged, Staging};
 use super::stream;
 use super::{Loaded, LoadedImage, Sink, SinkOptions};
 use crate::error::{Error, IoContext};
@@ -33,16 +34,9 @@ pub struct DockerSink {
     host: String,
     version: String,
     major: u32,
-    staging: Option<Staging>,
+    staging: Staged,
     state_dir: Option<PathBuf>,
     stop: Arc<AtomicBool>,
-}
-
-struct Undo {
-    id: String,
-    existed: bool,
-    tag: String,
-    previous_tag_target: Option<String>,
 }
 
 impl DockerSink {
@@ -81,7 +75,7 @@ impl DockerSink {
             host,
             version,
             major,
-            staging: None,
+            staging: Staged::default(),
             state_dir: opts.state_dir.clone(),
             stop: opts.stop.clone(),
         })
@@ -209,36 +203,24 @@ impl DockerSink {
 
 impl Sink for DockerSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
-        self.staging = Some(Staging::private()?);
-        Ok(())
+        self.staging.begin(Staging::private)
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
-        match &self.staging {
-            Some(s) => s.put(rec, data),
-            None => Err(Error::Sink("put_blob before begin".into())),
-        }
+        self.staging.put(rec, data)
     }
 
     fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
-        let staging = self
-            .staging
-            .as_ref()
-            .ok_or_else(|| Error::Sink("finish before begin".into()))?;
-        let mut undo = Vec::new();
-        let mut images = Vec::new();
-        for img in &verified.plan().images {
-            match self.load_one(staging, img, verified, &mut undo) {
-                Ok(l) => images.push(l),
-                Err(e) => {
-                    self.roll_back(&undo);
-                    return Err(e);
-                }
-            }
-        }
+        let staging = self.staging.get()?;
+        let images = load_all(
+            &verified.plan().images,
+            |img, undo| self.load_one(staging, img, verified, undo),
+            |undo| self.roll_back(undo),
+        )?;
         Ok(Loaded {
             target: format!("docker ({}, engine {})", self.host, self.version),
             images,
+            notes: Vec::new(),
         })
     }
 

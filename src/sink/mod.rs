@@ -1,4 +1,5 @@
-//! Where verified images go: an OCI layout directory, podman, docker.
+//! Where verified images go: an OCI layout directory, podman, docker, a
+//! registry.
 //!
 //! A [`Sink`] is driven in one order: `begin` with the plan, `put_blob` for
 //! every blob of the plan (each read through a re-hashing reader), then
@@ -10,7 +11,10 @@
 pub mod command;
 pub mod dir;
 pub mod docker;
+pub mod evidence;
+pub mod load;
 pub mod podman;
+pub mod registry;
 pub mod staging;
 pub mod stream;
 
@@ -42,9 +46,13 @@ pub trait Sink {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Loaded {
-    /// `dir:PATH`, `podman`, `docker (unix:///…, 20.10.24)`.
+    /// `dir:PATH`, `podman`, `docker (unix:///…, 20.10.24)`, `registry:HOST/NS`.
     pub target: String,
     pub images: Vec<LoadedImage>,
+    /// What the operator should know about the result (moved tags,
+    /// evidence a verifier will not find).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,14 +67,15 @@ pub struct LoadedImage {
     /// The ID the target reports (podman/docker), checked equal to the config digest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
-    /// The manifest digest the target reports, when it keeps one.
+    /// The digest the target reports for the name, when it keeps one (a
+    /// registry: the image index's when the index was pushed whole).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_digest: Option<String>,
     pub platform: String,
     /// A file where the verified manifest digest was recorded (docker).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_file: Option<PathBuf>,
-    /// Evidence documents written alongside (dir target).
+    /// Evidence documents written alongside (dir and registry targets).
     pub evidence: usize,
 }
 
@@ -76,6 +85,7 @@ pub enum Target {
     Dir(PathBuf),
     Podman,
     Docker,
+    Registry(registry::naming::RegistryTarget),
     Auto,
 }
 
@@ -93,14 +103,13 @@ impl std::str::FromStr for Target {
                         return Err(Error::Usage("--into dir: needs a path".into()));
                     }
                     Ok(Target::Dir(PathBuf::from(p)))
-                } else if s.starts_with("registry:") {
-                    Err(Error::Usage(
-                        "--into registry: is not implemented in this build; use dir:PATH and `skopeo copy`"
-                            .into(),
-                    ))
+                } else if let Some(r) = s.strip_prefix("registry:") {
+                    Ok(Target::Registry(registry::naming::RegistryTarget::parse(
+                        r,
+                    )?))
                 } else {
                     Err(Error::Usage(format!(
-                        "--into {s:?}: expected docker, podman, dir:PATH or auto"
+                        "--into {s:?}: expected docker, podman, dir:PATH, registry:HOST[/NAMESPACE] or auto"
                     )))
                 }
             }
@@ -119,6 +128,8 @@ pub struct SinkOptions {
     pub state_dir: Option<PathBuf>,
     /// Set by the SIGINT handler; checked between blobs and while streaming.
     pub stop: Arc<AtomicBool>,
+    /// How to reach the registry of a `registry:` target.
+    pub registry: crate::registry_client::AccessOptions,
 }
 
 /// Resolve `auto` and open the sink for a target.
@@ -127,6 +138,7 @@ pub fn open(target: &Target, opts: &SinkOptions) -> Result<Box<dyn Sink>, Error>
         Target::Dir(p) => Ok(Box::new(dir::DirSink::new(p.clone())?)),
         Target::Podman => Ok(Box::new(podman::PodmanSink::new(opts)?)),
         Target::Docker => Ok(Box::new(docker::DockerSink::connect(opts)?)),
+        Target::Registry(r) => Ok(Box::new(registry::RegistrySink::connect(r, opts)?)),
         Target::Auto => {
             let docker_err = match docker::DockerSink::connect(opts) {
                 Ok(s) => return Ok(Box::new(s)),
@@ -150,6 +162,16 @@ pub fn describe(target: &Target) -> String {
         Target::Dir(p) => format!("dir:{}", p.display()),
         Target::Podman => "podman".into(),
         Target::Docker => "docker".into(),
+        Target::Registry(r) => format!("registry:{r}"),
         Target::Auto => "auto (docker if a daemon answers, else podman)".into(),
+    }
+}
+
+/// The name each planned image gets in the target, in plan order, for
+/// reports and dry runs; fails (usage) when the target cannot name one.
+pub fn target_names(target: &Target, plan: &Plan) -> Result<Vec<String>, Error> {
+    match target {
+        Target::Registry(r) => registry::plan::names(r, plan),
+        _ => Ok(plan.images.iter().map(|i| i.tag.clone()).collect()),
     }
 }

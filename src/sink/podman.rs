@@ -17,7 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::command::Tool;
-use super::staging::Staging;
+use super::load::{load_all, Undo};
+use super::staging::{Staged, Staging};
 use super::stream;
 use super::{Loaded, LoadedImage, Sink, SinkOptions};
 use crate::error::Error;
@@ -26,16 +27,8 @@ use crate::pipeline::gate::{Plan, SelectedImage, VerifiedArchive};
 
 pub struct PodmanSink {
     tool: Tool,
-    staging: Option<Staging>,
+    staging: Staged,
     stop: Arc<AtomicBool>,
-}
-
-/// What to undo for one image.
-struct Undo {
-    id: String,
-    existed: bool,
-    tag: String,
-    previous_tag_target: Option<String>,
 }
 
 impl PodmanSink {
@@ -49,7 +42,7 @@ impl PodmanSink {
         tool.run_ok(&["version", "--format", "{{.Client.Version}}"], "version")?;
         Ok(PodmanSink {
             tool,
-            staging: None,
+            staging: Staged::default(),
             stop: opts.stop.clone(),
         })
     }
@@ -191,36 +184,24 @@ impl PodmanSink {
 
 impl Sink for PodmanSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
-        self.staging = Some(Staging::reference_safe()?);
-        Ok(())
+        self.staging.begin(Staging::reference_safe)
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
-        match &self.staging {
-            Some(s) => s.put(rec, data),
-            None => Err(Error::Sink("put_blob before begin".into())),
-        }
+        self.staging.put(rec, data)
     }
 
     fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
-        let staging = self
-            .staging
-            .as_ref()
-            .ok_or_else(|| Error::Sink("finish before begin".into()))?;
-        let mut undo = Vec::new();
-        let mut images = Vec::new();
-        for img in &verified.plan().images {
-            match self.load_one(staging, img, &mut undo) {
-                Ok(l) => images.push(l),
-                Err(e) => {
-                    self.roll_back(&undo);
-                    return Err(e);
-                }
-            }
-        }
+        let staging = self.staging.get()?;
+        let images = load_all(
+            &verified.plan().images,
+            |img, undo| self.load_one(staging, img, undo),
+            |undo| self.roll_back(undo),
+        )?;
         Ok(Loaded {
             target: "podman".into(),
             images,
+            notes: Vec::new(),
         })
     }
 

@@ -127,6 +127,38 @@ impl Staging {
     }
 }
 
+/// A sink's staging slot: empty until `begin`, filled by `put_blob`; the
+/// `begin`/`put_blob` half every sink shares.
+#[derive(Default)]
+pub struct Staged(Option<Staging>);
+
+impl Staged {
+    /// `Sink::begin`: create the staging directory.
+    pub fn begin(&mut self, make: impl FnOnce() -> Result<Staging, Error>) -> Result<(), Error> {
+        self.0 = Some(make()?);
+        Ok(())
+    }
+
+    /// `Sink::put_blob`.
+    pub fn put(&self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
+        self.get()?.put(rec, data)
+    }
+
+    /// The staging directory, once begun.
+    pub fn get(&self) -> Result<&Staging, Error> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| Error::Sink("staging used before begin".into()))
+    }
+
+    /// Take the staging directory out (to keep or rename it).
+    pub fn take(&mut self) -> Result<Staging, Error> {
+        self.0
+            .take()
+            .ok_or_else(|| Error::Sink("staging used before begin".into()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::{BlobOrigin, ImageSet, PlatformFilter};
 use crate::error::{Error, IoContext};
-use crate::model::evidence::role_for_artifact;
-use crate::model::manifest::EvidenceRole;
+use crate::model::evidence::{cosign_tag, role_for_artifact};
 use crate::model::oci::{self, DescriptorInfo};
 use crate::model::{limits, media, BlobRecord, Digest, EvidenceRecord, ImageRecord};
 
@@ -316,19 +315,6 @@ impl LayoutSource {
         }
         Ok(())
     }
-}
-
-/// `sha256-<hex>.sig|.att|.sbom` → (subject digest, role).
-pub fn cosign_tag(tag: &str) -> Option<(Digest, EvidenceRole)> {
-    let rest = tag.strip_prefix("sha256-")?;
-    let (hex, suffix) = rest.split_once('.')?;
-    let role = match suffix {
-        "sig" => EvidenceRole::Signature,
-        "att" => EvidenceRole::Attestation,
-        "sbom" => EvidenceRole::Sbom,
-        _ => return None,
-    };
-    Some((Digest::from_hex(hex).ok()?, role))
 }
 
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {

@@ -16,10 +16,8 @@
 //! cache files; the pack-time Rekor proof fetch (`source::rekor`) runs over
 //! the returned set after [`resolve`], adding `RekorProof` evidence.
 
-pub mod auth;
 pub mod cache;
 mod evidence;
-mod fail;
 pub mod platform;
 
 use std::collections::BTreeMap;
@@ -29,15 +27,15 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::{Client, Reference};
 
 use super::{BlobOrigin, ImageSet, PlatformFilter};
 use crate::error::{Error, IoContext};
 use crate::model::oci::{self, DescriptorInfo};
 use crate::model::{limits, media, BlobRecord, Digest, ImageRecord};
+use crate::registry_client::fail::{self, Failure};
+use crate::registry_client::{self, AccessOptions};
 use cache::BlobCache;
-use fail::Failure;
 
 /// The `source` recorded for images packed from a registry.
 pub const SOURCE_NAME: &str = "registry";
@@ -53,12 +51,8 @@ const ACCEPT: &[&str] = &[
 /// How to reach registries and where to keep downloads.
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
-    /// Hosts (`host[:port]`, as written in references) spoken to over plain HTTP.
-    pub insecure: Vec<String>,
-    /// PEM bundle of extra CA certificates to trust.
-    pub ca_file: Option<PathBuf>,
-    /// Credentials for every registry of this run (else docker config).
-    pub credentials: Option<(String, String)>,
+    /// Transport and credentials (shared with the registry sink).
+    pub access: AccessOptions,
     /// Blob cache directory (default: [`cache::default_dir`]).
     pub cache_dir: Option<PathBuf>,
     /// Only referrers of these artifact types (empty: all).
@@ -74,9 +68,7 @@ pub struct RegistryOptions {
 impl Default for RegistryOptions {
     fn default() -> Self {
         RegistryOptions {
-            insecure: Vec::new(),
-            ca_file: None,
-            credentials: None,
+            access: AccessOptions::default(),
             cache_dir: None,
             artifact_types: Vec::new(),
             jobs: 4,
@@ -127,24 +119,17 @@ pub fn resolve(
         .iter()
         .map(|r| parse_reference(r))
         .collect::<Result<_, _>>()?;
-    let client = client(opts)?;
+    let client = registry_client::client(&opts.access)?;
     let cache_dir = opts.cache_dir.clone().unwrap_or_else(cache::default_dir);
     let cache = BlobCache::open(&cache_dir)?;
     let mut auths = BTreeMap::new();
     for r in &parsed {
         let host = r.resolve_registry().to_string();
         if let std::collections::btree_map::Entry::Vacant(e) = auths.entry(host) {
-            e.insert(auth::credentials_for(
-                r.registry(),
-                opts.credentials.as_ref(),
-            )?);
+            e.insert(registry_client::credentials(r.registry(), &opts.access)?);
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start the registry client runtime", e))?;
+    let rt = registry_client::runtime()?;
     let ctx = Ctx {
         client,
         cache,
@@ -157,35 +142,6 @@ pub fn resolve(
         }
         ctx.run(&parsed).await
     })
-}
-
-fn client(opts: &RegistryOptions) -> Result<Client, Error> {
-    let mut cfg = ClientConfig {
-        protocol: if opts.insecure.is_empty() {
-            ClientProtocol::Https
-        } else {
-            ClientProtocol::HttpsExcept(opts.insecure.clone())
-        },
-        platform_resolver: None,
-        connect_timeout: Some(std::time::Duration::from_secs(15)),
-        read_timeout: Some(std::time::Duration::from_secs(60)),
-        user_agent: concat!("airlock/", env!("CARGO_PKG_VERSION")),
-        ..ClientConfig::default()
-    };
-    if let Some(ca) = &opts.ca_file {
-        let pem = std::fs::read(ca).at("read CA file", ca)?;
-        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-            return Err(Error::Usage(format!(
-                "--ca-file {}: no PEM certificate in it",
-                ca.display()
-            )));
-        }
-        cfg.extra_root_certificates.push(Certificate {
-            encoding: CertificateEncoding::Pem,
-            data: pem,
-        });
-    }
-    Ok(Client::new(cfg))
 }
 
 /// A blob still to download, and which image's progress bar it counts on.

@@ -19,10 +19,10 @@ use oci_client::{Client, Reference};
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::fail::{self, Failure};
 use crate::error::{Error, IoContext};
 use crate::model::oci::DescriptorInfo;
 use crate::model::Digest;
+use crate::registry_client::fail::{self, Failure};
 
 /// The bytes of one blob received so far, kept across retries.
 struct Partial {

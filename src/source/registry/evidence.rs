@@ -6,12 +6,13 @@
 
 use oci_client::Reference;
 
-use super::{add_memory, fail, Ctx, Pending};
+use super::{add_memory, Ctx, Pending};
 use crate::error::Error;
 use crate::model::evidence::role_for_artifact;
 use crate::model::manifest::EvidenceRole;
 use crate::model::oci::{self, DescriptorInfo};
 use crate::model::{limits, media, Digest, EvidenceRecord};
+use crate::registry_client::fail;
 use crate::source::ImageSet;
 
 const COSIGN_TAGS: [(&str, EvidenceRole); 3] = [

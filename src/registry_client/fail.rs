@@ -109,3 +109,29 @@ pub fn into_error(what: &str, f: Failure, attempts: u32) -> Error {
 pub fn backoff(attempt: u32) -> std::time::Duration {
     std::time::Duration::from_millis(250u64 << attempt.saturating_sub(1).min(5))
 }
+
+/// Run one registry request with retries: `Ok(None)` when the object does
+/// not exist, the final error once retries ran out or on a permanent one.
+pub async fn retrying<T, Fut>(
+    what: &str,
+    retries: u32,
+    mut op: impl FnMut() -> Fut,
+) -> Result<Option<T>, Error>
+where
+    Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match op().await {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) => match classify(what, e) {
+                Failure::NotFound(_) => return Ok(None),
+                Failure::Retry(_) if attempt <= retries => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                f => return Err(into_error(what, f, attempt)),
+            },
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! `registry:HOST[/NAMESPACE]`: the site's own registry (distribution,
+//! Harbor, Zot…), written through `oci-client` so every digest stays what
+//! was verified and in-cluster verifiers (cosign, Kyverno, policy-controller)
+//! find the evidence where they look for it.
+//!
+//! `begin`/`put_blob` only stage privately (like every sink); `open` only
+//! checks the registry answers and `begin` that the credentials can push.
+//! `finish` writes, per repository, in this order:
+//! 1. blobs (configs, layers, evidence layers), streamed from staging and
+//!    re-hashed, skipping those the registry has (`HEAD`);
+//! 2. manifests by digest with their exact bytes and media type: images,
+//!    then an index taken whole, then evidence manifests;
+//! 3. tags, last: cosign `sha256-<hex>.sig|.att|.sbom`, the referrers
+//!    tag-schema index `sha256-<hex>` for referrers the registry does not
+//!    list itself (no referrers API, e.g. distribution 2.8), then the image
+//!    tags. Each tag is read back and must resolve to our digest.
+//!
+//! Roll back: before step 3 nothing is named, so a failure leaves only
+//! content-addressed, unreferenced data. A failure in step 3 puts back every
+//! tag this run moved (re-pushing the exact manifest it pointed at); a tag
+//! this run created cannot be removed through the distribution API (tag
+//! deletion is optional and distribution 2.8 refuses it), so it is named in
+//! the error. See docs/unpack.md.
+//!
+//! Naming: [`naming`]. What is written: [`plan`]. Requests: [`remote`].
+//! Tag writes and their roll back: `tags`.
+
+pub mod naming;
+pub mod plan;
+pub mod remote;
+mod tags;
+
+use std::io::Read;
+use std::sync::atomic::Ordering;
+
+use super::staging::{Staged, Staging};
+use super::{Loaded, LoadedImage, Sink, SinkOptions};
+use crate::error::Error;
+use crate::model::{limits, BlobRecord, Digest};
+use crate::pipeline::gate::{Plan, VerifiedArchive};
+use crate::registry_client;
+use naming::RegistryTarget;
+use plan::{PushPlan, RepoPlan};
+use remote::{sink_error, Remote};
+
+/// Retries per request after the first attempt (as for pack).
+const RETRIES: u32 = 4;
+
+pub struct RegistrySink {
+    target: RegistryTarget,
+    rt: tokio::runtime::Runtime,
+    remote: Remote,
+    staging: Staged,
+}
+
+impl RegistrySink {
+    /// Set up the client and check the registry answers (exit 6 if not).
+    pub fn connect(target: &RegistryTarget, opts: &SinkOptions) -> Result<Self, Error> {
+        let client = registry_client::client(&opts.registry)?;
+        let auth =
+            registry_client::credentials(&target.host, &opts.registry).map_err(sink_error)?;
+        let rt = registry_client::runtime()?;
+        let remote = Remote {
+            client,
+            auth,
+            host: target.host.clone(),
+            retries: RETRIES,
+            stop: opts.stop.clone(),
+        };
+        let probe = target.namespace.clone().unwrap_or_else(|| "airlock".into());
+        rt.block_on(remote.ping(&probe))?;
+        Ok(RegistrySink {
+            target: target.clone(),
+            rt,
+            remote,
+            staging: Staged::default(),
+        })
+    }
+
+    /// A verified document's bytes: from the archive reader, else staged.
+    fn document(
+        verified: &VerifiedArchive<'_>,
+        staging: &Staging,
+        d: &Digest,
+    ) -> Result<Vec<u8>, Error> {
+        if let Some(b) = verified.metadata(d) {
+            return Ok(b.to_vec());
+        }
+        let f = staging.open(d)?;
+        let mut buf = Vec::new();
+        f.take(limits::MAX_JSON_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io_path("read", &staging.blob_path(d), e))?;
+        if buf.len() as u64 > limits::MAX_JSON_BYTES || Digest::of(&buf) != *d {
+            return Err(Error::Sink(format!(
+                "staged document {d} is too large or changed"
+            )));
+        }
+        Ok(buf)
+    }
+
+    fn check_stop(&self) -> Result<(), Error> {
+        if self.remote.stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        Ok(())
+    }
+
+    async fn push_content(
+        &self,
+        repo: &RepoPlan,
+        staging: &Staging,
+        doc: &dyn Fn(&Digest) -> Result<Vec<u8>, Error>,
+    ) -> Result<(), Error> {
+        let r = &repo.repository;
+        for b in &repo.blobs {
+            self.check_stop()?;
+            if !self.remote.blob_exists(r, &b.digest).await? {
+                self.remote
+                    .push_blob(r, &staging.blob_path(&b.digest), &b.digest, b.size)
+                    .await?;
+            }
+        }
+        for m in &repo.manifests {
+            self.check_stop()?;
+            self.remote
+                .push_manifest(r, &m.digest, &doc(&m.digest)?, &m.media_type)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn push(
+        &self,
+        p: &PushPlan,
+        staging: &Staging,
+        doc: &dyn Fn(&Digest) -> Result<Vec<u8>, Error>,
+    ) -> Result<Vec<String>, Error> {
+        for repo in &p.repos {
+            self.push_content(repo, staging, doc).await?;
+        }
+        self.check_stop()?;
+        let writes = self.tag_writes(p, doc).await?;
+        // Last point an interrupt leaves the registry without new names.
+        self.check_stop()?;
+        self.write_tags(&writes).await?;
+        Ok(writes
+            .iter()
+            .filter_map(|w| {
+                w.before.as_ref().map(|b| {
+                    format!(
+                        "moved {}/{}:{} from {} to {}",
+                        self.target.host, w.repository, w.tag.tag, b.digest, w.tag.digest
+                    )
+                })
+            })
+            .collect())
+    }
+}
+
+impl Sink for RegistrySink {
+    fn begin(&mut self, plan: &Plan) -> Result<(), Error> {
+        let mut repos: Vec<String> = Vec::new();
+        for img in &plan.images {
+            let n = self.target.name_for(&img.tag)?;
+            if !repos.contains(&n.repository) {
+                repos.push(n.repository);
+            }
+        }
+        for r in &repos {
+            self.rt.block_on(self.remote.login(r))?;
+        }
+        self.staging.begin(Staging::private)
+    }
+
+    fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
+        self.staging.put(rec, data)
+    }
+
+    fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
+        let staging = self.staging.get()?;
+        let doc = |d: &Digest| Self::document(verified, staging, d);
+        let p = plan::build(&self.target, verified, &doc)?;
+        let moved = self.rt.block_on(self.push(&p, staging, &doc))?;
+        let images = verified
+            .plan()
+            .images
+            .iter()
+            .zip(&p.images)
+            .map(|(img, ip)| LoadedImage {
+                reference: match &ip.name.tag {
+                    Some(_) => self.target.display_name(&ip.name),
+                    None => format!("{}/{}@{}", self.target.host, ip.repository, ip.tagged),
+                },
+                packed_reference: img.record.reference.clone(),
+                manifest_digest: img.record.manifest_digest,
+                config_digest: img.record.config_digest,
+                image_id: None,
+                target_digest: Some(ip.tagged.to_string()),
+                platform: img.record.platform.to_string(),
+                record_file: None,
+                evidence: ip.evidence,
+            })
+            .collect();
+        let mut notes = p.notes;
+        notes.extend(moved);
+        Ok(Loaded {
+            target: format!("registry:{}", self.target),
+            images,
+            notes,
+        })
+    }
+
+    fn abort(self: Box<Self>) {
+        // Nothing was sent; dropping the staging directory removes it.
+    }
+}
