@@ -107,6 +107,21 @@ set +e; "$AIRLOCK" unpack "${POLICY[@]}" --into podman -q \
 echo "exit code: $rc"
 [ "$rc" -eq 5 ] || { echo "demo: expected exit code 5" >&2; exit 1; }
 
+step "airlock unpack --into registry: the site's own registry (a second docker-registry)"
+SRC_REG=$REG
+start_registry "$OUT/site-registry"
+pids+=("$REG_PID")
+SITE=$REG; REG=$SRC_REG
+"$AIRLOCK" unpack "${POLICY[@]}" --into "registry:$SITE/mirror" --insecure-registry "$SITE" \
+    "$OUT/busybox-resigned.tar"
+signed=$(grep -A1 '"linux/amd64"' "$OUT/published.json" | tail -n1 | tr -d ' ",')
+site=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SITE/mirror/demo/busybox:1.36")
+echo "published (signed) amd64 manifest: $signed"
+echo "site registry serves:              $site"
+[ "$signed" = "$site" ] || { echo "demo: digest changed on the way" >&2; exit 1; }
+echo "digest round trip: OK"
+skopeo list-tags --tls-verify=false "docker://$SITE/mirror/demo/busybox" | tr -d ' \n'; echo
+
 if command -v skopeo >/dev/null; then
     step "skopeo reads the archive unchanged"
     skopeo inspect --format '{{.Digest}} {{.Architecture}}' "oci-archive:$OUT/busybox.tar"

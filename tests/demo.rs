@@ -30,6 +30,8 @@ fn demo_script_runs_end_to_end() {
         "stored 2 Rekor inclusion proof(s)",
         "✓ transparency-log",
         "loaded into podman",
+        "loaded into registry:",
+        "digest round trip: OK",
         "exit code: 3",
         "exit code: 4",
         "exit code: 5",
