@@ -223,7 +223,9 @@ impl BlobCache {
         if let Some(e) = stream_err {
             return Err(Failure::Retry(fail::chain(&e)));
         }
-        file.sync_all().await.map_err(io_fatal)?;
+        // No fsync: the cache is a hint, not a record. The archive writer
+        // re-hashes every cached blob, so one torn by a crash is refused there
+        // (naming the file to delete), never packed.
         drop(file);
         let dest = self.path(&desc.digest);
         done.tmp
