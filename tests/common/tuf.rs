@@ -317,16 +317,7 @@ pub fn pack_with_material(
     out: &Path,
     material: airlock::source::trust::TrustMaterial,
 ) {
-    let req = airlock::pipeline::PackRequest {
-        layouts: vec![layout.to_path_buf()],
-        refs: vec![],
-        images: vec![],
-        registry: Default::default(),
-        platforms: Default::default(),
-        output: out.to_path_buf(),
-        zstd: false,
-        trust: Default::default(),
-    };
+    let req = super::pack_request(layout, out);
     let mut set = airlock::pipeline::resolve(&req).unwrap();
     set.trust = Some(material);
     airlock::pipeline::pack(&req, &set, &indicatif::ProgressBar::hidden()).unwrap();
