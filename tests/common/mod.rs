@@ -6,6 +6,7 @@ pub mod cli;
 pub mod forge;
 pub mod fulcio;
 pub mod registry;
+pub mod rekor;
 pub mod trace;
 pub mod tuf;
 
