@@ -647,8 +647,7 @@ fn proof_doc(
     log_index: i64,
     leaf_body: &[u8],
 ) -> serde_json::Value {
-    let sibling = forge::leaf_hash(b"another entry");
-    let root = forge::node_hash(&sibling, &forge::leaf_hash(leaf_body));
+    let (sibling, root) = forge::two_leaf_tree(leaf_body);
     serde_json::json!({
         "mediaType": airlock::trust::evidence::REKOR_PROOF_MEDIA_TYPE,
         "signatureManifestDigest": manifest,
@@ -760,8 +759,7 @@ fn bundle_v03(w: &World, signer: &SigningKey, manifest: &[u8], log_index: i64) -
     .unwrap();
     let body_b64 = legacy["Payload"]["body"].as_str().unwrap();
     let body = STANDARD.decode(body_b64).unwrap();
-    let sibling = forge::leaf_hash(b"another entry");
-    let root = forge::node_hash(&sibling, &forge::leaf_hash(&body));
+    let (sibling, root) = forge::two_leaf_tree(&body);
     serde_json::to_vec(&serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {
