@@ -144,7 +144,7 @@ fn signature_over_another_digest_is_refused() {
     let err = w
         .verify(&w.signature(payload(OTHER_IMAGE, REPO)))
         .unwrap_err();
-    assert!(matches!(err, TrustError::DigestMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::DigestMismatch { .. });
 }
 
 #[test]
@@ -152,7 +152,7 @@ fn docker_reference_mismatch_is_refused() {
     let w = World::new();
     let sig = w.signature(payload(IMAGE, "registry.example.org/team/other"));
     let err = w.verify(&sig).unwrap_err();
-    assert!(matches!(err, TrustError::ReferenceMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::ReferenceMismatch { .. });
     // With --ignore-reference (None) the same signature is accepted.
     verify_cosign_signature(&sig, IMAGE, None, &w.key_policy(), &w.root).unwrap();
 }
@@ -177,7 +177,7 @@ fn docker_hub_defaults_are_normalised() {
         &w.root,
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::ReferenceMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::ReferenceMismatch { .. });
 }
 
 #[test]
@@ -186,12 +186,9 @@ fn wrong_key_is_refused() {
     let sig = w.signature(payload(IMAGE, REPO));
     let policy = SignaturePolicy::new(key_signer(&key()));
     let err = verify_cosign_signature(&sig, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
     );
 }
 
@@ -214,7 +211,7 @@ fn key_signature_without_tlog_is_refused_by_default() {
     let p = payload(IMAGE, REPO);
     let sig = CosignSignature::new(p.clone(), sign(&w.signer, &p), None, None, None).unwrap();
     let err = w.verify(&sig).unwrap_err();
-    assert!(matches!(err, TrustError::MissingTlogEntry), "{err}");
+    assert_err!(err, TrustError::MissingTlogEntry);
     assert_eq!(err.kind(), "missing-tlog-entry");
 }
 
@@ -230,7 +227,7 @@ fn key_signature_without_tlog_accepted_only_with_insecure_ignore_tlog() {
     // The signature itself is still checked.
     let bad = CosignSignature::new(p.clone(), sign(&key(), &p), None, None, None).unwrap();
     let err = verify_cosign_signature(&bad, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::SignatureInvalid(_)), "{err}");
+    assert_err!(err, TrustError::SignatureInvalid(_));
 }
 
 #[test]
@@ -239,7 +236,7 @@ fn insecure_ignore_tlog_is_refused_for_identity_policies() {
         IdentityPolicy::new("a@example.com", "https://accounts.google.com").unwrap(),
     ));
     let err = policy.insecure_ignore_tlog().unwrap_err();
-    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert_err!(err, TrustError::InvalidPolicy(_));
 }
 
 #[test]
@@ -253,7 +250,7 @@ fn set_from_key_not_in_trust_root_is_refused() {
             ..e
         })
         .unwrap_err();
-    assert!(matches!(err, TrustError::InvalidSet(_)), "{err}");
+    assert_err!(err, TrustError::InvalidSet(_));
     // SET signed by, and naming, a log the trust root does not know.
     let err = w
         .verify_logged_as(|e| Entry {
@@ -262,12 +259,9 @@ fn set_from_key_not_in_trust_root_is_refused() {
             ..e
         })
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::InvalidSet(_) | TrustError::UnknownLog { .. }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::InvalidSet(_) | TrustError::UnknownLog { .. }
     );
 }
 
@@ -280,12 +274,9 @@ fn rekor_body_for_other_payload_hash_is_refused() {
             ..e
         })
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::ArtifactMismatch(_) | TrustError::LogEntryMismatch(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::ArtifactMismatch(_) | TrustError::LogEntryMismatch(_)
     );
 }
 
@@ -299,7 +290,7 @@ fn rekor_body_for_other_key_is_refused() {
             ..e
         })
         .unwrap_err();
-    assert!(matches!(err, TrustError::LogEntryMismatch(_)), "{err}");
+    assert_err!(err, TrustError::LogEntryMismatch(_));
 }
 
 #[test]
@@ -312,7 +303,7 @@ fn rekor_body_for_other_signature_is_refused() {
             ..e
         })
         .unwrap_err();
-    assert!(matches!(err, TrustError::LogEntryMismatch(_)), "{err}");
+    assert_err!(err, TrustError::LogEntryMismatch(_));
 }
 
 #[test]
@@ -329,7 +320,7 @@ fn malformed_base64_signature_is_refused() {
     )
     .unwrap();
     let err = w.verify(&s).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedBase64 { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedBase64 { .. });
 }
 
 #[test]
@@ -337,7 +328,7 @@ fn malformed_payload_json_is_refused() {
     let w = World::new();
     // Correctly signed and logged, but not JSON.
     let err = w.verify(&w.signature(b"{not json".to_vec())).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }
 
 #[test]
@@ -348,7 +339,7 @@ fn payload_of_other_type_is_refused() {
         "atomic container signature",
     );
     let err = w.verify(&w.signature(p.into_bytes())).unwrap_err();
-    assert!(matches!(err, TrustError::PayloadType(_)), "{err}");
+    assert_err!(err, TrustError::PayloadType(_));
 }
 
 #[test]
@@ -361,16 +352,16 @@ fn malformed_rekor_bundle_json_is_refused() {
         Some(b"{\"SignedEntryTimestamp\":"),
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }
 
 #[test]
 fn malformed_pem_key_is_refused() {
     let err = PublicKey::from_pem(b"-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----\n")
         .unwrap_err();
-    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedPem { .. });
     let err = PublicKey::from_pem(b"hello").unwrap_err();
-    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedPem { .. });
 }
 
 #[test]
@@ -386,7 +377,7 @@ fn malformed_certificate_pem_is_refused() {
     )
     .unwrap();
     let err = w.verify(&with_cert).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedPem { .. });
 }
 
 #[test]
@@ -395,7 +386,7 @@ fn malformed_bundle_json_is_refused() {
     let policy = key_signer(&w.signer);
     let err =
         verify_bundle(b"{\"mediaType\": ", Artifact::Bytes(b"x"), &policy, &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }
 
 #[test]
@@ -422,18 +413,15 @@ fn malformed_digest_is_refused() {
         &w.root,
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::InvalidDigest(_)), "{err}");
+    assert_err!(err, TrustError::InvalidDigest(_));
 }
 
 #[test]
 fn malformed_trusted_root_is_refused() {
     let err = TrustRoot::from_json(b"{]").unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::InvalidTrustRoot(_) | TrustError::MalformedJson { .. }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::InvalidTrustRoot(_) | TrustError::MalformedJson { .. }
     );
 }
 
@@ -474,12 +462,9 @@ fn legacy_blob_bundle_verifies_and_binds_artifact() {
         &w.root,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::SignatureInvalid(_) | TrustError::ArtifactMismatch(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::SignatureInvalid(_) | TrustError::ArtifactMismatch(_)
     );
 }
 
@@ -495,7 +480,7 @@ fn legacy_blob_bundle_with_bad_set_is_refused() {
         &w.root,
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::InvalidSet(_)), "{err}");
+    assert_err!(err, TrustError::InvalidSet(_));
 }
 
 #[test]
@@ -534,16 +519,13 @@ fn threshold_not_met_by_duplicates_of_one_signature() {
     let policy = two_of(&w.signer, &key());
     let copies = vec![sig.clone(), sig.clone(), sig];
     let err = verify_cosign_signatures(&copies, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::ThresholdNotMet {
-                required: 2,
-                distinct: 1,
-                valid: 3
-            }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::ThresholdNotMet {
+            required: 2,
+            distinct: 1,
+            valid: 3
+        }
     );
 }
 
@@ -569,9 +551,9 @@ fn threshold_met_by_two_distinct_keys() {
 fn unsatisfiable_threshold_is_refused_up_front() {
     let w = World::new();
     let err = w.key_policy().with_threshold(2).unwrap_err();
-    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert_err!(err, TrustError::InvalidPolicy(_));
     let err = w.key_policy().with_threshold(0).unwrap_err();
-    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert_err!(err, TrustError::InvalidPolicy(_));
 }
 
 #[test]
@@ -579,7 +561,7 @@ fn no_signatures_is_refused() {
     let w = World::new();
     let err =
         verify_cosign_signatures(&[], IMAGE, Some(REPO), &w.key_policy(), &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::NoSignatures), "{err}");
+    assert_err!(err, TrustError::NoSignatures);
 }
 
 #[test]
@@ -666,7 +648,7 @@ fn required_inclusion_proof_missing_is_refused() {
     let w = World::new();
     let p = logged_with_body(&w);
     let err = verify_proved(&w, &p.sig).unwrap_err();
-    assert!(matches!(err, TrustError::MissingInclusionProof), "{err}");
+    assert_err!(err, TrustError::MissingInclusionProof);
     // Without the requirement, the SET alone suffices.
     verify_cosign_signature(&p.sig, IMAGE, Some(REPO), &w.key_policy(), &w.root).unwrap();
 }
@@ -680,7 +662,7 @@ fn inclusion_proof_not_matching_the_sets_entry_is_refused() {
     let cp = checkpoint(&w.rekor, &w.rekor, 2, &root);
     let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
     let err = verify_proved(&w, &sig).unwrap_err();
-    assert!(matches!(err, TrustError::InclusionProof(_)), "{err}");
+    assert_err!(err, TrustError::InclusionProof(_));
 }
 
 #[test]
@@ -692,7 +674,7 @@ fn checkpoint_signed_by_another_key_is_refused() {
     let cp = checkpoint(&key(), &w.rekor, 2, &root);
     let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
     let err = verify_proved(&w, &sig).unwrap_err();
-    assert!(matches!(err, TrustError::Checkpoint(_)), "{err}");
+    assert_err!(err, TrustError::Checkpoint(_));
 }
 
 #[test]
@@ -704,12 +686,9 @@ fn checkpoint_root_not_matching_the_proof_is_refused() {
     let cp = checkpoint(&w.rekor, &w.rekor, 3, &leaf_hash(b"other root"));
     let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
     let err = verify_proved(&w, &sig).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::Checkpoint(_) | TrustError::InvalidBundle(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::Checkpoint(_) | TrustError::InvalidBundle(_)
     );
 }
 
@@ -721,14 +700,9 @@ fn inclusion_proof_with_wrong_tree_size_is_refused() {
     let cp = checkpoint(&w.rekor, &w.rekor, 2, &root);
     let sig = with_proof(&p, proof_json(1, 3, &root, &[sibling], &cp));
     let err = verify_proved(&w, &sig).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::InclusionProof(_)
-                | TrustError::Checkpoint(_)
-                | TrustError::InvalidBundle(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::InclusionProof(_) | TrustError::Checkpoint(_) | TrustError::InvalidBundle(_)
     );
 }
 
@@ -741,7 +715,7 @@ fn require_inclusion_proof_contradicts_ignore_tlog() {
         .unwrap()
         .require_inclusion_proof()
         .unwrap_err();
-    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert_err!(err, TrustError::InvalidPolicy(_));
 }
 
 // ---- cosign attestations (.att): DSSE + intoto 0.0.2 entry + SET --------
@@ -854,30 +828,24 @@ fn attestation_verifies_and_provenance_policy_applies() {
         ..Default::default()
     };
     let err = verify_provenance(&v, &other_repo).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::ProvenanceMismatch {
-                field: "source repository",
-                ..
-            }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::ProvenanceMismatch {
+            field: "source repository",
+            ..
+        }
     );
     let other_branch = ProvenancePolicy {
         source_ref: Some("refs/heads/dev".into()),
         ..Default::default()
     };
     let err = verify_provenance(&v, &other_branch).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::ProvenanceMismatch {
-                field: "source ref",
-                ..
-            }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::ProvenanceMismatch {
+            field: "source ref",
+            ..
+        }
     );
 }
 
@@ -886,7 +854,7 @@ fn attestation_subject_mismatch_is_refused() {
     let w = World::new();
     let att = attestation(&w, &w.signer, &provenance(OTHER_IMAGE));
     let err = w.verify_attestation(&att).unwrap_err();
-    assert!(matches!(err, TrustError::ArtifactMismatch(_)), "{err}");
+    assert_err!(err, TrustError::ArtifactMismatch(_));
 }
 
 #[test]
@@ -894,12 +862,9 @@ fn attestation_by_other_key_is_refused() {
     let w = World::new();
     let att = attestation(&w, &key(), &provenance(IMAGE));
     let err = w.verify_attestation(&att).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
     );
 }
 
@@ -917,12 +882,12 @@ fn attestation_without_rekor_entry_is_refused() {
                                   "signatures": [{ "sig": STANDARD.encode(sig.as_bytes()) }] });
     let att = CosignAttestation::new(env.to_string().as_bytes(), None, None).unwrap();
     let err = w.verify_attestation(&att).unwrap_err();
-    assert!(matches!(err, TrustError::MissingTlogEntry), "{err}");
+    assert_err!(err, TrustError::MissingTlogEntry);
 }
 
 #[test]
 fn malformed_attestation_envelope_is_refused() {
     let err =
         airlock::trust::CosignAttestation::new(b"{\"payloadType\":1}", None, None).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }

@@ -150,7 +150,7 @@ fn certificate_not_yet_valid_at_integrated_time_is_refused() {
 fn certificate_from_a_ca_outside_the_trust_root_is_refused() {
     let c = Core::new();
     let err = c.verify(&c.signature(&Fulcio::new(), INSIDE)).unwrap_err();
-    assert!(matches!(err, TrustError::Certificate(_)), "{err}");
+    assert_err!(err, TrustError::Certificate(_));
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn certificate_with_an_sct_from_an_unknown_ct_log_is_refused() {
     let err = c
         .verify(&c.signature(&c.fulcio.with_other_ct_log(), INSIDE))
         .unwrap_err();
-    assert!(matches!(err, TrustError::Sct(_)), "{err}");
+    assert_err!(err, TrustError::Sct(_));
 }
 
 // ---- the gate, end to end -------------------------------------------------

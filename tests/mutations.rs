@@ -54,7 +54,7 @@ fn entry_log_index_not_covered_by_set_is_refused() {
     let Some(err) = refused(|b| entry(b)["logIndex"] = "79571824".into()) else {
         return;
     };
-    assert!(matches!(err, TrustError::InvalidSet(_)), "{err}");
+    assert_err!(err, TrustError::InvalidSet(_));
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn integrated_time_not_covered_by_set_is_refused() {
     let Some(err) = refused(|b| entry(b)["integratedTime"] = "1710869187".into()) else {
         return;
     };
-    assert!(matches!(err, TrustError::InvalidSet(_)), "{err}");
+    assert_err!(err, TrustError::InvalidSet(_));
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn inclusion_proof_for_another_leaf_is_refused() {
     }) else {
         return;
     };
-    assert!(matches!(err, TrustError::InclusionProof(_)), "{err}");
+    assert_err!(err, TrustError::InclusionProof(_));
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn inclusion_proof_with_altered_path_is_refused() {
     }) else {
         return;
     };
-    assert!(matches!(err, TrustError::InclusionProof(_)), "{err}");
+    assert_err!(err, TrustError::InclusionProof(_));
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn checkpoint_signed_by_another_key_is_refused() {
     }) else {
         return;
     };
-    assert!(matches!(err, TrustError::Checkpoint(_)), "{err}");
+    assert_err!(err, TrustError::Checkpoint(_));
 }
 
 #[test]
@@ -108,14 +108,9 @@ fn checkpoint_for_another_tree_size_is_refused() {
     }) else {
         return;
     };
-    assert!(
-        matches!(
-            err,
-            TrustError::InclusionProof(_)
-                | TrustError::Checkpoint(_)
-                | TrustError::InvalidBundle(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::InclusionProof(_) | TrustError::Checkpoint(_) | TrustError::InvalidBundle(_)
     );
 }
 
@@ -130,7 +125,7 @@ fn second_tlog_entry_is_refused() {
     }) else {
         return;
     };
-    assert!(matches!(err, TrustError::Unsupported(_)), "{err}");
+    assert_err!(err, TrustError::Unsupported(_));
 }
 
 #[test]
@@ -157,12 +152,9 @@ fn altered_signature_is_refused() {
     }) else {
         return;
     };
-    assert!(
-        matches!(
-            err,
-            TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
     );
 }
 
@@ -173,5 +165,5 @@ fn malformed_base64_in_bundle_is_refused() {
     }) else {
         return;
     };
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }

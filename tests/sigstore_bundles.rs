@@ -62,7 +62,7 @@ fn cosign_v3_image_bundle_for_other_image_fails() {
     let other = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
     let err =
         verify_fixture(&fx, COSIGN_V3, image(other), &identity(KUBEWARDEN, GITHUB)).unwrap_err();
-    assert!(matches!(err, TrustError::ArtifactMismatch(_)), "{err}");
+    assert_err!(err, TrustError::ArtifactMismatch(_));
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn cosign_v3_image_bundle_wrong_identity_fails() {
     let fx = fixtures_or_skip!();
     let err =
         verify_fixture(&fx, COSIGN_V3, image(IMAGE), &identity(SIGSTORE_JS, GITHUB)).unwrap_err();
-    assert!(matches!(err, TrustError::IdentityMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::IdentityMismatch { .. });
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn cosign_v3_image_bundle_wrong_issuer_fails() {
     let fx = fixtures_or_skip!();
     let policy = identity(KUBEWARDEN, "https://accounts.google.com");
     let err = verify_fixture(&fx, COSIGN_V3, image(IMAGE), &policy).unwrap_err();
-    assert!(matches!(err, TrustError::IssuerMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::IssuerMismatch { .. });
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn key_policy_on_keyless_bundle_is_refused() {
     )
     .unwrap();
     let err = verify_fixture(&fx, NPM, Artifact::Sha512([0; 64]), &Signer::Key(key)).unwrap_err();
-    assert!(matches!(err, TrustError::MaterialMismatch(_)), "{err}");
+    assert_err!(err, TrustError::MaterialMismatch(_));
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn identity_mismatch_on_conformance_v01_bundle() {
         &identity("someone@example.com", GITHUB),
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::IdentityMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::IdentityMismatch { .. });
     assert_eq!(err.kind(), "identity-mismatch");
 }
 
@@ -165,5 +165,5 @@ fn issuer_regexp_matching_only_a_prefix_is_refused() {
     let fx = fixtures_or_skip!();
     let policy = regexp_identity(".*", r"https://token\.actions");
     let err = verify_fixture(&fx, COSIGN_V3, image(IMAGE), &policy).unwrap_err();
-    assert!(matches!(err, TrustError::IssuerMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::IssuerMismatch { .. });
 }

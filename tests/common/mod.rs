@@ -267,3 +267,12 @@ macro_rules! fixtures_or_skip {
         }
     };
 }
+
+/// `assert_err!(err, Pattern | Other)`: asserts that the error `err`
+/// matches one of the patterns, and shows it when it does not.
+#[macro_export]
+macro_rules! assert_err {
+    ($err:expr, $pattern:pat) => {
+        assert!(matches!($err, $pattern), "{}", $err)
+    };
+}
