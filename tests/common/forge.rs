@@ -122,8 +122,21 @@ pub fn rekor_bundle(
     log_index: i64,
     integrated_time: i64,
 ) -> String {
-    let body = hashedrekord_body(&pem(signer), &Sha256::digest(payload), signature);
-    logged(&body, rekor, rekor, (log_index, integrated_time))
+    let log = (log_index, integrated_time);
+    rekor_bundle_naming(&pem(signer), rekor, payload, signature, log)
+}
+
+/// The same with the body naming `public_key_pem` (a key, or a keyless
+/// signature's certificate), logged at `(log_index, integrated_time)`.
+pub fn rekor_bundle_naming(
+    public_key_pem: &str,
+    rekor: &SigningKey,
+    payload: &[u8],
+    signature: &str,
+    log: (i64, i64),
+) -> String {
+    let body = hashedrekord_body(public_key_pem, &Sha256::digest(payload), signature);
+    logged(&body, rekor, rekor, log)
 }
 
 /// The decoded entry body of a legacy Rekor bundle.

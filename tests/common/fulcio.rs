@@ -253,20 +253,6 @@ pub fn cert_pem(der: &[u8]) -> String {
         .unwrap()
 }
 
-/// A legacy Rekor bundle for a keyless hashedrekord entry: `signature` over
-/// `payload`, the body naming the certificate `cert_pem`, SET by `rekor`.
-pub fn rekor_bundle(
-    cert_pem: &str,
-    rekor: &SigningKey,
-    payload: &[u8],
-    signature: &str,
-    log_index: i64,
-    integrated_time: i64,
-) -> String {
-    let body = super::forge::hashedrekord_body(cert_pem, &Sha256::digest(payload), signature);
-    super::forge::logged(&body, rekor, rekor, (log_index, integrated_time))
-}
-
 /// One keyless `.sig` layer: payload, signature, certificate, chain, SET.
 pub struct KeylessLayer {
     pub payload: Vec<u8>,
@@ -290,14 +276,9 @@ pub fn keyless_layer(
     let payload = super::forge::payload(digest, reference);
     let signature = sign(signer, &payload);
     let certificate = cert_pem(&fulcio.leaf(signer, leaf));
-    let bundle = rekor_bundle(
-        &certificate,
-        rekor,
-        &payload,
-        &signature,
-        log_index,
-        integrated_time,
-    );
+    // The body names the certificate, as for keyless signatures.
+    let log = (log_index, integrated_time);
+    let bundle = super::forge::rekor_bundle_naming(&certificate, rekor, &payload, &signature, log);
     KeylessLayer {
         payload,
         signature,
