@@ -253,6 +253,26 @@ fn verify_under(name: &str, policy: &[&str]) -> Run {
     w.verify_json(&a, policy)
 }
 
+/// `--certificate-identity IDENTITY --certificate-oidc-issuer ISSUER`.
+fn exact<'a>(identity: &'a str, issuer: &'a str) -> [&'a str; 4] {
+    [
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+    ]
+}
+
+/// The same with an identity regular expression.
+fn regexp<'a>(identity: &'a str, issuer: &'a str) -> [&'a str; 4] {
+    [
+        "--certificate-identity-regexp",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+    ]
+}
+
 const EXACT: [&str; 4] = [
     "--certificate-identity",
     IDENTITY,
@@ -287,57 +307,28 @@ fn keyless_archive_signed_after_certificate_expiry_is_refused() {
 #[test]
 fn keyless_archive_with_wrong_identity_is_refused() {
     let other = "https://github.com/acme/app/.github/workflows/evil.yml@refs/heads/main";
-    let r = verify_under(
-        "wrong-identity",
-        &[
-            "--certificate-identity",
-            other,
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ],
-    );
+    let r = verify_under("wrong-identity", &exact(other, ISSUER));
     assert_refused(&r, 4, "identity-mismatch");
 }
 
 #[test]
 fn keyless_archive_with_wrong_issuer_is_refused() {
-    let r = verify_under(
-        "wrong-issuer",
-        &[
-            "--certificate-identity",
-            IDENTITY,
-            "--certificate-oidc-issuer",
-            "https://accounts.google.com",
-        ],
-    );
+    let issuer = "https://accounts.google.com";
+    let r = verify_under("wrong-issuer", &exact(IDENTITY, issuer));
     assert_refused(&r, 4, "issuer-mismatch");
 }
 
 #[test]
 fn identity_regexp_matching_only_a_prefix_is_refused() {
-    let r = verify_under(
-        "regexp-prefix",
-        &[
-            "--certificate-identity-regexp",
-            r"https://github\.com/acme/app/",
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ],
-    );
+    let prefix = r"https://github\.com/acme/app/";
+    let r = verify_under("regexp-prefix", &regexp(prefix, ISSUER));
     assert_refused(&r, 4, "identity-mismatch");
 }
 
 #[test]
 fn identity_regexp_matching_the_whole_identity_is_accepted() {
-    let r = verify_under(
-        "regexp-full",
-        &[
-            "--certificate-identity-regexp",
-            r"https://github\.com/acme/app/\.github/workflows/[a-z]+\.yml@refs/heads/main",
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ],
-    );
+    let whole = r"https://github\.com/acme/app/\.github/workflows/[a-z]+\.yml@refs/heads/main";
+    let r = verify_under("regexp-full", &regexp(whole, ISSUER));
     assert_code(&r, 0);
 }
 
@@ -362,12 +353,7 @@ fn keyless_unpack_with_wrong_identity_leaves_no_dir() {
         "unpack",
         &a,
         &["--into", &target],
-        &[
-            "--certificate-identity",
-            "someone@example.org",
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ],
+        &exact("someone@example.org", ISSUER),
     );
     assert_code(&r, 4);
     assert!(!out.exists(), "nothing is written on refusal");
