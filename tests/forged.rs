@@ -736,18 +736,6 @@ fn statement(subject_digest: &str, predicate_type: &str, predicate: serde_json::
     .into_bytes()
 }
 
-fn slsa02(repo: &str, git_ref: &str) -> serde_json::Value {
-    serde_json::json!({
-        "builder": { "id": "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.0.0" },
-        "buildType": "https://github.com/slsa-framework/slsa-github-generator/container@v1",
-        "invocation": { "configSource": {
-            "uri": format!("git+{repo}@{git_ref}"),
-            "digest": { "sha1": "0123456789abcdef0123456789abcdef01234567" },
-            "entryPoint": ".github/workflows/release.yml"
-        } }
-    })
-}
-
 /// An attestation over `statement`, signed by `signer`, logged as intoto 0.0.2.
 fn attestation(
     w: &World,
@@ -790,10 +778,11 @@ fn attestation(
 /// SLSA v0.2 provenance for `subject_digest`, built from
 /// github.com/org/app at refs/heads/main.
 fn provenance(subject_digest: &str) -> Vec<u8> {
-    statement(
+    airlock::testkit::cosign::provenance_statement(
+        REPO,
         subject_digest,
-        "https://slsa.dev/provenance/v0.2",
-        slsa02("https://github.com/org/app", "refs/heads/main"),
+        "https://github.com/org/app",
+        "refs/heads/main",
     )
 }
 
