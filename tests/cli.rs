@@ -4,47 +4,27 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
+use common::cli::{assert_code, ok, s, Run};
 use common::*;
 use serde_json::Value;
 
-fn airlock(args: &[&str]) -> Output {
-    Command::new(airlock_bin())
-        .args(args)
+/// `airlock ARGS…` with `SOURCE_DATE_EPOCH=0` (deterministic archives).
+fn airlock(args: &[&str]) -> Run {
+    cli::airlock(args).env("SOURCE_DATE_EPOCH", "0").run()
+}
+
+/// `airlock ARGS…` reading `input` on stdin.
+fn airlock_stdin(args: &[&str], input: &[u8]) -> Run {
+    cli::airlock(args).stdin(input).run()
+}
+
+/// `airlock pack --from-oci-layout LAYOUT -o OUT EXTRA…`, with
+/// `SOURCE_DATE_EPOCH=0`.
+fn pack(layout: &Path, out: &Path, extra: &[&str]) -> Run {
+    cli::pack(layout, out, extra)
         .env("SOURCE_DATE_EPOCH", "0")
-        .output()
-        .unwrap()
-}
-
-fn airlock_stdin(args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(airlock_bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr_lines(o: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&o.stderr)
-        .lines()
-        .map(String::from)
-        .collect()
+        .run()
 }
 
 #[test]
@@ -52,19 +32,18 @@ fn pack_verify_inspect_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = small_layout(tmp.path());
     let out = tmp.path().join("a.tar");
-    let o = airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&out)]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&pack(&layout, &out, &[]));
     let sidecar = std::fs::read_to_string(tmp.path().join("a.tar.sha256")).unwrap();
     let file_digest = airlock::model::Digest::of(&std::fs::read(&out).unwrap());
     assert_eq!(sidecar, format!("{}  a.tar\n", file_digest.hex()));
 
     let o = airlock(&["verify", s(&out)]);
-    assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with("OK archive sha256:"));
+    assert_code(&o, 0);
+    assert!(o.stdout.starts_with("OK archive sha256:"), "{}", o.stdout);
 
     let o = airlock(&["--output", "json", "inspect", s(&out)]);
-    assert_eq!(o.status.code(), Some(0));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_code(&o, 0);
+    let v = o.json();
     assert_eq!(v["images"][0]["reference"], REF);
     assert_eq!(v["images"][0]["platform"], "linux/amd64");
     assert_eq!(v["verified"], false);
@@ -72,18 +51,10 @@ fn pack_verify_inspect_round_trip() {
 
 #[test]
 fn archive_manifest_matches_schema() {
-    let schema: Value = serde_json::from_slice(
-        &std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/archive-manifest.schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
+    let validator = cli::archive_schema();
     let es = entries(&sample_archive());
     let doc = airlock_json(&es);
-    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{errors:?}");
+    cli::assert_schema_valid(&validator, &doc);
     // The schema is not vacuous: a broken document fails it.
     let mut bad = doc.clone();
     bad["blobs"][0]["digest"] = Value::from("sha256:XYZ");
@@ -100,16 +71,8 @@ fn pack_is_byte_identical_across_runs() {
     for ext in ["tar", "tar.zst"] {
         let a = tmp.path().join(format!("one.{ext}"));
         let b = tmp.path().join(format!("two.{ext}"));
-        assert!(
-            airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&a)])
-                .status
-                .success()
-        );
-        assert!(
-            airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&b)])
-                .status
-                .success()
-        );
+        ok(&pack(&layout, &a, &[]));
+        ok(&pack(&layout, &b, &[]));
         assert_eq!(
             std::fs::read(&a).unwrap(),
             std::fs::read(&b).unwrap(),
@@ -123,12 +86,10 @@ fn source_date_epoch_sets_mtimes_and_created() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = small_layout(tmp.path());
     let out = tmp.path().join("a.tar");
-    let o = Command::new(airlock_bin())
-        .args(["pack", "--from-oci-layout", s(&layout), "-o", s(&out)])
+    let o = cli::pack(&layout, &out, &[])
         .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+        .run();
+    ok(&o);
     let bytes = std::fs::read(&out).unwrap();
     let mut a = tar::Archive::new(&bytes[..]);
     for e in a.entries().unwrap() {
@@ -148,21 +109,12 @@ fn zstd_archive_from_extension_and_stdin_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = small_layout(tmp.path());
     let out = tmp.path().join("a.tar.zst");
-    assert!(
-        airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&out)])
-            .status
-            .success()
-    );
+    ok(&pack(&layout, &out, &[]));
     let bytes = std::fs::read(&out).unwrap();
     assert_eq!(&bytes[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
     let o = airlock_stdin(&["--output", "json", "verify", "-"], &bytes);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_code(&o, 0);
+    let v = o.json();
     assert_eq!(v["ok"], true);
     assert_eq!(v["archive"]["compression"], "zstd");
 }
@@ -180,8 +132,8 @@ fn failures_are_one_line_with_documented_exit_codes() {
     ];
     for (what, bytes, code) in cases {
         let o = airlock_stdin(&["verify", "-"], &bytes);
-        assert_eq!(o.status.code(), Some(code), "{what}");
-        let lines = stderr_lines(&o);
+        assert_eq!(o.code, code, "{what}");
+        let lines: Vec<&str> = o.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{what}: {lines:?}");
         assert!(
             lines[0].starts_with("airlock verify: "),
@@ -200,8 +152,8 @@ fn json_report_on_failure() {
     let i = largest_blob(&es);
     es.remove(i);
     let o = airlock_stdin(&["--output", "json", "verify", "-"], &build(&es));
-    assert_eq!(o.status.code(), Some(3));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_code(&o, 3);
+    let v = o.json();
     assert_eq!(v["ok"], false);
     assert_eq!(v["error"]["kind"], "missing-blob");
     assert_eq!(v["error"]["exitCode"], 3);
@@ -215,14 +167,14 @@ fn unsupported_version_exit_code() {
     m["formatVersion"] = Value::from(9);
     set_airlock_json(&mut es, &m);
     let o = airlock_stdin(&["verify", "-"], &build(&es));
-    assert_eq!(o.status.code(), Some(7));
+    assert_code(&o, 7);
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_eq!(airlock(&["verify"]).status.code(), Some(2));
-    assert_eq!(airlock(&["pack", "-o", "x.tar"]).status.code(), Some(2));
-    assert_eq!(airlock(&["frobnicate"]).status.code(), Some(2));
+    assert_code(&airlock(&["verify"]), 2);
+    assert_code(&airlock(&["pack", "-o", "x.tar"]), 2);
+    assert_code(&airlock(&["frobnicate"]), 2);
 }
 
 #[test]
@@ -238,13 +190,11 @@ fn failed_verify_writes_nothing() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    let o = Command::new(airlock_bin())
-        .args(["verify", s(&archive)])
+    let o = cli::airlock(["verify", s(&archive)])
         .current_dir(work.path())
         .env("TMPDIR", tmpdir.path())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(3));
+        .run();
+    assert_code(&o, 3);
     let after: Vec<_> = std::fs::read_dir(work.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -269,9 +219,8 @@ fn pack_from_corrupt_layout_leaves_no_archive() {
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("a.tar");
-    let o = airlock(&["pack", "--from-oci-layout", s(&layout), "-o", s(&out)]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("changed or is corrupt"));
+    let err = cli::failed(&pack(&layout, &out, &[]), 1);
+    assert!(err.contains("changed or is corrupt"), "{err}");
     assert_eq!(
         std::fs::read_dir(&out_dir).unwrap().count(),
         0,
@@ -293,16 +242,7 @@ fn shared_layers_are_stored_once() {
         &[(1, 10_000), (3, 30_000)],
     );
     let out = tmp.path().join("ab.tar");
-    let o = airlock(&[
-        "pack",
-        "--from-oci-layout",
-        s(&a),
-        "--from-oci-layout",
-        s(&b),
-        "-o",
-        s(&out),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&pack(&a, &out, &["--from-oci-layout", s(&b)]));
     let es = entries(&std::fs::read(&out).unwrap());
     let layer_entries = es.iter().filter(|e| e.data.len() == 10_000).count();
     assert_eq!(layer_entries, 1, "the shared layer is stored once");
@@ -311,14 +251,14 @@ fn shared_layers_are_stored_once() {
     // 2 manifests + 2 configs + 3 distinct layers + the trusted root.
     assert_eq!(m["blobs"].as_array().unwrap().len(), 8);
     assert_eq!(m["evidence"][0]["role"], "trust-root");
-    assert!(airlock(&["verify", s(&out)]).status.success());
+    ok(&airlock(&["verify", s(&out)]));
 }
 
 #[test]
 fn multiarch_platform_selection() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("multi");
-    let o = Command::new(env!("CARGO_BIN_EXE_airlock-mkimage"))
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_airlock-mkimage"))
         .args([
             "multiarch",
             "--out",
@@ -331,19 +271,9 @@ fn multiarch_platform_selection() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let one = tmp.path().join("arm.tar");
-    let o = airlock(&[
-        "--output",
-        "json",
-        "pack",
-        "--from-oci-layout",
-        s(&dir),
-        "--arch",
-        "aarch64",
-        "-o",
-        s(&one),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = pack(&dir, &one, &["--arch", "aarch64", "--output", "json"]);
+    ok(&o);
+    let v = o.json();
     let images = v["images"].as_array().unwrap();
     assert_eq!(images.len(), 1);
     assert_eq!(images[0]["platform"], "linux/arm64/v8");
@@ -351,20 +281,10 @@ fn multiarch_platform_selection() {
         images[0]["indexDigest"].is_string(),
         "the index digest is kept"
     );
-    assert!(airlock(&["verify", s(&one)]).status.success());
+    ok(&airlock(&["verify", s(&one)]));
 
     let missing = tmp.path().join("s390x.tar");
-    let o = airlock(&[
-        "pack",
-        "--from-oci-layout",
-        s(&dir),
-        "--arch",
-        "s390x",
-        "-o",
-        s(&missing),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = cli::failed(&pack(&dir, &missing, &["--arch", "s390x"]), 1);
     assert!(
         err.contains("linux/amd64") && err.contains("linux/arm64"),
         "names the platforms that exist: {err}"
@@ -372,15 +292,6 @@ fn multiarch_platform_selection() {
     assert!(!missing.exists());
 
     let all = tmp.path().join("all.tar");
-    let o = airlock(&[
-        "--output",
-        "json",
-        "pack",
-        "--from-oci-layout",
-        s(&dir),
-        "-o",
-        s(&all),
-    ]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = pack(&dir, &all, &["--output", "json"]).json();
     assert_eq!(v["images"].as_array().unwrap().len(), 2);
 }

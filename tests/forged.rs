@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 
 // Shared with tests/gate.rs (tests/common/forge.rs).
 use common::forge::{
-    body_of, key, leaf_hash, log_id, node_hash, payload, pem, sign, trust_root_json,
+    body_of, checkpoint_hinted as checkpoint, hashedrekord_body, key, key_signer, leaf_hash,
+    logged, payload, pem, sign, trust_root_json, two_leaf_tree,
 };
 
 const IMAGE: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -51,39 +52,22 @@ struct Entry<'a> {
 }
 
 fn rekor_bundle(e: &Entry) -> String {
-    let body = serde_json::json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(&e.body_hash) } },
-            "signature": {
-                "content": e.body_sig,
-                "publicKey": { "content": STANDARD.encode(pem(e.body_key)) }
-            }
-        }
-    });
-    let body_b64 = STANDARD.encode(serde_json_canonicalizer::to_vec(&body).unwrap());
-    let log_id_hex = hex::encode(log_id(e.log_key));
-    let set_payload = serde_json::json!({
-        "body": body_b64,
-        "integratedTime": INTEGRATED,
-        "logIndex": LOG_INDEX,
-        "logID": log_id_hex,
-    });
-    let set = sign(
-        e.set_key,
-        &serde_json_canonicalizer::to_vec(&set_payload).unwrap(),
-    );
-    serde_json::json!({
-        "SignedEntryTimestamp": set,
-        "Payload": {
-            "body": body_b64,
-            "integratedTime": INTEGRATED,
-            "logIndex": LOG_INDEX,
-            "logID": log_id_hex,
-        }
-    })
-    .to_string()
+    let body = hashedrekord_body(&pem(e.body_key), &e.body_hash, &e.body_sig);
+    logged(&body, e.set_key, e.log_key, (LOG_INDEX, INTEGRATED))
+}
+
+/// A signature of `payload` carrying the legacy Rekor bundle of `entry`.
+fn logged_signature(payload: Vec<u8>, signature: String, entry: &Entry) -> CosignSignature {
+    let bundle = rekor_bundle(entry);
+    CosignSignature::new(payload, signature, None, None, Some(bundle.as_bytes())).unwrap()
+}
+
+/// A policy needing two of the keys `a` and `b`.
+fn two_of(a: &SigningKey, b: &SigningKey) -> SignaturePolicy {
+    SignaturePolicy::any_of(vec![key_signer(a), key_signer(b)])
+        .unwrap()
+        .with_threshold(2)
+        .unwrap()
 }
 
 struct World {
@@ -103,29 +87,37 @@ impl World {
     }
 
     fn key_policy(&self) -> SignaturePolicy {
-        SignaturePolicy::new(Signer::Key(
-            PublicKey::from_pem(pem(&self.signer).as_bytes()).unwrap(),
-        ))
+        SignaturePolicy::new(key_signer(&self.signer))
+    }
+
+    /// The correct Rekor entry for `sig` over `payload` by the signer.
+    fn entry(&self, payload: &[u8], sig: &str) -> Entry<'_> {
+        Entry {
+            body_key: &self.signer,
+            body_hash: Sha256::digest(payload).to_vec(),
+            body_sig: sig.to_string(),
+            set_key: &self.rekor,
+            log_key: &self.rekor,
+        }
     }
 
     /// A correct signature of `payload` with a correct Rekor entry.
     fn signature(&self, payload: Vec<u8>) -> CosignSignature {
         let sig = sign(&self.signer, &payload);
-        let entry = Entry {
-            body_key: &self.signer,
-            body_hash: Sha256::digest(&payload).to_vec(),
-            body_sig: sig.clone(),
-            set_key: &self.rekor,
-            log_key: &self.rekor,
-        };
-        CosignSignature::new(
-            payload,
-            sig,
-            None,
-            None,
-            Some(rekor_bundle(&entry).as_bytes()),
-        )
-        .unwrap()
+        let entry = self.entry(&payload, &sig);
+        logged_signature(payload, sig, &entry)
+    }
+
+    /// A correct signature of cosign's payload for IMAGE whose Rekor entry
+    /// is `alter`ed, verified under the key policy.
+    fn verify_logged_as<'a>(
+        &'a self,
+        alter: impl FnOnce(Entry<'a>) -> Entry<'a>,
+    ) -> Result<airlock::trust::VerifiedSignature, TrustError> {
+        let p = payload(IMAGE, REPO);
+        let sig = sign(&self.signer, &p);
+        let entry = alter(self.entry(&p, &sig));
+        self.verify(&logged_signature(p, sig, &entry))
     }
 
     fn verify(
@@ -152,7 +144,7 @@ fn signature_over_another_digest_is_refused() {
     let err = w
         .verify(&w.signature(payload(OTHER_IMAGE, REPO)))
         .unwrap_err();
-    assert!(matches!(err, TrustError::DigestMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::DigestMismatch { .. });
 }
 
 #[test]
@@ -160,7 +152,7 @@ fn docker_reference_mismatch_is_refused() {
     let w = World::new();
     let sig = w.signature(payload(IMAGE, "registry.example.org/team/other"));
     let err = w.verify(&sig).unwrap_err();
-    assert!(matches!(err, TrustError::ReferenceMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::ReferenceMismatch { .. });
     // With --ignore-reference (None) the same signature is accepted.
     verify_cosign_signature(&sig, IMAGE, None, &w.key_policy(), &w.root).unwrap();
 }
@@ -185,24 +177,18 @@ fn docker_hub_defaults_are_normalised() {
         &w.root,
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::ReferenceMismatch { .. }), "{err}");
+    assert_err!(err, TrustError::ReferenceMismatch { .. });
 }
 
 #[test]
 fn wrong_key_is_refused() {
     let w = World::new();
     let sig = w.signature(payload(IMAGE, REPO));
-    let other = key();
-    let policy = SignaturePolicy::new(Signer::Key(
-        PublicKey::from_pem(pem(&other).as_bytes()).unwrap(),
-    ));
+    let policy = SignaturePolicy::new(key_signer(&key()));
     let err = verify_cosign_signature(&sig, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
     );
 }
 
@@ -211,23 +197,11 @@ fn tampered_payload_is_refused() {
     let w = World::new();
     let good = w.signature(payload(IMAGE, REPO));
     // Same signature and Rekor entry, payload changed to another repository.
-    let forged = CosignSignature::new(
+    let forged = logged_signature(
         payload(IMAGE, "registry.example.org/evil/app"),
         sign(&w.signer, &payload(IMAGE, REPO)),
-        None,
-        None,
-        Some(
-            rekor_bundle(&Entry {
-                body_key: &w.signer,
-                body_hash: Sha256::digest(good.payload()).to_vec(),
-                body_sig: sign(&w.signer, good.payload()),
-                set_key: &w.rekor,
-                log_key: &w.rekor,
-            })
-            .as_bytes(),
-        ),
-    )
-    .unwrap();
+        &w.entry(good.payload(), &sign(&w.signer, good.payload())),
+    );
     assert!(verify_cosign_signature(&forged, IMAGE, None, &w.key_policy(), &w.root).is_err());
 }
 
@@ -237,7 +211,7 @@ fn key_signature_without_tlog_is_refused_by_default() {
     let p = payload(IMAGE, REPO);
     let sig = CosignSignature::new(p.clone(), sign(&w.signer, &p), None, None, None).unwrap();
     let err = w.verify(&sig).unwrap_err();
-    assert!(matches!(err, TrustError::MissingTlogEntry), "{err}");
+    assert_err!(err, TrustError::MissingTlogEntry);
     assert_eq!(err.kind(), "missing-tlog-entry");
 }
 
@@ -253,7 +227,7 @@ fn key_signature_without_tlog_accepted_only_with_insecure_ignore_tlog() {
     // The signature itself is still checked.
     let bad = CosignSignature::new(p.clone(), sign(&key(), &p), None, None, None).unwrap();
     let err = verify_cosign_signature(&bad, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::SignatureInvalid(_)), "{err}");
+    assert_err!(err, TrustError::SignatureInvalid(_));
 }
 
 #[test]
@@ -262,125 +236,81 @@ fn insecure_ignore_tlog_is_refused_for_identity_policies() {
         IdentityPolicy::new("a@example.com", "https://accounts.google.com").unwrap(),
     ));
     let err = policy.insecure_ignore_tlog().unwrap_err();
-    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert_err!(err, TrustError::InvalidPolicy(_));
 }
 
 #[test]
 fn set_from_key_not_in_trust_root_is_refused() {
     let w = World::new();
-    let p = payload(IMAGE, REPO);
-    let sig = sign(&w.signer, &p);
     let impostor = key();
     // SET signed by an impostor but naming the trusted log.
-    let e1 = Entry {
-        body_key: &w.signer,
-        body_hash: Sha256::digest(&p).to_vec(),
-        body_sig: sig.clone(),
-        set_key: &impostor,
-        log_key: &w.rekor,
-    };
-    let s1 = CosignSignature::new(
-        p.clone(),
-        sig.clone(),
-        None,
-        None,
-        Some(rekor_bundle(&e1).as_bytes()),
-    )
-    .unwrap();
-    let err = w.verify(&s1).unwrap_err();
-    assert!(matches!(err, TrustError::InvalidSet(_)), "{err}");
+    let err = w
+        .verify_logged_as(|e| Entry {
+            set_key: &impostor,
+            ..e
+        })
+        .unwrap_err();
+    assert_err!(err, TrustError::InvalidSet(_));
     // SET signed by, and naming, a log the trust root does not know.
-    let e2 = Entry {
-        log_key: &impostor,
-        ..e1
-    };
-    let s2 = CosignSignature::new(
-        p.clone(),
-        sig,
-        None,
-        None,
-        Some(rekor_bundle(&e2).as_bytes()),
-    )
-    .unwrap();
-    let err = w.verify(&s2).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::InvalidSet(_) | TrustError::UnknownLog { .. }
-        ),
-        "{err}"
+    let err = w
+        .verify_logged_as(|e| Entry {
+            set_key: &impostor,
+            log_key: &impostor,
+            ..e
+        })
+        .unwrap_err();
+    assert_err!(
+        err,
+        TrustError::InvalidSet(_) | TrustError::UnknownLog { .. }
     );
 }
 
 #[test]
 fn rekor_body_for_other_payload_hash_is_refused() {
     let w = World::new();
-    let p = payload(IMAGE, REPO);
-    let sig = sign(&w.signer, &p);
-    let e = Entry {
-        body_key: &w.signer,
-        body_hash: Sha256::digest(b"something else").to_vec(),
-        body_sig: sig.clone(),
-        set_key: &w.rekor,
-        log_key: &w.rekor,
-    };
-    let s = CosignSignature::new(p, sig, None, None, Some(rekor_bundle(&e).as_bytes())).unwrap();
-    let err = w.verify(&s).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::ArtifactMismatch(_) | TrustError::LogEntryMismatch(_)
-        ),
-        "{err}"
+    let err = w
+        .verify_logged_as(|e| Entry {
+            body_hash: Sha256::digest(b"something else").to_vec(),
+            ..e
+        })
+        .unwrap_err();
+    assert_err!(
+        err,
+        TrustError::ArtifactMismatch(_) | TrustError::LogEntryMismatch(_)
     );
 }
 
 #[test]
 fn rekor_body_for_other_key_is_refused() {
     let w = World::new();
-    let p = payload(IMAGE, REPO);
-    let sig = sign(&w.signer, &p);
     let other = key();
-    let e = Entry {
-        body_key: &other,
-        body_hash: Sha256::digest(&p).to_vec(),
-        body_sig: sig.clone(),
-        set_key: &w.rekor,
-        log_key: &w.rekor,
-    };
-    let s = CosignSignature::new(p, sig, None, None, Some(rekor_bundle(&e).as_bytes())).unwrap();
-    let err = w.verify(&s).unwrap_err();
-    assert!(matches!(err, TrustError::LogEntryMismatch(_)), "{err}");
+    let err = w
+        .verify_logged_as(|e| Entry {
+            body_key: &other,
+            ..e
+        })
+        .unwrap_err();
+    assert_err!(err, TrustError::LogEntryMismatch(_));
 }
 
 #[test]
 fn rekor_body_for_other_signature_is_refused() {
     let w = World::new();
     let p = payload(IMAGE, REPO);
-    let sig = sign(&w.signer, &p);
-    let e = Entry {
-        body_key: &w.signer,
-        body_hash: Sha256::digest(&p).to_vec(),
-        body_sig: sign_randomized(&w.signer, &p), // another valid signature
-        set_key: &w.rekor,
-        log_key: &w.rekor,
-    };
-    let s = CosignSignature::new(p, sig, None, None, Some(rekor_bundle(&e).as_bytes())).unwrap();
-    let err = w.verify(&s).unwrap_err();
-    assert!(matches!(err, TrustError::LogEntryMismatch(_)), "{err}");
+    let err = w
+        .verify_logged_as(|e| Entry {
+            body_sig: sign_randomized(&w.signer, &p), // another valid signature
+            ..e
+        })
+        .unwrap_err();
+    assert_err!(err, TrustError::LogEntryMismatch(_));
 }
 
 #[test]
 fn malformed_base64_signature_is_refused() {
     let w = World::new();
     let good = w.signature(payload(IMAGE, REPO));
-    let bundle = rekor_bundle(&Entry {
-        body_key: &w.signer,
-        body_hash: Sha256::digest(good.payload()).to_vec(),
-        body_sig: "x".into(),
-        set_key: &w.rekor,
-        log_key: &w.rekor,
-    });
+    let bundle = rekor_bundle(&w.entry(good.payload(), "x"));
     let s = CosignSignature::new(
         good.payload().to_vec(),
         "not base64!!",
@@ -390,7 +320,7 @@ fn malformed_base64_signature_is_refused() {
     )
     .unwrap();
     let err = w.verify(&s).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedBase64 { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedBase64 { .. });
 }
 
 #[test]
@@ -398,7 +328,7 @@ fn malformed_payload_json_is_refused() {
     let w = World::new();
     // Correctly signed and logged, but not JSON.
     let err = w.verify(&w.signature(b"{not json".to_vec())).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }
 
 #[test]
@@ -409,7 +339,7 @@ fn payload_of_other_type_is_refused() {
         "atomic container signature",
     );
     let err = w.verify(&w.signature(p.into_bytes())).unwrap_err();
-    assert!(matches!(err, TrustError::PayloadType(_)), "{err}");
+    assert_err!(err, TrustError::PayloadType(_));
 }
 
 #[test]
@@ -422,16 +352,16 @@ fn malformed_rekor_bundle_json_is_refused() {
         Some(b"{\"SignedEntryTimestamp\":"),
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }
 
 #[test]
 fn malformed_pem_key_is_refused() {
     let err = PublicKey::from_pem(b"-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----\n")
         .unwrap_err();
-    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedPem { .. });
     let err = PublicKey::from_pem(b"hello").unwrap_err();
-    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedPem { .. });
 }
 
 #[test]
@@ -447,16 +377,16 @@ fn malformed_certificate_pem_is_refused() {
     )
     .unwrap();
     let err = w.verify(&with_cert).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedPem { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedPem { .. });
 }
 
 #[test]
 fn malformed_bundle_json_is_refused() {
     let w = World::new();
-    let policy = Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap());
+    let policy = key_signer(&w.signer);
     let err =
         verify_bundle(b"{\"mediaType\": ", Artifact::Bytes(b"x"), &policy, &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }
 
 #[test]
@@ -483,18 +413,15 @@ fn malformed_digest_is_refused() {
         &w.root,
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::InvalidDigest(_)), "{err}");
+    assert_err!(err, TrustError::InvalidDigest(_));
 }
 
 #[test]
 fn malformed_trusted_root_is_refused() {
     let err = TrustRoot::from_json(b"{]").unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::InvalidTrustRoot(_) | TrustError::MalformedJson { .. }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::InvalidTrustRoot(_) | TrustError::MalformedJson { .. }
     );
 }
 
@@ -502,11 +429,8 @@ fn malformed_trusted_root_is_refused() {
 fn legacy_blob(w: &World, blob: &[u8], set_key: &SigningKey) -> String {
     let sig = sign(&w.signer, blob);
     let rekor = rekor_bundle(&Entry {
-        body_key: &w.signer,
-        body_hash: Sha256::digest(blob).to_vec(),
-        body_sig: sig.clone(),
         set_key,
-        log_key: &w.rekor,
+        ..w.entry(blob, &sig)
     });
     serde_json::json!({
         "base64Signature": sig,
@@ -519,7 +443,7 @@ fn legacy_blob(w: &World, blob: &[u8], set_key: &SigningKey) -> String {
 #[test]
 fn legacy_blob_bundle_verifies_and_binds_artifact() {
     let w = World::new();
-    let policy = Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap());
+    let policy = key_signer(&w.signer);
     let doc = legacy_blob(&w, b"hello blob", &w.rekor);
     let v = verify_bundle(
         doc.as_bytes(),
@@ -538,19 +462,16 @@ fn legacy_blob_bundle_verifies_and_binds_artifact() {
         &w.root,
     )
     .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::SignatureInvalid(_) | TrustError::ArtifactMismatch(_)
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::SignatureInvalid(_) | TrustError::ArtifactMismatch(_)
     );
 }
 
 #[test]
 fn legacy_blob_bundle_with_bad_set_is_refused() {
     let w = World::new();
-    let policy = Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap());
+    let policy = key_signer(&w.signer);
     let doc = legacy_blob(&w, b"hello blob", &key());
     let err = verify_bundle(
         doc.as_bytes(),
@@ -559,85 +480,52 @@ fn legacy_blob_bundle_with_bad_set_is_refused() {
         &w.root,
     )
     .unwrap_err();
-    assert!(matches!(err, TrustError::InvalidSet(_)), "{err}");
+    assert_err!(err, TrustError::InvalidSet(_));
 }
 
 #[test]
 fn legacy_blob_bundle_through_cli() {
+    use common::cli::{assert_code, put, run, s};
     let w = World::new();
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, data: &[u8]| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, data).unwrap();
-        p
-    };
-    let artifact = write("blob.txt", b"hello blob");
-    let bundle = write(
+    let artifact = put(dir.path(), "blob.txt", b"hello blob");
+    let bundle = put(
+        dir.path(),
         "blob.bundle",
-        legacy_blob(&w, b"hello blob", &w.rekor).as_bytes(),
+        legacy_blob(&w, b"hello blob", &w.rekor),
     );
-    let key = write("key.pub", pem(&w.signer).as_bytes());
-    let root = write("root.json", trust_root_json(&w.rekor).as_bytes());
-    let run = |artifact: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
-            .arg("verify-bundle")
-            .arg("--bundle")
-            .arg(&bundle)
-            .arg("--key")
-            .arg(&key)
-            .arg("--trusted-root")
-            .arg(&root)
-            .arg(artifact)
-            .output()
-            .unwrap()
+    let key = put(dir.path(), "key.pub", pem(&w.signer));
+    let root = put(dir.path(), "root.json", trust_root_json(&w.rekor));
+    let verify = |artifact: &std::path::Path, root: &[&str]| {
+        let args = [
+            &["verify-bundle", "--bundle", s(&bundle), "--key", s(&key)],
+            root,
+        ]
+        .concat();
+        run(&[&args[..], &[s(artifact)]].concat())
     };
-    let ok = run(&artifact);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let other = write("other.txt", b"tampered blob");
-    let bad = run(&other);
-    assert_eq!(bad.status.code(), Some(4));
+    let with_root = ["--trusted-root", s(&root)];
+    assert_code(&verify(&artifact, &with_root), 0);
+    let other = put(dir.path(), "other.txt", b"tampered blob");
+    assert_code(&verify(&other, &with_root), 4);
     // Without --trusted-root the production root does not know the test log.
-    let no_root = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .arg("verify-bundle")
-        .arg("--bundle")
-        .arg(&bundle)
-        .arg("--key")
-        .arg(&key)
-        .arg(&artifact)
-        .output()
-        .unwrap();
-    assert_eq!(no_root.status.code(), Some(4));
+    assert_code(&verify(&artifact, &[]), 4);
 }
 
 #[test]
 fn threshold_not_met_by_duplicates_of_one_signature() {
     let w = World::new();
     let sig = w.signature(payload(IMAGE, REPO));
-    let second = key();
-    let policy = SignaturePolicy::any_of(vec![
-        Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap()),
-        Signer::Key(PublicKey::from_pem(pem(&second).as_bytes()).unwrap()),
-    ])
-    .unwrap()
-    .with_threshold(2)
-    .unwrap();
+    let policy = two_of(&w.signer, &key());
     let copies = vec![sig.clone(), sig.clone(), sig];
     let err = verify_cosign_signatures(&copies, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::ThresholdNotMet {
-                required: 2,
-                distinct: 1,
-                valid: 3
-            }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::ThresholdNotMet {
+            required: 2,
+            distinct: 1,
+            valid: 3
+        }
     );
 }
 
@@ -652,13 +540,7 @@ fn threshold_met_by_two_distinct_keys() {
         root: trust_root(&w.rekor),
     };
     let second = w2.signature(payload(IMAGE, REPO));
-    let policy = SignaturePolicy::any_of(vec![
-        Signer::Key(PublicKey::from_pem(pem(&w.signer).as_bytes()).unwrap()),
-        Signer::Key(PublicKey::from_pem(pem(&w2.signer).as_bytes()).unwrap()),
-    ])
-    .unwrap()
-    .with_threshold(2)
-    .unwrap();
+    let policy = two_of(&w.signer, &w2.signer);
     let v =
         verify_cosign_signatures(&[first, second], IMAGE, Some(REPO), &policy, &w.root).unwrap();
     assert_eq!(v.signatures().len(), 2);
@@ -669,9 +551,9 @@ fn threshold_met_by_two_distinct_keys() {
 fn unsatisfiable_threshold_is_refused_up_front() {
     let w = World::new();
     let err = w.key_policy().with_threshold(2).unwrap_err();
-    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert_err!(err, TrustError::InvalidPolicy(_));
     let err = w.key_policy().with_threshold(0).unwrap_err();
-    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert_err!(err, TrustError::InvalidPolicy(_));
 }
 
 #[test]
@@ -679,7 +561,7 @@ fn no_signatures_is_refused() {
     let w = World::new();
     let err =
         verify_cosign_signatures(&[], IMAGE, Some(REPO), &w.key_policy(), &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::NoSignatures), "{err}");
+    assert_err!(err, TrustError::NoSignatures);
 }
 
 #[test]
@@ -703,15 +585,6 @@ fn regexp_is_anchored() {
 
 // ---- Rekor inclusion proofs carried next to a legacy signature ----------
 
-/// A signed note over `size` and `root`, signed by `key` with the key hint of `hint_key`.
-fn checkpoint(key: &SigningKey, hint_key: &SigningKey, size: u64, root: &[u8]) -> String {
-    let body = format!("rekor.test - 42\n{size}\n{}\n", STANDARD.encode(root));
-    let sig: DerSignature = key.sign(body.as_bytes());
-    let mut blob = log_id(hint_key)[..4].to_vec();
-    blob.extend_from_slice(sig.as_bytes());
-    format!("{body}\n\u{2014} rekor.test {}\n", STANDARD.encode(blob))
-}
-
 /// A two-leaf tree: our entry at index 1, `sibling` at index 0.
 fn proof_json(index: u64, size: u64, root: &[u8], hashes: &[Vec<u8>], cp: &str) -> Vec<u8> {
     serde_json::json!({
@@ -730,16 +603,10 @@ struct Proved {
     body: Vec<u8>,
 }
 
-fn logged(w: &World) -> Proved {
+fn logged_with_body(w: &World) -> Proved {
     let p = payload(IMAGE, REPO);
     let s = sign(&w.signer, &p);
-    let bundle = rekor_bundle(&Entry {
-        body_key: &w.signer,
-        body_hash: Sha256::digest(&p).to_vec(),
-        body_sig: s.clone(),
-        set_key: &w.rekor,
-        log_key: &w.rekor,
-    });
+    let bundle = rekor_bundle(&w.entry(&p, &s));
     Proved {
         body: body_of(&bundle),
         sig: CosignSignature::new(p, s, None, None, Some(bundle.as_bytes())).unwrap(),
@@ -757,25 +624,31 @@ fn proof_policy(w: &World) -> SignaturePolicy {
     w.key_policy().require_inclusion_proof().unwrap()
 }
 
+/// `sig` verified under a policy requiring an inclusion proof.
+fn verify_proved(
+    w: &World,
+    sig: &CosignSignature,
+) -> Result<airlock::trust::VerifiedSignature, TrustError> {
+    verify_cosign_signature(sig, IMAGE, Some(REPO), &proof_policy(w), &w.root)
+}
+
 #[test]
 fn inclusion_proof_and_checkpoint_verify() {
     let w = World::new();
-    let p = logged(&w);
-    let sibling = leaf_hash(b"another entry");
-    let root = node_hash(&sibling, &leaf_hash(&p.body));
+    let p = logged_with_body(&w);
+    let (sibling, root) = two_leaf_tree(&p.body);
     let cp = checkpoint(&w.rekor, &w.rekor, 2, &root);
     let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
-    let v = verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap();
+    let v = verify_proved(&w, &sig).unwrap();
     assert_eq!(v.log_index(), Some(LOG_INDEX as u64));
 }
 
 #[test]
 fn required_inclusion_proof_missing_is_refused() {
     let w = World::new();
-    let p = logged(&w);
-    let err =
-        verify_cosign_signature(&p.sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::MissingInclusionProof), "{err}");
+    let p = logged_with_body(&w);
+    let err = verify_proved(&w, &p.sig).unwrap_err();
+    assert_err!(err, TrustError::MissingInclusionProof);
     // Without the requirement, the SET alone suffices.
     verify_cosign_signature(&p.sig, IMAGE, Some(REPO), &w.key_policy(), &w.root).unwrap();
 }
@@ -783,70 +656,53 @@ fn required_inclusion_proof_missing_is_refused() {
 #[test]
 fn inclusion_proof_not_matching_the_sets_entry_is_refused() {
     let w = World::new();
-    let p = logged(&w);
+    let p = logged_with_body(&w);
     // A valid proof and checkpoint, but for another entry's body.
-    let other = leaf_hash(b"some other logged entry");
-    let sibling = leaf_hash(b"another entry");
-    let root = node_hash(&sibling, &other);
+    let (sibling, root) = two_leaf_tree(b"some other logged entry");
     let cp = checkpoint(&w.rekor, &w.rekor, 2, &root);
     let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
-    let err =
-        verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::InclusionProof(_)), "{err}");
+    let err = verify_proved(&w, &sig).unwrap_err();
+    assert_err!(err, TrustError::InclusionProof(_));
 }
 
 #[test]
 fn checkpoint_signed_by_another_key_is_refused() {
     let w = World::new();
-    let p = logged(&w);
-    let sibling = leaf_hash(b"another entry");
-    let root = node_hash(&sibling, &leaf_hash(&p.body));
+    let p = logged_with_body(&w);
+    let (sibling, root) = two_leaf_tree(&p.body);
     // Signed by an impostor that claims the trusted log's key hint.
     let cp = checkpoint(&key(), &w.rekor, 2, &root);
     let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
-    let err =
-        verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::Checkpoint(_)), "{err}");
+    let err = verify_proved(&w, &sig).unwrap_err();
+    assert_err!(err, TrustError::Checkpoint(_));
 }
 
 #[test]
 fn checkpoint_root_not_matching_the_proof_is_refused() {
     let w = World::new();
-    let p = logged(&w);
-    let sibling = leaf_hash(b"another entry");
-    let root = node_hash(&sibling, &leaf_hash(&p.body));
+    let p = logged_with_body(&w);
+    let (sibling, root) = two_leaf_tree(&p.body);
     // The checkpoint is genuine, but for another tree state.
     let cp = checkpoint(&w.rekor, &w.rekor, 3, &leaf_hash(b"other root"));
     let sig = with_proof(&p, proof_json(1, 2, &root, &[sibling], &cp));
-    let err =
-        verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::Checkpoint(_) | TrustError::InvalidBundle(_)
-        ),
-        "{err}"
+    let err = verify_proved(&w, &sig).unwrap_err();
+    assert_err!(
+        err,
+        TrustError::Checkpoint(_) | TrustError::InvalidBundle(_)
     );
 }
 
 #[test]
 fn inclusion_proof_with_wrong_tree_size_is_refused() {
     let w = World::new();
-    let p = logged(&w);
-    let sibling = leaf_hash(b"another entry");
-    let root = node_hash(&sibling, &leaf_hash(&p.body));
+    let p = logged_with_body(&w);
+    let (sibling, root) = two_leaf_tree(&p.body);
     let cp = checkpoint(&w.rekor, &w.rekor, 2, &root);
     let sig = with_proof(&p, proof_json(1, 3, &root, &[sibling], &cp));
-    let err =
-        verify_cosign_signature(&sig, IMAGE, Some(REPO), &proof_policy(&w), &w.root).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::InclusionProof(_)
-                | TrustError::Checkpoint(_)
-                | TrustError::InvalidBundle(_)
-        ),
-        "{err}"
+    let err = verify_proved(&w, &sig).unwrap_err();
+    assert_err!(
+        err,
+        TrustError::InclusionProof(_) | TrustError::Checkpoint(_) | TrustError::InvalidBundle(_)
     );
 }
 
@@ -859,7 +715,7 @@ fn require_inclusion_proof_contradicts_ignore_tlog() {
         .unwrap()
         .require_inclusion_proof()
         .unwrap_err();
-    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert_err!(err, TrustError::InvalidPolicy(_));
 }
 
 // ---- cosign attestations (.att): DSSE + intoto 0.0.2 entry + SET --------
@@ -878,18 +734,6 @@ fn statement(subject_digest: &str, predicate_type: &str, predicate: serde_json::
     })
     .to_string()
     .into_bytes()
-}
-
-fn slsa02(repo: &str, git_ref: &str) -> serde_json::Value {
-    serde_json::json!({
-        "builder": { "id": "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.0.0" },
-        "buildType": "https://github.com/slsa-framework/slsa-github-generator/container@v1",
-        "invocation": { "configSource": {
-            "uri": format!("git+{repo}@{git_ref}"),
-            "digest": { "sha1": "0123456789abcdef0123456789abcdef01234567" },
-            "entryPoint": ".github/workflows/release.yml"
-        } }
-    })
 }
 
 /// An attestation over `statement`, signed by `signer`, logged as intoto 0.0.2.
@@ -922,20 +766,7 @@ fn attestation(
             "payloadHash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(statement)) }
         } }
     });
-    let body_b64 = STANDARD.encode(serde_json_canonicalizer::to_vec(&body).unwrap());
-    let log_id_hex = hex::encode(log_id(&w.rekor));
-    let set = sign(
-        &w.rekor,
-        &serde_json_canonicalizer::to_vec(&serde_json::json!({
-            "body": body_b64, "integratedTime": INTEGRATED, "logIndex": LOG_INDEX, "logID": log_id_hex,
-        }))
-        .unwrap(),
-    );
-    let rekor = serde_json::json!({
-        "SignedEntryTimestamp": set,
-        "Payload": { "body": body_b64, "integratedTime": INTEGRATED, "logIndex": LOG_INDEX, "logID": log_id_hex }
-    })
-    .to_string();
+    let rekor = logged(&body, &w.rekor, &w.rekor, (LOG_INDEX, INTEGRATED));
     airlock::trust::CosignAttestation::new(
         envelope.to_string().as_bytes(),
         None,
@@ -944,21 +775,33 @@ fn attestation(
     .unwrap()
 }
 
-fn key_signer(k: &SigningKey) -> Signer {
-    Signer::Key(PublicKey::from_pem(pem(k).as_bytes()).unwrap())
+/// SLSA v0.2 provenance for `subject_digest`, built from
+/// github.com/org/app at refs/heads/main.
+fn provenance(subject_digest: &str) -> Vec<u8> {
+    airlock::testkit::cosign::provenance_statement(
+        REPO,
+        subject_digest,
+        "https://github.com/org/app",
+        "refs/heads/main",
+    )
+}
+
+impl World {
+    /// `att` verified for IMAGE under the signer's key.
+    fn verify_attestation(
+        &self,
+        att: &airlock::trust::CosignAttestation,
+    ) -> Result<airlock::trust::VerifiedBundle, TrustError> {
+        airlock::trust::verify_cosign_attestation(att, IMAGE, &key_signer(&self.signer), &self.root)
+    }
 }
 
 #[test]
 fn attestation_verifies_and_provenance_policy_applies() {
-    use airlock::trust::{verify_cosign_attestation, verify_provenance, ProvenancePolicy};
+    use airlock::trust::{verify_provenance, ProvenancePolicy};
     let w = World::new();
-    let st = statement(
-        IMAGE,
-        "https://slsa.dev/provenance/v0.2",
-        slsa02("https://github.com/org/app", "refs/heads/main"),
-    );
-    let att = attestation(&w, &w.signer, &st);
-    let v = verify_cosign_attestation(&att, IMAGE, &key_signer(&w.signer), &w.root).unwrap();
+    let att = attestation(&w, &w.signer, &provenance(IMAGE));
+    let v = w.verify_attestation(&att).unwrap();
     assert_eq!(v.log_index(), Some(LOG_INDEX as u64));
     let policy = ProvenancePolicy {
         source_repository: Some("https://github.com/org/app".into()),
@@ -974,70 +817,49 @@ fn attestation_verifies_and_provenance_policy_applies() {
         ..Default::default()
     };
     let err = verify_provenance(&v, &other_repo).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::ProvenanceMismatch {
-                field: "source repository",
-                ..
-            }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::ProvenanceMismatch {
+            field: "source repository",
+            ..
+        }
     );
     let other_branch = ProvenancePolicy {
         source_ref: Some("refs/heads/dev".into()),
         ..Default::default()
     };
     let err = verify_provenance(&v, &other_branch).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::ProvenanceMismatch {
-                field: "source ref",
-                ..
-            }
-        ),
-        "{err}"
+    assert_err!(
+        err,
+        TrustError::ProvenanceMismatch {
+            field: "source ref",
+            ..
+        }
     );
 }
 
 #[test]
 fn attestation_subject_mismatch_is_refused() {
-    use airlock::trust::verify_cosign_attestation;
     let w = World::new();
-    let st = statement(
-        OTHER_IMAGE,
-        "https://slsa.dev/provenance/v0.2",
-        slsa02("https://github.com/org/app", "refs/heads/main"),
-    );
-    let att = attestation(&w, &w.signer, &st);
-    let err = verify_cosign_attestation(&att, IMAGE, &key_signer(&w.signer), &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::ArtifactMismatch(_)), "{err}");
+    let att = attestation(&w, &w.signer, &provenance(OTHER_IMAGE));
+    let err = w.verify_attestation(&att).unwrap_err();
+    assert_err!(err, TrustError::ArtifactMismatch(_));
 }
 
 #[test]
 fn attestation_by_other_key_is_refused() {
-    use airlock::trust::verify_cosign_attestation;
     let w = World::new();
-    let st = statement(
-        IMAGE,
-        "https://slsa.dev/provenance/v0.2",
-        slsa02("https://github.com/org/app", "refs/heads/main"),
-    );
-    let att = attestation(&w, &key(), &st);
-    let err = verify_cosign_attestation(&att, IMAGE, &key_signer(&w.signer), &w.root).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
-        ),
-        "{err}"
+    let att = attestation(&w, &key(), &provenance(IMAGE));
+    let err = w.verify_attestation(&att).unwrap_err();
+    assert_err!(
+        err,
+        TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
     );
 }
 
 #[test]
 fn attestation_without_rekor_entry_is_refused() {
-    use airlock::trust::{verify_cosign_attestation, CosignAttestation};
+    use airlock::trust::CosignAttestation;
     let w = World::new();
     let st = statement(
         IMAGE,
@@ -1048,13 +870,13 @@ fn attestation_without_rekor_entry_is_refused() {
     let env = serde_json::json!({ "payloadType": "application/vnd.in-toto+json", "payload": STANDARD.encode(&st),
                                   "signatures": [{ "sig": STANDARD.encode(sig.as_bytes()) }] });
     let att = CosignAttestation::new(env.to_string().as_bytes(), None, None).unwrap();
-    let err = verify_cosign_attestation(&att, IMAGE, &key_signer(&w.signer), &w.root).unwrap_err();
-    assert!(matches!(err, TrustError::MissingTlogEntry), "{err}");
+    let err = w.verify_attestation(&att).unwrap_err();
+    assert_err!(err, TrustError::MissingTlogEntry);
 }
 
 #[test]
 fn malformed_attestation_envelope_is_refused() {
     let err =
         airlock::trust::CosignAttestation::new(b"{\"payloadType\":1}", None, None).unwrap_err();
-    assert!(matches!(err, TrustError::MalformedJson { .. }), "{err}");
+    assert_err!(err, TrustError::MalformedJson { .. });
 }

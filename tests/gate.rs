@@ -7,9 +7,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use airlock::testkit::{ImageSpec, Layout, Platform};
+use common::cli::{self, assert_code, assert_refused, run, s, Run};
 use common::forge::{self, add_sig_manifest, sig_layer, SigLayer};
 use p256::ecdsa::SigningKey;
 
@@ -25,10 +25,12 @@ struct World {
     state: PathBuf,
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// The `.sig` manifests to add to a layout, by subject digest.
+type Sigs = Vec<(String, Vec<SigLayer>)>;
+
+/// One `.sig` manifest, for `subject`.
+fn on(subject: &str, layers: Vec<SigLayer>) -> Sigs {
+    vec![(subject.to_string(), layers)]
 }
 
 impl World {
@@ -36,10 +38,12 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let signer = forge::key();
         let rekor = forge::key();
-        let root = dir.path().join("trusted_root.json");
-        std::fs::write(&root, forge::trust_root_json(&rekor)).unwrap();
-        let key = dir.path().join("cosign.pub");
-        std::fs::write(&key, forge::pem(&signer)).unwrap();
+        let root = cli::put(
+            dir.path(),
+            "trusted_root.json",
+            forge::trust_root_json(&rekor),
+        );
+        let key = cli::put(dir.path(), "cosign.pub", forge::pem(&signer));
         let state = dir.path().join("state");
         World {
             dir,
@@ -56,9 +60,18 @@ impl World {
     }
 
     fn key_file(&self, name: &str, k: &SigningKey) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, forge::pem(k)).unwrap();
-        p
+        cli::put(self.dir.path(), name, forge::pem(k))
+    }
+
+    /// A public key file of a key that signed nothing.
+    fn other_key(&self) -> PathBuf {
+        self.key_file("other.pub", &forge::key())
+    }
+
+    /// A `.sig` layer by the world's signer over `digest` naming
+    /// `reference`, logged at `log` (None: no Rekor bundle).
+    fn sig(&self, digest: &str, reference: &str, log: Option<(i64, i64)>) -> SigLayer {
+        sig_layer(&self.signer, &self.rekor, digest, reference, log)
     }
 
     /// A layout with one amd64 image named `REF` (under an index when
@@ -68,7 +81,7 @@ impl World {
         &self,
         name: &str,
         with_index: bool,
-        sign: impl FnOnce(&str, Option<&str>) -> Vec<(String, Vec<SigLayer>)>,
+        sign: impl FnOnce(&str, Option<&str>) -> Sigs,
     ) -> PathBuf {
         let mut l = Layout::create(self.path(name)).unwrap();
         let layer = l.add_random_layer(50_000, 7).unwrap();
@@ -91,60 +104,64 @@ impl World {
         l.finish().unwrap()
     }
 
+    /// `airlock pack --no-rekor` of `layout` into `out` with `extra` flags.
+    fn pack(&self, layout: &Path, out: &Path, extra: &[&str]) -> Run {
+        cli::pack(layout, out, &["--no-rekor"]).args(extra).run()
+    }
+
+    /// The same, checked at pack time under `--key` and the test root.
+    fn pack_with_key(&self, layout: &Path, out: &Path, extra: &[&str]) -> Run {
+        let policy = ["--key", s(&self.key), "--trusted-root", s(&self.root)];
+        cli::pack(layout, out, &["--no-rekor"])
+            .args(policy)
+            .args(extra)
+            .run()
+    }
+
     /// The layout packed without a policy (integrity only).
     fn archive(
         &self,
         name: &str,
         with_index: bool,
-        sign: impl FnOnce(&str, Option<&str>) -> Vec<(String, Vec<SigLayer>)>,
+        sign: impl FnOnce(&str, Option<&str>) -> Sigs,
     ) -> PathBuf {
         let layout = self.layout(name, with_index, sign);
         let out = self.path(&format!("{name}.tar"));
-        let r = run(&[
-            "pack",
-            "--no-rekor",
-            "--from-oci-layout",
-            layout.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(r.code, 0, "pack failed: {}", r.stderr);
+        assert_code(&self.pack(&layout, &out, &[]), 0);
         out
     }
 
     /// One correctly signed and logged signature over the manifest.
     fn signed_archive(&self, name: &str, log_index: i64, time: i64) -> PathBuf {
         self.archive(name, false, |m, _| {
-            vec![(
-                m.to_string(),
-                vec![sig_layer(
-                    &self.signer,
-                    &self.rekor,
-                    m,
-                    REF,
-                    Some((log_index, time)),
-                )],
-            )]
+            on(m, vec![self.sig(m, REF, Some((log_index, time)))])
         })
     }
 
     fn verify(&self, archive: &Path, extra: &[&str]) -> Run {
         let mut args = vec![
             "verify",
-            archive.to_str().unwrap(),
+            s(archive),
             "--trusted-root",
-            self.root.to_str().unwrap(),
+            s(&self.root),
             "--state-dir",
-            self.state.to_str().unwrap(),
+            s(&self.state),
         ];
         args.extend_from_slice(extra);
         run(&args)
     }
 
     fn verify_key(&self, archive: &Path, extra: &[&str]) -> Run {
-        let mut args = vec!["--key", self.key.to_str().unwrap()];
+        let mut args = vec!["--key", s(&self.key)];
         args.extend_from_slice(extra);
         self.verify(archive, &args)
+    }
+
+    /// `verify --key … --output json` with `extra` flags.
+    fn verify_key_json(&self, archive: &Path, extra: &[&str]) -> Run {
+        let mut args = extra.to_vec();
+        args.extend_from_slice(&["--output", "json"]);
+        self.verify_key(archive, &args)
     }
 
     /// Every state file and its bytes.
@@ -165,29 +182,6 @@ impl World {
     }
 }
 
-fn run(args: &[&str]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let o = Command::new(common::airlock_bin())
-        .args(args)
-        .env("XDG_DATA_HOME", home.path())
-        .env("HOME", home.path())
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn assert_code(r: &Run, code: i32) {
-    assert_eq!(
-        r.code, code,
-        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-}
-
 #[test]
 fn signed_archive_verifies_with_key() {
     let w = World::new();
@@ -204,9 +198,9 @@ fn signed_archive_verifies_with_key() {
 fn json_report_lists_each_check() {
     let w = World::new();
     let a = w.signed_archive("json", 10, T0);
-    let r = w.verify_key(&a, &["--output", "json"]);
+    let r = w.verify_key_json(&a, &[]);
     assert_code(&r, 0);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let v = r.json();
     assert_eq!(v["ok"], true);
     assert_eq!(v["trust"]["ok"], true);
     let checks = v["trust"]["images"][0]["checks"].as_array().unwrap();
@@ -225,8 +219,7 @@ fn json_report_lists_each_check() {
 fn wrong_key_is_refused() {
     let w = World::new();
     let a = w.signed_archive("wrong-key", 10, T0);
-    let other = w.key_file("other.pub", &forge::key());
-    let r = w.verify(&a, &["--key", other.to_str().unwrap()]);
+    let r = w.verify(&a, &["--key", s(&w.other_key())]);
     assert_code(&r, 4);
     assert!(r.stdout.starts_with("REFUSED"), "{}", r.stdout);
     assert!(r.stdout.contains("✗ signatures"), "{}", r.stdout);
@@ -237,11 +230,10 @@ fn wrong_key_is_refused() {
 fn wrong_key_json_report_carries_the_error_once() {
     let w = World::new();
     let a = w.signed_archive("wrong-key-json", 10, T0);
-    let other = w.key_file("other.pub", &forge::key());
-    let r = w.verify(&a, &["--key", other.to_str().unwrap(), "--output", "json"]);
+    let r = w.verify(&a, &["--key", s(&w.other_key()), "--output", "json"]);
     assert_code(&r, 4);
     // One JSON document: the report with the error inside it.
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let v = r.json();
     assert_eq!(v["ok"], false);
     assert_eq!(v["error"]["exitCode"], 4);
     let sig = &v["trust"]["images"][0]["checks"][0];
@@ -254,36 +246,21 @@ fn signature_over_another_digest_is_refused() {
     let w = World::new();
     let other = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
     let a = w.archive("other-digest", false, |m, _| {
-        vec![(
-            m.to_string(),
-            vec![sig_layer(&w.signer, &w.rekor, other, REF, Some((10, T0)))],
-        )]
+        on(m, vec![w.sig(other, REF, Some((10, T0)))])
     });
-    let r = w.verify_key(&a, &["--output", "json"]);
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "image-digest-mismatch");
+    let r = w.verify_key_json(&a, &[]);
+    assert_refused(&r, 4, "image-digest-mismatch");
 }
 
 #[test]
 fn docker_reference_mismatch_is_refused_unless_ignored() {
     let w = World::new();
+    let other = "registry.example.org/team/other:1.0";
     let a = w.archive("other-ref", false, |m, _| {
-        vec![(
-            m.to_string(),
-            vec![sig_layer(
-                &w.signer,
-                &w.rekor,
-                m,
-                "registry.example.org/team/other:1.0",
-                Some((10, T0)),
-            )],
-        )]
+        on(m, vec![w.sig(m, other, Some((10, T0)))])
     });
-    let r = w.verify_key(&a, &["--output", "json"]);
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "reference-mismatch");
+    let r = w.verify_key_json(&a, &[]);
+    assert_refused(&r, 4, "reference-mismatch");
 
     let r = w.verify_key(&a, &["--ignore-reference"]);
     assert_code(&r, 0);
@@ -294,12 +271,10 @@ fn docker_reference_mismatch_is_refused_unless_ignored() {
 fn unsigned_archive_is_refused_under_a_policy() {
     let w = World::new();
     let a = w.archive("unsigned", false, |_, _| vec![]);
-    let r = w.verify_key(&a, &["--output", "json"]);
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "no-signatures");
+    let r = w.verify_key_json(&a, &[]);
+    assert_refused(&r, 4, "no-signatures");
     // Without a policy the same archive passes integrity only.
-    let r = run(&["verify", a.to_str().unwrap()]);
+    let r = run(&["verify", s(&a)]);
     assert_code(&r, 0);
     assert!(r.stdout.contains("integrity only"), "{}", r.stdout);
 }
@@ -307,16 +282,9 @@ fn unsigned_archive_is_refused_under_a_policy() {
 #[test]
 fn key_signature_without_tlog_needs_insecure_ignore_tlog() {
     let w = World::new();
-    let a = w.archive("no-tlog", false, |m, _| {
-        vec![(
-            m.to_string(),
-            vec![sig_layer(&w.signer, &w.rekor, m, REF, None)],
-        )]
-    });
-    let r = w.verify_key(&a, &["--output", "json"]);
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "missing-tlog-entry");
+    let a = w.archive("no-tlog", false, |m, _| on(m, vec![w.sig(m, REF, None)]));
+    let r = w.verify_key_json(&a, &[]);
+    assert_refused(&r, 4, "missing-tlog-entry");
 
     let r = w.verify_key(&a, &["--insecure-ignore-tlog"]);
     assert_code(&r, 0);
@@ -337,20 +305,8 @@ fn threshold_two_with_one_signer_is_refused() {
     let w = World::new();
     let second = w.key_file("second.pub", &forge::key());
     let a = w.signed_archive("threshold", 10, T0);
-    let r = w.verify_key(
-        &a,
-        &[
-            "--key",
-            second.to_str().unwrap(),
-            "--threshold",
-            "2",
-            "--output",
-            "json",
-        ],
-    );
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "threshold-not-met");
+    let r = w.verify_key_json(&a, &["--key", s(&second), "--threshold", "2"]);
+    assert_refused(&r, 4, "threshold-not-met");
 }
 
 #[test]
@@ -358,15 +314,15 @@ fn duplicate_signatures_by_one_key_do_not_meet_threshold_two() {
     let w = World::new();
     let second = w.key_file("second.pub", &forge::key());
     let a = w.archive("dup", false, |m, _| {
-        vec![(
-            m.to_string(),
+        on(
+            m,
             vec![
-                sig_layer(&w.signer, &w.rekor, m, REF, Some((10, T0))),
-                sig_layer(&w.signer, &w.rekor, m, REF, Some((11, T0 + 1))),
+                w.sig(m, REF, Some((10, T0))),
+                w.sig(m, REF, Some((11, T0 + 1))),
             ],
-        )]
+        )
     });
-    let r = w.verify_key(&a, &["--key", second.to_str().unwrap(), "--threshold", "2"]);
+    let r = w.verify_key(&a, &["--key", s(&second), "--threshold", "2"]);
     assert_code(&r, 4);
 }
 
@@ -376,15 +332,15 @@ fn threshold_two_met_by_two_keys() {
     let k2 = forge::key();
     let second = w.key_file("second.pub", &k2);
     let a = w.archive("two-keys", false, |m, _| {
-        vec![(
-            m.to_string(),
+        on(
+            m,
             vec![
-                sig_layer(&w.signer, &w.rekor, m, REF, Some((10, T0))),
+                w.sig(m, REF, Some((10, T0))),
                 sig_layer(&k2, &w.rekor, m, REF, Some((11, T0 + 1))),
             ],
-        )]
+        )
     });
-    let r = w.verify_key(&a, &["--key", second.to_str().unwrap(), "--threshold", "2"]);
+    let r = w.verify_key(&a, &["--key", s(&second), "--threshold", "2"]);
     assert_code(&r, 0);
 }
 
@@ -401,10 +357,7 @@ fn signature_on_the_index_digest_is_accepted() {
     let w = World::new();
     let a = w.archive("index", true, |_, index| {
         let ix = index.unwrap();
-        vec![(
-            ix.to_string(),
-            vec![sig_layer(&w.signer, &w.rekor, ix, REF, Some((10, T0)))],
-        )]
+        on(ix, vec![w.sig(ix, REF, Some((10, T0)))])
     });
     let r = w.verify_key(&a, &[]);
     assert_code(&r, 0);
@@ -416,11 +369,7 @@ fn signature_naming_the_index_under_the_manifest_tag_is_refused() {
     // The payload must name the digest it is stored for.
     let w = World::new();
     let a = w.archive("index-mixup", true, |m, index| {
-        let ix = index.unwrap();
-        vec![(
-            m.to_string(),
-            vec![sig_layer(&w.signer, &w.rekor, ix, REF, Some((10, T0)))],
-        )]
+        on(m, vec![w.sig(index.unwrap(), REF, Some((10, T0)))])
     });
     let r = w.verify_key(&a, &[]);
     assert_code(&r, 4);
@@ -435,10 +384,8 @@ fn rollback_is_refused_and_forced_with_allow_downgrade() {
     let recorded = w.state_snapshot();
     assert_eq!(recorded.len(), 1);
 
-    let r = w.verify_key(&old, &["--output", "json"]);
-    assert_code(&r, 5);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "rollback");
+    let r = w.verify_key_json(&old, &[]);
+    assert_refused(&r, 5, "rollback");
     assert_eq!(w.state_snapshot(), recorded, "state untouched by a refusal");
 
     let r = w.verify_key(&old, &["--allow-downgrade"]);
@@ -462,11 +409,7 @@ fn rollback_is_not_checked_before_the_crypto_checks() {
     let recorded = w.state_snapshot();
     // An older archive that also fails its signature check: exit 4, not 5.
     let old = w.signed_archive("old", 5, T0);
-    let other = w.key_file("other.pub", &forge::key());
-    let r = w.verify(
-        &old,
-        &["--key", other.to_str().unwrap(), "--output", "json"],
-    );
+    let r = w.verify(&old, &["--key", s(&w.other_key()), "--output", "json"]);
     assert_code(&r, 4);
     assert_eq!(w.state_snapshot(), recorded);
 }
@@ -505,18 +448,7 @@ fn pack_with_key_refuses_an_unsigned_layout_and_writes_nothing() {
     let w = World::new();
     let layout = w.layout("unsigned-pack", false, |_, _| vec![]);
     let out = w.path("refused.tar");
-    let r = run(&[
-        "pack",
-        "--no-rekor",
-        "--from-oci-layout",
-        layout.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--key",
-        w.key.to_str().unwrap(),
-        "--trusted-root",
-        w.root.to_str().unwrap(),
-    ]);
+    let r = w.pack_with_key(&layout, &out, &[]);
     assert_code(&r, 4);
     assert!(!out.exists(), "no archive written");
     assert!(!w.path("refused.tar.sha256").exists());
@@ -528,19 +460,7 @@ fn pack_with_key_refuses_an_unsigned_layout_and_writes_nothing() {
     assert!(leftovers.is_empty(), "no temporary file left");
 
     // --no-verify writes it anyway, with a warning.
-    let r = run(&[
-        "pack",
-        "--no-rekor",
-        "--from-oci-layout",
-        layout.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--key",
-        w.key.to_str().unwrap(),
-        "--trusted-root",
-        w.root.to_str().unwrap(),
-        "--no-verify",
-    ]);
+    let r = w.pack_with_key(&layout, &out, &["--no-verify"]);
     assert_code(&r, 0);
     assert!(out.exists());
     assert!(r.stderr.contains("--no-verify"), "{}", r.stderr);
@@ -550,29 +470,12 @@ fn pack_with_key_refuses_an_unsigned_layout_and_writes_nothing() {
 fn pack_with_key_writes_a_signed_layout_that_verifies() {
     let w = World::new();
     let layout = w.layout("signed-pack", false, |m, _| {
-        vec![(
-            m.to_string(),
-            vec![sig_layer(&w.signer, &w.rekor, m, REF, Some((10, T0)))],
-        )]
+        on(m, vec![w.sig(m, REF, Some((10, T0)))])
     });
     let out = w.path("signed.tar");
-    let r = run(&[
-        "pack",
-        "--no-rekor",
-        "--from-oci-layout",
-        layout.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--key",
-        w.key.to_str().unwrap(),
-        "--trusted-root",
-        w.root.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let r = w.pack_with_key(&layout, &out, &["--output", "json"]);
     assert_code(&r, 0);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["trust"]["ok"], true);
+    assert_eq!(r.json()["trust"]["ok"], true);
     assert_code(&w.verify_key(&out, &[]), 0);
 }
 
@@ -581,17 +484,7 @@ fn pack_refuses_rollback_flags() {
     let w = World::new();
     let layout = w.layout("pack-flags", false, |_, _| vec![]);
     let out = w.path("x.tar");
-    let r = run(&[
-        "pack",
-        "--no-rekor",
-        "--from-oci-layout",
-        layout.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--key",
-        w.key.to_str().unwrap(),
-        "--allow-downgrade",
-    ]);
+    let r = w.pack(&layout, &out, &["--key", s(&w.key), "--allow-downgrade"]);
     assert_code(&r, 2);
     assert!(!out.exists());
 }
@@ -601,8 +494,8 @@ fn incoherent_policy_flags_are_refused_before_reading_input() {
     let w = World::new();
     // The archive does not exist: a usage error must come first.
     let missing = w.path("missing.tar");
-    let m = missing.to_str().unwrap();
-    let k = w.key.to_str().unwrap();
+    let m = s(&missing);
+    let k = s(&w.key);
     for args in [
         vec!["verify", m, "--certificate-identity", "a@b.c"],
         vec![
@@ -654,13 +547,12 @@ fn incoherent_policy_flags_are_refused_before_reading_input() {
 fn malformed_key_file_is_a_usage_error() {
     let w = World::new();
     let a = w.signed_archive("bad-key", 10, T0);
-    let bad = w.path("bad.pub");
-    std::fs::write(
-        &bad,
+    let bad = cli::put(
+        w.dir.path(),
+        "bad.pub",
         "-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n",
-    )
-    .unwrap();
-    let r = w.verify(&a, &["--key", bad.to_str().unwrap()]);
+    );
+    let r = w.verify(&a, &["--key", s(&bad)]);
     assert_code(&r, 2);
 }
 
@@ -668,33 +560,22 @@ fn malformed_key_file_is_a_usage_error() {
 fn policy_file_applies() {
     let w = World::new();
     let a = w.signed_archive("policy", 10, T0);
-    let policy = w.path("policy.json");
-    std::fs::write(
-        &policy,
-        serde_json::json!({ "version": 1, "keys": [forge::pem(&w.signer)] }).to_string(),
-    )
-    .unwrap();
-    assert_code(&w.verify(&a, &["--policy", policy.to_str().unwrap()]), 0);
-    let other = w.path("other-policy.json");
-    std::fs::write(
-        &other,
-        serde_json::json!({ "version": 1, "keys": [forge::pem(&forge::key())] }).to_string(),
-    )
-    .unwrap();
-    assert_code(&w.verify(&a, &["--policy", other.to_str().unwrap()]), 4);
+    let policy_of = |name: &str, k: &SigningKey| {
+        let doc = serde_json::json!({ "version": 1, "keys": [forge::pem(k)] });
+        cli::put(w.dir.path(), name, doc.to_string())
+    };
+    let policy = policy_of("policy.json", &w.signer);
+    assert_code(&w.verify(&a, &["--policy", s(&policy)]), 0);
+    let other = policy_of("other-policy.json", &forge::key());
+    assert_code(&w.verify(&a, &["--policy", s(&other)]), 4);
 }
 
 #[test]
 fn required_attestation_missing_is_refused() {
     let w = World::new();
     let a = w.signed_archive("no-att", 10, T0);
-    let r = w.verify_key(
-        &a,
-        &["--attestation-type", "slsaprovenance1", "--output", "json"],
-    );
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "missing-attestation");
+    let r = w.verify_key_json(&a, &["--attestation-type", "slsaprovenance1"]);
+    assert_refused(&r, 4, "missing-attestation");
     let r = w.verify_key(&a, &["--source-repository", "https://github.com/o/r"]);
     assert_code(&r, 4);
 }
@@ -713,26 +594,17 @@ fn archive_with_proof(
     use airlock::source::BlobOrigin;
     let mut layer = None;
     let layout = w.layout(name, false, |m, _| {
-        let l = sig_layer(&w.signer, &w.rekor, m, REF, Some((10, T0)));
+        let l = w.sig(m, REF, Some((10, T0)));
         layer = Some((
             Digest::of(&l.payload).to_string(),
             forge::body_of(l.bundle.as_deref().unwrap()),
             serde_json::from_str::<serde_json::Value>(l.bundle.as_deref().unwrap()).unwrap(),
         ));
-        vec![(m.to_string(), vec![l])]
+        on(m, vec![l])
     });
     let (layer_digest, body, set_json) = layer.unwrap();
     let out = w.path(&format!("{name}.tar"));
-    let req = airlock::pipeline::PackRequest {
-        layouts: vec![layout],
-        refs: vec![],
-        images: vec![],
-        registry: Default::default(),
-        platforms: Default::default(),
-        output: out.clone(),
-        zstd: false,
-        trust: Default::default(),
-    };
+    let req = common::pack_request(&layout, &out);
     let mut set = airlock::pipeline::resolve(&req).unwrap();
     let sig_manifest = set.images[0]
         .evidence
@@ -775,8 +647,7 @@ fn proof_doc(
     log_index: i64,
     leaf_body: &[u8],
 ) -> serde_json::Value {
-    let sibling = forge::leaf_hash(b"another entry");
-    let root = forge::node_hash(&sibling, &forge::leaf_hash(leaf_body));
+    let (sibling, root) = forge::two_leaf_tree(leaf_body);
     serde_json::json!({
         "mediaType": airlock::trust::evidence::REKOR_PROOF_MEDIA_TYPE,
         "signatureManifestDigest": manifest,
@@ -809,10 +680,8 @@ fn carried_inclusion_proof_satisfies_require_inclusion_proof() {
 fn missing_inclusion_proof_is_refused_when_required() {
     let w = World::new();
     let a = archive_with_proof(&w, "no-proof", |_, _, _, _| None);
-    let r = w.verify_key(&a, &["--require-inclusion-proof", "--output", "json"]);
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "missing-inclusion-proof");
+    let r = w.verify_key_json(&a, &["--require-inclusion-proof"]);
+    assert_refused(&r, 4, "missing-inclusion-proof");
     // Without the requirement the SET alone suffices.
     assert_code(&w.verify_key(&a, &[]), 0);
 }
@@ -824,10 +693,8 @@ fn carried_inclusion_proof_for_another_entry_is_refused() {
         Some(proof_doc(&w, (m, layer, set), 10, b"some other entry body"))
     });
     // Even without --require-inclusion-proof a carried proof must verify.
-    let r = w.verify_key(&a, &["--output", "json"]);
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "inclusion-proof-invalid");
+    let r = w.verify_key_json(&a, &[]);
+    assert_refused(&r, 4, "inclusion-proof-invalid");
 }
 
 #[test]
@@ -836,10 +703,8 @@ fn carried_inclusion_proof_for_another_log_index_is_not_attached() {
     let a = archive_with_proof(&w, "proof-index", |m, layer, body, set| {
         Some(proof_doc(&w, (m, layer, set), 11, body))
     });
-    let r = w.verify_key(&a, &["--require-inclusion-proof", "--output", "json"]);
-    assert_code(&r, 4);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["error"]["kind"], "missing-inclusion-proof");
+    let r = w.verify_key_json(&a, &["--require-inclusion-proof"]);
+    assert_refused(&r, 4, "missing-inclusion-proof");
 }
 
 // ---- offline: verify with a policy opens no socket -----------------------
@@ -848,67 +713,20 @@ fn carried_inclusion_proof_for_another_log_index_is_not_attached() {
 fn verify_with_policy_opens_no_socket() {
     let w = World::new();
     let a = w.signed_archive("strace", 10, T0);
-    let trace = w.path("trace.txt");
-    let control = w.path("control.txt");
-    let strace = |out: &Path, program: &str, args: &[&str]| {
-        Command::new("strace")
-            .args([
-                "-f",
-                "-qq",
-                "-e",
-                "trace=%network",
-                "-e",
-                "signal=none",
-                "-o",
-            ])
-            .arg(out)
-            .arg("--")
-            .arg(program)
-            .args(args)
-            .env("XDG_DATA_HOME", w.path("xdg"))
-            .output()
-            .ok()
-            .map(|o| {
-                let calls: Vec<String> = std::fs::read_to_string(out)
-                    .unwrap_or_default()
-                    .lines()
-                    .filter(|l| l.contains('(') && !l.contains("---"))
-                    .map(str::to_string)
-                    .collect();
-                (o.status.code().unwrap_or(-1), calls)
-            })
-    };
-    // Control: the tracer must see a socket when one is opened.
-    let seen = strace(
-        &control,
-        "bash",
-        &["-c", "exec 3<>/dev/tcp/127.0.0.1/9 || true"],
-    );
-    if !seen.is_some_and(|(_, calls)| calls.iter().any(|c| c.contains("socket("))) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "strace is required when CI is set (scripts/ensure-deps.sh)"
-        );
-        eprintln!("SKIPPED: strace is not installed or cannot trace here");
+    if !common::trace::tracing_works(w.dir.path()) {
         return;
     }
-    let (code, calls) = strace(
-        &trace,
-        common::airlock_bin(),
-        &[
-            "verify",
-            a.to_str().unwrap(),
-            "--key",
-            w.key.to_str().unwrap(),
-            "--trusted-root",
-            w.root.to_str().unwrap(),
-            "--state-dir",
-            w.state.to_str().unwrap(),
-        ],
-    )
-    .expect("strace run");
-    assert_eq!(code, 0);
-    assert!(calls.is_empty(), "network system calls: {calls:?}");
+    let args = [
+        "verify",
+        s(&a),
+        "--key",
+        s(&w.key),
+        "--trusted-root",
+        s(&w.root),
+        "--state-dir",
+        s(&w.state),
+    ];
+    common::trace::assert_offline(&args, 0, &w.path("trace.txt"), "verify");
 }
 
 #[test]
@@ -916,10 +734,9 @@ fn verify_with_policy_opens_no_socket() {
 fn show_reports() {
     let w = World::new();
     let a = w.signed_archive("show", 10, T0);
-    let other = w.key_file("other.pub", &forge::key());
     for r in [
         w.verify_key(&a, &[]),
-        w.verify(&a, &["--key", other.to_str().unwrap()]),
+        w.verify(&a, &["--key", s(&w.other_key())]),
         w.verify_key(&a, &["--allow-downgrade", "--attestation-type", "spdx"]),
     ] {
         println!("exit {}\n{}{}", r.code, r.stdout, r.stderr);
@@ -942,8 +759,7 @@ fn bundle_v03(w: &World, signer: &SigningKey, manifest: &[u8], log_index: i64) -
     .unwrap();
     let body_b64 = legacy["Payload"]["body"].as_str().unwrap();
     let body = STANDARD.decode(body_b64).unwrap();
-    let sibling = forge::leaf_hash(b"another entry");
-    let root = forge::node_hash(&sibling, &forge::leaf_hash(&body));
+    let (sibling, root) = forge::two_leaf_tree(&body);
     serde_json::to_vec(&serde_json::json!({
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {
@@ -1005,17 +821,7 @@ fn bundle_archive(w: &World, name: &str, signer: &SigningKey) -> PathBuf {
     l.tag("bundle-referrer", &r);
     let layout = l.finish().unwrap();
     let out = w.path(&format!("{name}.tar"));
-    let r = run(&[
-        "pack",
-        "--no-rekor",
-        "--from-oci-layout",
-        layout.to_str().unwrap(),
-        "--ref",
-        REF,
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_code(&r, 0);
+    assert_code(&w.pack(&layout, &out, &["--ref", REF]), 0);
     out
 }
 

@@ -12,13 +12,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use airlock::testkit::{ImageSpec, Layout, Platform};
 use airlock::trust::{
     verify_cosign_signature, CosignSignature, IdentityPolicy, SignaturePolicy, Signer, TrustError,
     TrustRoot,
 };
+use common::cli::{self, assert_code, assert_refused, run, s, Run};
 use common::forge;
 use common::fulcio::{add_keyless_sig_manifest, keyless_layer, Fulcio, KeylessLayer, Leaf};
 use p256::ecdsa::SigningKey;
@@ -150,7 +150,7 @@ fn certificate_not_yet_valid_at_integrated_time_is_refused() {
 fn certificate_from_a_ca_outside_the_trust_root_is_refused() {
     let c = Core::new();
     let err = c.verify(&c.signature(&Fulcio::new(), INSIDE)).unwrap_err();
-    assert!(matches!(err, TrustError::Certificate(_)), "{err}");
+    assert_err!(err, TrustError::Certificate(_));
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn certificate_with_an_sct_from_an_unknown_ct_log_is_refused() {
     let err = c
         .verify(&c.signature(&c.fulcio.with_other_ct_log(), INSIDE))
         .unwrap_err();
-    assert!(matches!(err, TrustError::Sct(_)), "{err}");
+    assert_err!(err, TrustError::Sct(_));
 }
 
 // ---- the gate, end to end -------------------------------------------------
@@ -171,12 +171,6 @@ struct World {
     rekor: SigningKey,
     root: PathBuf,
     state: PathBuf,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl World {
@@ -221,15 +215,7 @@ impl World {
         add_keyless_sig_manifest(&mut l, &m.digest, &[sig]);
         let layout = l.finish().unwrap();
         let out = self.path(&format!("{name}.tar"));
-        let r = run(&[
-            "pack",
-            "--no-rekor",
-            "--from-oci-layout",
-            s(&layout),
-            "-o",
-            s(&out),
-        ]);
-        assert_code(&r, 0);
+        assert_code(&cli::pack(&layout, &out, &["--no-rekor"]).run(), 0);
         out
     }
 
@@ -250,40 +236,41 @@ impl World {
     fn verify(&self, archive: &Path, policy: &[&str]) -> Run {
         self.gate("verify", archive, &[], policy)
     }
-}
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn run(args: &[&str]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let o = Command::new(common::airlock_bin())
-        .args(args)
-        .env("XDG_DATA_HOME", home.path())
-        .env("HOME", home.path())
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    /// verify under `policy` with a JSON report.
+    fn verify_json(&self, archive: &Path, policy: &[&str]) -> Run {
+        let mut args = policy.to_vec();
+        args.extend_from_slice(&["--output", "json"]);
+        self.verify(archive, &args)
     }
 }
 
-fn assert_code(r: &Run, code: i32) {
-    assert_eq!(
-        r.code, code,
-        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
+/// A keyless archive signed while its certificate was valid, verified under
+/// `policy` (identity and issuer flags) with a JSON report.
+fn verify_under(name: &str, policy: &[&str]) -> Run {
+    let w = World::new();
+    let a = w.archive(name, INSIDE);
+    w.verify_json(&a, policy)
 }
 
-/// The JSON report's error kind of a refused run.
-fn error_kind(r: &Run) -> String {
-    let v: serde_json::Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", r.stdout, r.stderr));
-    v["error"]["kind"].as_str().unwrap_or("none").to_string()
+/// `--certificate-identity IDENTITY --certificate-oidc-issuer ISSUER`.
+fn exact<'a>(identity: &'a str, issuer: &'a str) -> [&'a str; 4] {
+    [
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+    ]
+}
+
+/// The same with an identity regular expression.
+fn regexp<'a>(identity: &'a str, issuer: &'a str) -> [&'a str; 4] {
+    [
+        "--certificate-identity-regexp",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+    ]
 }
 
 const EXACT: [&str; 4] = [
@@ -314,82 +301,34 @@ fn keyless_archive_signed_after_certificate_expiry_is_refused() {
         r.stdout,
         r.stderr
     );
-    let mut json = EXACT.to_vec();
-    json.extend_from_slice(&["--output", "json"]);
-    assert_eq!(error_kind(&w.verify(&a, &json)), "certificate-time");
+    assert_eq!(w.verify_json(&a, &EXACT).error_kind(), "certificate-time");
 }
 
 #[test]
 fn keyless_archive_with_wrong_identity_is_refused() {
-    let w = World::new();
-    let a = w.archive("wrong-identity", INSIDE);
     let other = "https://github.com/acme/app/.github/workflows/evil.yml@refs/heads/main";
-    let r = w.verify(
-        &a,
-        &[
-            "--certificate-identity",
-            other,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--output",
-            "json",
-        ],
-    );
-    assert_code(&r, 4);
-    assert_eq!(error_kind(&r), "identity-mismatch");
+    let r = verify_under("wrong-identity", &exact(other, ISSUER));
+    assert_refused(&r, 4, "identity-mismatch");
 }
 
 #[test]
 fn keyless_archive_with_wrong_issuer_is_refused() {
-    let w = World::new();
-    let a = w.archive("wrong-issuer", INSIDE);
-    let r = w.verify(
-        &a,
-        &[
-            "--certificate-identity",
-            IDENTITY,
-            "--certificate-oidc-issuer",
-            "https://accounts.google.com",
-            "--output",
-            "json",
-        ],
-    );
-    assert_code(&r, 4);
-    assert_eq!(error_kind(&r), "issuer-mismatch");
+    let issuer = "https://accounts.google.com";
+    let r = verify_under("wrong-issuer", &exact(IDENTITY, issuer));
+    assert_refused(&r, 4, "issuer-mismatch");
 }
 
 #[test]
 fn identity_regexp_matching_only_a_prefix_is_refused() {
-    let w = World::new();
-    let a = w.archive("regexp-prefix", INSIDE);
-    let r = w.verify(
-        &a,
-        &[
-            "--certificate-identity-regexp",
-            r"https://github\.com/acme/app/",
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--output",
-            "json",
-        ],
-    );
-    assert_code(&r, 4);
-    assert_eq!(error_kind(&r), "identity-mismatch");
+    let prefix = r"https://github\.com/acme/app/";
+    let r = verify_under("regexp-prefix", &regexp(prefix, ISSUER));
+    assert_refused(&r, 4, "identity-mismatch");
 }
 
 #[test]
 fn identity_regexp_matching_the_whole_identity_is_accepted() {
-    let w = World::new();
-    let a = w.archive("regexp-full", INSIDE);
-    let r = w.verify(
-        &a,
-        &[
-            "--certificate-identity-regexp",
-            r"https://github\.com/acme/app/\.github/workflows/[a-z]+\.yml@refs/heads/main",
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ],
-    );
+    let whole = r"https://github\.com/acme/app/\.github/workflows/[a-z]+\.yml@refs/heads/main";
+    let r = verify_under("regexp-full", &regexp(whole, ISSUER));
     assert_code(&r, 0);
 }
 
@@ -414,12 +353,7 @@ fn keyless_unpack_with_wrong_identity_leaves_no_dir() {
         "unpack",
         &a,
         &["--into", &target],
-        &[
-            "--certificate-identity",
-            "someone@example.org",
-            "--certificate-oidc-issuer",
-            ISSUER,
-        ],
+        &exact("someone@example.org", ISSUER),
     );
     assert_code(&r, 4);
     assert!(!out.exists(), "nothing is written on refusal");

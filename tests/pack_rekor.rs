@@ -5,39 +5,59 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use airlock::model::manifest::{EvidenceRole, RekorProofs};
 use airlock::rekor_server::{Log, RekorServer};
-use airlock::testkit::{FileEntry, ImageSpec, Layout, Platform};
+use airlock::testkit::{Descriptor, FileEntry, ImageSpec, Layout, Platform};
 use airlock::trust::{
-    attach_proof_document, verify_cosign_signature, CosignSignature, PublicKey, RekorProofDocument,
-    SignaturePolicy, Signer, TrustRoot, REKOR_PROOF_MEDIA_TYPE,
+    attach_proof_document, verify_cosign_signature, CosignSignature, RekorProofDocument,
+    SignaturePolicy, TrustRoot, REKOR_PROOF_MEDIA_TYPE,
 };
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
-use p256::pkcs8::{EncodePublicKey, LineEnding};
+use common::cli::{self, assert_code, ok, s, Run};
+use common::forge::{self, key_signer, SigLayer};
+use common::rekor::{self, Client};
+use p256::ecdsa::SigningKey;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 const REPO: &str = "registry.example/team/app";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-
-fn pem(k: &SigningKey) -> String {
-    k.verifying_key().to_public_key_pem(LineEnding::LF).unwrap()
-}
 
 struct Signed {
     dir: PathBuf,
     image_digest: String,
-    payload: Vec<u8>,
-    signature: String,
-    set_bundle: String,
+    sig: SigLayer,
 }
 
-/// One image plus a cosign `.sig` whose SET comes from `server`: the
-/// signature is logged with a real `POST /api/v1/log/entries`.
+/// cosign's simple-signing payload for `digest` in REPO, as cosign writes it.
+fn payload(digest: &str) -> Vec<u8> {
+    format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"{REPO}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
+    )
+    .into_bytes()
+}
+
+/// Signs `subject` as cosign does and logs the signature in `server` with a
+/// real `POST /api/v1/log/entries`; the `.sig` (with the SET the log
+/// returned) is added to `l` under `sha256-<hex>.sig`.
+fn sign_logged(
+    l: &mut Layout,
+    server: &RekorServer,
+    signer: &SigningKey,
+    subject: &Descriptor,
+) -> SigLayer {
+    let payload = payload(&subject.digest);
+    let (signature, entry) = Client::new(server).log(signer, &payload);
+    let sig = SigLayer {
+        payload,
+        signature,
+        bundle: Some(rekor::set_bundle(&entry)),
+        certificate: None,
+        chain: None,
+    };
+    forge::add_sig_manifest(l, &subject.digest, std::slice::from_ref(&sig));
+    sig
+}
+
+/// One image plus a cosign `.sig` whose SET comes from `server`.
 fn signed_layout(root: &Path, server: &RekorServer, signer: &SigningKey) -> Signed {
     let content = root.display().to_string().into_bytes();
     let mut l = Layout::create(root.join("layout")).unwrap();
@@ -48,111 +68,70 @@ fn signed_layout(root: &Path, server: &RekorServer, signer: &SigningKey) -> Sign
         .add_image(&ImageSpec::new(Platform::linux("amd64")), &[layer])
         .unwrap();
     l.tag(&format!("{REPO}:1"), &img);
-
-    let payload = format!(
-        r#"{{"critical":{{"identity":{{"docker-reference":"{REPO}"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":null}}"#,
-        img.digest
-    )
-    .into_bytes();
-    let sig: DerSignature = signer.sign(&payload);
-    let signature = STANDARD.encode(sig.as_bytes());
-    let entry = json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "signature": { "content": signature, "publicKey": { "content": STANDARD.encode(pem(signer)) } },
-            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&payload)) } }
-        }
-    });
-    let mut resp = ureq::post(&format!("{}/api/v1/log/entries", server.url()))
-        .send(entry.to_string().as_bytes())
-        .unwrap();
-    let created: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    let e = created
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .clone();
-    let set_bundle = json!({
-        "SignedEntryTimestamp": e["verification"]["signedEntryTimestamp"],
-        "Payload": { "body": e["body"], "integratedTime": e["integratedTime"], "logIndex": e["logIndex"], "logID": e["logID"] }
-    })
-    .to_string();
-
-    let payload_desc = l
-        .add_blob("application/vnd.dev.cosign.simplesigning.v1+json", &payload)
-        .unwrap();
-    let config = l
-        .add_blob("application/vnd.oci.image.config.v1+json", b"{}")
-        .unwrap();
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": { "mediaType": config.media_type, "digest": config.digest, "size": config.size },
-        "layers": [{
-            "mediaType": payload_desc.media_type,
-            "digest": payload_desc.digest,
-            "size": payload_desc.size,
-            "annotations": {
-                "dev.cosignproject.cosign/signature": signature,
-                "dev.sigstore.cosign/bundle": set_bundle,
-            }
-        }]
-    });
-    let sig_manifest = l
-        .add_blob(OCI_MANIFEST, manifest.to_string().as_bytes())
-        .unwrap();
-    l.tag(&format!("sha256-{}.sig", img.hex()), &sig_manifest);
+    let sig = sign_logged(&mut l, server, signer, &img);
     Signed {
         dir: l.finish().unwrap(),
         image_digest: img.digest.clone(),
-        payload,
-        signature,
-        set_bundle,
+        sig,
     }
 }
 
-fn start() -> RekorServer {
-    RekorServer::start("127.0.0.1:0", Log::generate("rekor.airlock.test").unwrap()).unwrap()
+/// A temporary directory, a running test log, and a layout in the
+/// directory signed with `signer` and logged in that log.
+struct Logged {
+    tmp: tempfile::TempDir,
+    server: RekorServer,
+    signer: SigningKey,
+    s: Signed,
 }
 
-fn pack(layout: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(common::airlock_bin())
-        .arg("pack")
-        .arg("--quiet")
-        .arg("--from-oci-layout")
-        .arg(layout)
-        .arg("-o")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap()
+impl Logged {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = rekor::start();
+        let signer = forge::key();
+        let s = signed_layout(tmp.path(), &server, &signer);
+        Logged {
+            tmp,
+            server,
+            signer,
+            s,
+        }
+    }
+
+    /// `airlock pack --quiet` of the signed layout into `name` with `extra`.
+    fn pack(&self, name: &str, extra: &[&str]) -> (Run, PathBuf) {
+        pack(&self.s.dir, &self.tmp.path().join(name), extra)
+    }
+
+    /// The same, fetching proofs from the test log.
+    fn pack_fetching(&self, name: &str) -> (Run, PathBuf) {
+        self.pack(name, &["--rekor-url", &self.server.url()])
+    }
 }
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn pack(layout: &Path, out: &Path, extra: &[&str]) -> (Run, PathBuf) {
+    let r = cli::pack(layout, out, &["--quiet"]).args(extra).run();
+    (r, out.to_path_buf())
 }
 
 #[test]
 fn pack_stores_a_proof_that_verifies_through_trust() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = start();
-    let signer = SigningKey::random(&mut rand_core::OsRng);
+    let server = rekor::start();
+    let signer = forge::key();
     // Entries before and after ours, so the proof is not trivial.
     let _warmup = signed_layout(&tmp.path().join("warm"), &server, &signer);
     let s = signed_layout(tmp.path(), &server, &signer);
     let _later = signed_layout(&tmp.path().join("later"), &server, &signer);
 
-    let out = tmp.path().join("a.tar");
-    let o = pack(&s.dir, &out, &["--rekor-url", &server.url()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("stored 1 Rekor inclusion proof"),
-        "{}",
-        stderr(&o)
+    let (o, out) = pack(
+        &s.dir,
+        &tmp.path().join("a.tar"),
+        &["--rekor-url", &server.url()],
     );
+    let err = ok(&o);
+    assert!(err.contains("stored 1 Rekor inclusion proof"), "{err}");
 
     // Integrity first: the archive verifies as a whole.
     let read = common::verify_file_bytes(&std::fs::read(&out).unwrap()).unwrap();
@@ -179,27 +158,18 @@ fn pack_stores_a_proof_that_verifies_through_trust() {
     assert_eq!(doc.signature_manifest_digest(), sig_ev.digest.to_string());
     assert_eq!(doc.log_index(), 1);
     let sig = CosignSignature::new(
-        s.payload.clone(),
-        s.signature.clone(),
+        s.sig.payload.clone(),
+        s.sig.signature.clone(),
         None,
         None,
-        Some(s.set_bundle.as_bytes()),
+        s.sig.bundle.as_deref().map(str::as_bytes),
     )
     .unwrap();
     let sig = attach_proof_document(sig, &doc).unwrap();
-    let policy = SignaturePolicy::new(Signer::Key(
-        PublicKey::from_pem(pem(&signer).as_bytes()).unwrap(),
-    ))
-    .require_inclusion_proof()
-    .unwrap();
-    let root = TrustRoot::from_json(
-        server
-            .log()
-            .trusted_root(&server.url())
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap();
+    let policy = SignaturePolicy::new(key_signer(&signer))
+        .require_inclusion_proof()
+        .unwrap();
+    let root = rekor::trust_root(&server);
     let v = verify_cosign_signature(&sig, &s.image_digest, Some(REPO), &policy, &root).unwrap();
     assert_eq!(v.log_index(), Some(1));
 
@@ -214,37 +184,25 @@ fn pack_stores_a_proof_that_verifies_through_trust() {
 
 #[test]
 fn rekor_unreachable_is_a_clear_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = start();
-    let signer = SigningKey::random(&mut rand_core::OsRng);
-    let s = signed_layout(tmp.path(), &server, &signer);
-    // A port nothing listens on: bind one, note it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let out = tmp.path().join("a.tar");
-    let o = pack(&s.dir, &out, &["--rekor-url", &url]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&url), "{}", stderr(&o));
-    assert!(stderr(&o).contains("unreachable"), "{}", stderr(&o));
+    let l = Logged::new();
+    // A port nothing listens on.
+    let url = format!("http://127.0.0.1:{}", common::registry::free_port());
+    let (o, out) = l.pack("a.tar", &["--rekor-url", &url]);
+    let err = cli::failed(&o, 1);
+    assert!(err.contains(&url), "{err}");
+    assert!(err.contains("unreachable"), "{err}");
     assert!(!out.exists());
 }
 
 #[test]
 fn no_rekor_records_that_proofs_were_omitted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = start();
-    let signer = SigningKey::random(&mut rand_core::OsRng);
-    let s = signed_layout(tmp.path(), &server, &signer);
-    let out = tmp.path().join("a.tar");
+    let l = Logged::new();
+    let out = l.tmp.path().join("a.tar");
     // The server is gone: --no-rekor must not need it.
-    drop(server);
-    let o = pack(&s.dir, &out, &["--no-rekor"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--no-rekor"), "{}", stderr(&o));
+    drop(l.server);
+    let (o, out) = pack(&l.s.dir, &out, &["--no-rekor"]);
+    let err = ok(&o);
+    assert!(err.contains("--no-rekor"), "{err}");
     let read = common::verify_file_bytes(&std::fs::read(&out).unwrap()).unwrap();
     let t = read.manifest.transparency.as_ref().unwrap();
     assert_eq!(t.rekor_proofs, RekorProofs::Omitted);
@@ -253,7 +211,7 @@ fn no_rekor_records_that_proofs_were_omitted() {
         .evidence
         .iter()
         .all(|e| e.role != EvidenceRole::RekorProof));
-    let raw: Value = serde_json::from_slice(&read_airlock_json(&out)).unwrap();
+    let raw = common::archive_json(&out);
     assert_eq!(raw["transparency"]["rekorProofs"], "omitted");
 }
 
@@ -261,82 +219,57 @@ fn no_rekor_records_that_proofs_were_omitted() {
 fn no_rekor_conflicts_with_rekor_url() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = common::small_layout(tmp.path());
-    let o = pack(
+    let (o, _) = pack(
         &layout,
         &tmp.path().join("a.tar"),
         &["--no-rekor", "--rekor-url", "http://127.0.0.1:1"],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_code(&o, 2);
 }
 
 #[test]
 fn unsigned_images_need_no_proofs_and_contact_no_log() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = common::small_layout(tmp.path());
-    let out = tmp.path().join("a.tar");
     // An unreachable URL proves nothing was fetched.
-    let o = pack(&layout, &out, &["--rekor-url", "http://127.0.0.1:1"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let raw: Value = serde_json::from_slice(&read_airlock_json(&out)).unwrap();
+    let (o, out) = pack(
+        &layout,
+        &tmp.path().join("a.tar"),
+        &["--rekor-url", "http://127.0.0.1:1"],
+    );
+    ok(&o);
+    let raw = common::archive_json(&out);
     assert_eq!(raw["transparency"], json!({ "rekorProofs": "none-needed" }));
 }
 
 #[test]
 fn log_serving_another_body_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = start();
-    let signer = SigningKey::random(&mut rand_core::OsRng);
-    let s = signed_layout(tmp.path(), &server, &signer);
-    server.log().override_served_body(
+    let l = Logged::new();
+    l.server.log().override_served_body(
         0,
         br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{}}"#.to_vec(),
     );
-    let out = tmp.path().join("a.tar");
-    let o = pack(&s.dir, &out, &["--rekor-url", &server.url()]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("body differs"), "{}", stderr(&o));
-    assert!(stderr(&o).contains(&server.url()), "{}", stderr(&o));
+    let (o, out) = l.pack_fetching("a.tar");
+    let err = cli::failed(&o, 1);
+    assert!(err.contains("body differs"), "{err}");
+    assert!(err.contains(&l.server.url()), "{err}");
     assert!(!out.exists());
-}
-
-/// `airlock.json` straight from the tar.
-fn read_airlock_json(archive: &Path) -> Vec<u8> {
-    let es = common::entries(&std::fs::read(archive).unwrap());
-    es.into_iter()
-        .find(|e| e.name == "airlock.json")
-        .unwrap()
-        .data
 }
 
 #[test]
 fn inspect_reports_transparency() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = start();
-    let signer = SigningKey::random(&mut rand_core::OsRng);
-    let s = signed_layout(tmp.path(), &server, &signer);
-    let out = tmp.path().join("a.tar");
-    assert!(pack(&s.dir, &out, &["--rekor-url", &server.url()])
-        .status
-        .success());
-    let o = Command::new(common::airlock_bin())
-        .arg("inspect")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
+    let l = Logged::new();
+    let (o, out) = l.pack_fetching("a.tar");
+    ok(&o);
+    let text = cli::run(&["inspect", s(&out)]).stdout;
     assert!(
         text.contains(&format!(
             "Rekor inclusion proofs: fetched from {}",
-            server.url()
+            l.server.url()
         )),
         "{text}"
     );
-    let o = Command::new(common::airlock_bin())
-        .args(["--output", "json", "inspect"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = cli::run(&["--output", "json", "inspect", s(&out)]).json();
     assert_eq!(v["archive"]["transparency"]["rekorProofs"], "fetched");
     assert!(
         v["images"][0]["evidence"]
@@ -350,11 +283,11 @@ fn inspect_reports_transparency() {
 /// listed as evidence of both images, and the archive still verifies.
 #[test]
 fn index_signature_proof_is_shared_by_its_platforms() {
-    use airlock::pipeline::{self, PackRequest};
+    use airlock::pipeline;
     use airlock::source::rekor::{attach_rekor_proofs, RekorClient};
     let tmp = tempfile::tempdir().unwrap();
-    let server = start();
-    let signer = SigningKey::random(&mut rand_core::OsRng);
+    let server = rekor::start();
+    let signer = forge::key();
     let mut l = Layout::create(tmp.path().join("layout")).unwrap();
     let mut plats = Vec::new();
     for arch in ["amd64", "arm64"] {
@@ -367,65 +300,11 @@ fn index_signature_proof_is_shared_by_its_platforms() {
     }
     let index = l.add_index(&plats).unwrap();
     l.tag(&format!("{REPO}:multi"), &index);
-    // Reuse the single-image helper's signing steps for the index digest.
-    let payload = format!(
-        r#"{{"critical":{{"identity":{{"docker-reference":"{REPO}"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":null}}"#,
-        index.digest
-    )
-    .into_bytes();
-    let sig: DerSignature = signer.sign(&payload);
-    let signature = STANDARD.encode(sig.as_bytes());
-    let entry = json!({
-        "apiVersion": "0.0.1", "kind": "hashedrekord",
-        "spec": {
-            "signature": { "content": signature, "publicKey": { "content": STANDARD.encode(pem(&signer)) } },
-            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(&payload)) } }
-        }
-    });
-    let mut resp = ureq::post(&format!("{}/api/v1/log/entries", server.url()))
-        .send(entry.to_string().as_bytes())
-        .unwrap();
-    let created: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    let e = created
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .clone();
-    let set_bundle = json!({
-        "SignedEntryTimestamp": e["verification"]["signedEntryTimestamp"],
-        "Payload": { "body": e["body"], "integratedTime": e["integratedTime"], "logIndex": e["logIndex"], "logID": e["logID"] }
-    })
-    .to_string();
-    let pd = l
-        .add_blob("application/vnd.dev.cosign.simplesigning.v1+json", &payload)
-        .unwrap();
-    let cfg = l
-        .add_blob("application/vnd.oci.image.config.v1+json", b"{}")
-        .unwrap();
-    let manifest = json!({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": { "mediaType": cfg.media_type, "digest": cfg.digest, "size": cfg.size },
-        "layers": [{ "mediaType": pd.media_type, "digest": pd.digest, "size": pd.size,
-            "annotations": { "dev.cosignproject.cosign/signature": signature, "dev.sigstore.cosign/bundle": set_bundle } }]
-    });
-    let sm = l
-        .add_blob(OCI_MANIFEST, manifest.to_string().as_bytes())
-        .unwrap();
-    l.tag(&format!("sha256-{}.sig", index.hex()), &sm);
+    // The single-image helper's signing steps, for the index digest.
+    sign_logged(&mut l, &server, &signer, &index);
     let dir = l.finish().unwrap();
 
-    let req = PackRequest {
-        layouts: vec![dir],
-        refs: vec![],
-        images: vec![],
-        registry: Default::default(),
-        platforms: Default::default(),
-        output: tmp.path().join("a.tar"),
-        zstd: false,
-        trust: Default::default(),
-    };
+    let req = common::pack_request(&dir, &tmp.path().join("a.tar"));
     let mut set = pipeline::resolve(&req).unwrap();
     let client = RekorClient::new(&server.url()).unwrap();
     let summary = attach_rekor_proofs(&mut set, &client).unwrap();
@@ -449,60 +328,41 @@ fn index_signature_proof_is_shared_by_its_platforms() {
 /// with a key policy binds it to the signature and requires it.
 #[test]
 fn packed_proof_satisfies_verify_require_inclusion_proof() {
-    let server = start();
-    let tmp = tempfile::tempdir().unwrap();
-    let signer = SigningKey::random(&mut rand_core::OsRng);
-    let s = signed_layout(tmp.path(), &server, &signer);
-    let out = tmp.path().join("a.tar");
-    let o = pack(&s.dir, &out, &["--rekor-url", &server.url()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let key = tmp.path().join("key.pub");
-    std::fs::write(&key, pem(&signer)).unwrap();
-    let root = tmp.path().join("trusted_root.json");
-    std::fs::write(&root, server.log().trusted_root(&server.url()).to_string()).unwrap();
-    let verify = |extra: &[&str], archive: &Path| {
-        Command::new(common::airlock_bin())
-            .args(["verify", "--quiet", "--key"])
-            .arg(&key)
-            .arg("--trusted-root")
-            .arg(&root)
-            .arg("--state-dir")
-            .arg(tmp.path().join("state"))
-            .args(extra)
-            .arg(archive)
-            .output()
-            .unwrap()
+    let l = Logged::new();
+    let (o, out) = l.pack_fetching("a.tar");
+    ok(&o);
+    let dir = l.tmp.path();
+    let key = cli::put(dir, "key.pub", forge::pem(&l.signer));
+    let root = cli::put(dir, "trusted_root.json", rekor::trust_root_json(&l.server));
+    let state = dir.join("state");
+    let verify = |archive: &Path| {
+        cli::run(&[
+            "verify",
+            "--quiet",
+            "--key",
+            s(&key),
+            "--trusted-root",
+            s(&root),
+            "--state-dir",
+            s(&state),
+            "--require-inclusion-proof",
+            s(archive),
+        ])
     };
-    let o = verify(&["--require-inclusion-proof"], &out);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_code(&verify(&out), 0);
 
     // The same image packed without proofs does not meet the requirement.
-    let bare = tmp.path().join("bare.tar");
-    assert!(pack(&s.dir, &bare, &["--no-rekor"]).status.success());
-    let o = verify(&["--require-inclusion-proof"], &bare);
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let (o, bare) = l.pack("bare.tar", &["--no-rekor"]);
+    ok(&o);
+    assert_code(&verify(&bare), 4);
 }
 
 #[test]
 fn archive_manifest_with_proofs_matches_schema() {
-    let server = start();
-    let tmp = tempfile::tempdir().unwrap();
-    let signer = SigningKey::random(&mut rand_core::OsRng);
-    let s = signed_layout(tmp.path(), &server, &signer);
-    let out = tmp.path().join("a.tar");
-    assert!(pack(&s.dir, &out, &["--rekor-url", &server.url()])
-        .status
-        .success());
-    let schema: Value = serde_json::from_slice(
-        &std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/archive-manifest.schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let doc: Value = serde_json::from_slice(&read_airlock_json(&out)).unwrap();
+    let l = Logged::new();
+    let (o, out) = l.pack_fetching("a.tar");
+    ok(&o);
+    let doc: Value = common::archive_json(&out);
     assert_eq!(doc["transparency"]["rekorProofs"], "fetched");
-    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{errors:?}");
+    cli::assert_schema_valid(&cli::archive_schema(), &doc);
 }

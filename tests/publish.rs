@@ -7,23 +7,20 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use airlock::model::manifest::{ArchiveManifest, EvidenceRole};
 use airlock::rekor_server::{Log, RekorServer};
 use airlock::testkit::publish::RegistryTarget;
 use airlock::testkit::signed::{self, PublishRequest, Published};
+use common::cli::{self, ok, Run};
 use common::registry::Registry;
 
-fn airlock(args: &[&str]) -> Output {
-    Command::new(common::airlock_bin())
-        .args(args)
-        .env(
-            "AIRLOCK_STATE_DIR",
-            "/nonexistent-state-must-not-be-written",
-        )
-        .output()
-        .unwrap()
+/// `airlock ARGS…` with a state directory that must not be written.
+fn airlock<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> cli::Airlock {
+    cli::airlock(args).env(
+        "AIRLOCK_STATE_DIR",
+        "/nonexistent-state-must-not-be-written",
+    )
 }
 
 /// demo/busybox:TAG on a plain-HTTP registry, logged in `rekor_url`.
@@ -90,24 +87,14 @@ impl World {
         ]
     }
 
-    fn pack(&self, out: &str) -> Output {
-        let mut args = vec![
-            "pack".to_string(),
-            "-q".into(),
-            "--insecure-registry".into(),
-            self.reg.host.clone(),
-            "--rekor-url".into(),
-            self.rekor.url(),
-            "--cache-dir".into(),
-            self.path("cache"),
-            "--arch".into(),
-            "amd64".into(),
-            "-o".into(),
-            self.path(out),
-            self.published.reference.clone(),
-        ];
-        args.extend(self.policy());
-        airlock(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    fn pack(&self, out: &str) -> Run {
+        airlock(&["pack", "-q", "--insecure-registry", &self.reg.host])
+            .args(["--rekor-url", &self.rekor.url()])
+            .args(["--cache-dir", &self.path("cache")])
+            .args(["--arch", "amd64", "-o", &self.path(out)])
+            .arg(&self.published.reference)
+            .args(self.policy())
+            .run()
     }
 }
 
@@ -119,8 +106,7 @@ fn published_image_packs_with_rekor_proofs_and_verifies_offline() {
     assert_eq!(w.published.signatures.len(), 3, "index + two platforms");
     assert_eq!(w.rekor.log().size(), 3, "every signature logged");
 
-    let o = w.pack("a.tar");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&w.pack("a.tar"));
     let m: ArchiveManifest = serde_json::from_slice(
         &std::process::Command::new("tar")
             .args(["-xOf", &w.path("a.tar"), "airlock.json"])
@@ -145,13 +131,11 @@ fn published_image_packs_with_rekor_proofs_and_verifies_offline() {
     assert_eq!(count(EvidenceRole::Sbom), 1);
     assert_eq!(count(EvidenceRole::Attestation), 1, "SLSA provenance .att");
 
-    let mut args = vec!["verify", "--require-inclusion-proof", "--allow-downgrade"];
-    let policy = w.policy();
-    args.extend(policy.iter().map(String::as_str));
-    let archive = w.path("a.tar");
-    args.push(&archive);
-    let o = airlock(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = airlock(&["verify", "--require-inclusion-proof", "--allow-downgrade"])
+        .args(w.policy())
+        .arg(w.path("a.tar"))
+        .run();
+    ok(&o);
 }
 
 #[test]

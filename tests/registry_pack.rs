@@ -6,11 +6,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use airlock::model::manifest::{ArchiveManifest, EvidenceRole};
 use airlock::model::Digest;
 use airlock::testkit::{ImageSpec, Layout, Platform};
+use common::cli::{self, failed, ok, s, Run};
 use common::registry::{FlakyProxy, Registry, PASSWORD, USER};
 use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
 
@@ -117,27 +117,15 @@ fn plain_world() -> Option<World> {
     Registry::plain().map(world)
 }
 
-fn airlock(args: &[String], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
-    cmd.args(args)
+/// `airlock ARGS…` that finds no docker config and, without
+/// `--cache-dir`, caches under a throwaway directory, never the user's.
+fn airlock<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> cli::Airlock {
+    cli::airlock(args)
         .env("DOCKER_CONFIG", "/nonexistent-airlock-test")
-        // runs without --cache-dir must not fill the user's cache
         .env(
             "XDG_CACHE_HOME",
             std::env::temp_dir().join("airlock-test-cache"),
         )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut si = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            si.write_all(s.as_bytes()).unwrap();
-        }
-    }
-    child.wait_with_output().unwrap()
 }
 
 impl World {
@@ -149,35 +137,61 @@ impl World {
         self.tmp.path().join(name)
     }
 
+    fn cache(&self) -> PathBuf {
+        self.tmp.path().join("cache")
+    }
+
     /// `airlock pack` with the registry flags, a private cache and `extra`.
-    fn pack(&self, extra: &[&str], out: &Path) -> Output {
-        self.pack_with_cache(extra, out, &self.tmp.path().join("cache"))
+    fn pack(&self, extra: &[&str], out: &Path) -> Run {
+        self.pack_with_cache(extra, out, &self.cache()).run()
     }
 
-    fn pack_with_cache(&self, extra: &[&str], out: &Path, cache: &Path) -> Output {
-        let mut args: Vec<String> = vec!["pack".into()];
-        args.extend(self.reg.pack_flags());
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args.extend([
-            "--cache-dir".into(),
-            cache.display().to_string(),
-            "-o".into(),
-            out.display().to_string(),
-        ]);
-        airlock(&args, None)
+    fn pack_with_cache(&self, extra: &[&str], out: &Path, cache: &Path) -> cli::Airlock {
+        airlock(&["pack"])
+            .args(self.reg.pack_flags())
+            .args(extra)
+            .arg("--cache-dir")
+            .arg(cache)
+            .arg("-o")
+            .arg(out)
     }
-}
 
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success(), "airlock failed: {err}");
-    err
-}
+    /// `airlock pack HOST/team/multi:1` through `host` (a proxy, or nothing
+    /// at all) as an insecure registry, with the private cache.
+    fn pack_via(&self, host: &str, extra: &[&str], out: &Path) -> Run {
+        airlock(&[
+            "pack",
+            &format!("{host}/team/multi:1"),
+            "--insecure-registry",
+            host,
+        ])
+        .args(extra)
+        .arg("--cache-dir")
+        .arg(self.cache())
+        .arg("-o")
+        .arg(out)
+        .run()
+    }
 
-fn failed(o: &Output, code: i32) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
-    err
+    /// A docker config directory holding `config` as config.json.
+    fn docker_config(&self, config: &str) -> PathBuf {
+        let cfg = self.tmp.path().join("docker");
+        std::fs::create_dir_all(&cfg).unwrap();
+        cli::put(&cfg, "config.json", config);
+        cfg
+    }
+
+    /// `airlock pack plain:1` over TLS with the test CA and no credential
+    /// flags: what the docker config in `cfg` provides is all it has.
+    fn pack_with_docker_config(&self, cfg: &Path, out: &Path) -> cli::Airlock {
+        airlock(&["pack", &self.image("plain:1"), "--ca-file"])
+            .arg(self.reg.ca_file())
+            .arg("--cache-dir")
+            .arg(self.cache())
+            .arg("-o")
+            .arg(out)
+            .env("DOCKER_CONFIG", cfg)
+    }
 }
 
 fn manifest_of(archive: &Path) -> ArchiveManifest {
@@ -185,10 +199,7 @@ fn manifest_of(archive: &Path) -> ArchiveManifest {
 }
 
 fn verifies(archive: &Path) {
-    ok(&airlock(
-        &["verify".into(), archive.display().to_string()],
-        None,
-    ));
+    ok(&cli::run(&["verify", s(archive)]));
 }
 
 #[test]
@@ -372,7 +383,9 @@ fn same_registry_state_packs_byte_identical_archives() {
         .collect();
     ok(&w.pack(&args, &a));
     // second run: cold cache, so nothing is shared between the runs but the registry
-    ok(&w.pack_with_cache(&args, &b, &w.tmp.path().join("cache2")));
+    ok(&w
+        .pack_with_cache(&args, &b, &w.tmp.path().join("cache2"))
+        .run());
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
 
@@ -417,24 +430,7 @@ fn dropped_connection_mid_blob_is_retried_and_the_archive_verifies() {
     let proxy = FlakyProxy::start(w.reg.port, 600_000);
     let host = format!("127.0.0.1:{}", proxy.port);
     let out = w.out("flaky.tar");
-    let o = airlock(
-        &[
-            "pack".into(),
-            format!("{host}/team/multi:1"),
-            "--insecure-registry".into(),
-            host.clone(),
-            "--arch".into(),
-            "amd64".into(),
-            "--jobs".into(),
-            "1".into(),
-            "--cache-dir".into(),
-            w.tmp.path().join("cache").display().to_string(),
-            "-o".into(),
-            out.display().to_string(),
-        ],
-        None,
-    );
-    ok(&o);
+    ok(&w.pack_via(&host, &["--arch", "amd64", "--jobs", "1"], &out));
     assert_eq!(proxy.cuts.load(std::sync::atomic::Ordering::SeqCst), 1);
     verifies(&out);
     let m = manifest_of(&out);
@@ -456,20 +452,7 @@ fn registry_down_is_a_clear_error() {
     let port = common::registry::free_port();
     let host = format!("127.0.0.1:{port}");
     let out = w.out("down.tar");
-    let o = airlock(
-        &[
-            "pack".into(),
-            format!("{host}/team/multi:1"),
-            "--insecure-registry".into(),
-            host.clone(),
-            "--cache-dir".into(),
-            w.tmp.path().join("cache").display().to_string(),
-            "-o".into(),
-            out.display().to_string(),
-        ],
-        None,
-    );
-    let err = failed(&o, 1);
+    let err = failed(&w.pack_via(&host, &[], &out), 1);
     assert!(err.contains(&host) && err.contains("reachable"), "{err}");
     assert!(!out.exists());
 }
@@ -482,25 +465,20 @@ fn secure_world() -> Option<World> {
 fn tls_and_basic_auth_with_password_stdin() {
     let Some(w) = secure_world() else { return };
     let out = w.out("tls.tar");
-    let mut args: Vec<String> = vec!["pack".into(), w.image("multi:1")];
-    args.extend(w.reg.pack_flags());
-    args.extend(
-        [
-            "--arch",
-            "amd64",
-            "--username",
-            USER,
-            "--password-stdin",
-            "-o",
-        ]
-        .map(String::from),
-    );
-    args.push(out.display().to_string());
-    args.extend([
-        "--cache-dir".into(),
-        w.tmp.path().join("cache").display().to_string(),
-    ]);
-    ok(&airlock(&args, Some(&format!("{PASSWORD}\n"))));
+    let image = w.image("multi:1");
+    let args = [
+        &image,
+        "--arch",
+        "amd64",
+        "--username",
+        USER,
+        "--password-stdin",
+    ];
+    let o = w
+        .pack_with_cache(&args, &out, &w.cache())
+        .stdin(format!("{PASSWORD}\n"))
+        .run();
+    ok(&o);
     verifies(&out);
     let m = manifest_of(&out);
     assert_eq!(m.images[0].manifest_digest, w.amd64);
@@ -511,26 +489,13 @@ fn tls_and_basic_auth_with_password_stdin() {
 fn basic_auth_from_docker_config() {
     use base64::Engine as _;
     let Some(w) = secure_world() else { return };
-    let cfg = w.tmp.path().join("docker");
-    std::fs::create_dir_all(&cfg).unwrap();
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
-    std::fs::write(
-        cfg.join("config.json"),
-        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, w.reg.host),
-    )
-    .unwrap();
+    let cfg = w.docker_config(&format!(
+        r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#,
+        w.reg.host
+    ));
     let out = w.out("cfg.tar");
-    let o = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["pack", &w.image("plain:1"), "--ca-file"])
-        .arg(w.reg.ca_file())
-        .arg("--cache-dir")
-        .arg(w.tmp.path().join("cache"))
-        .arg("-o")
-        .arg(&out)
-        .env("DOCKER_CONFIG", &cfg)
-        .output()
-        .unwrap();
-    ok(&o);
+    ok(&w.pack_with_docker_config(&cfg, &out).run());
     assert_eq!(manifest_of(&out).images[0].manifest_digest, w.plain);
 }
 
@@ -538,18 +503,20 @@ fn basic_auth_from_docker_config() {
 fn wrong_password_is_a_clear_auth_error() {
     let Some(w) = secure_world() else { return };
     let out = w.out("auth.tar");
-    let mut args: Vec<String> = vec!["pack".into(), w.image("plain:1")];
-    args.extend(w.reg.pack_flags());
-    args.extend(["--username", USER, "--password-stdin", "-o"].map(String::from));
-    args.push(out.display().to_string());
-    let err = failed(&airlock(&args, Some("wrong\n")), 1);
+    let image = w.image("plain:1");
+    let o = w
+        .pack_with_cache(
+            &[&image, "--username", USER, "--password-stdin"],
+            &out,
+            &w.cache(),
+        )
+        .stdin("wrong\n")
+        .run();
+    let err = failed(&o, 1);
     assert!(err.contains("refused access"), "{err}");
     assert!(!out.exists());
     // no credentials at all
-    let mut args: Vec<String> = vec!["pack".into(), w.image("plain:1")];
-    args.extend(w.reg.pack_flags());
-    args.extend(["-o".into(), out.display().to_string()]);
-    let err = failed(&airlock(&args, None), 1);
+    let err = failed(&w.pack(&[&image], &out), 1);
     assert!(err.contains("refused access"), "{err}");
 }
 
@@ -557,19 +524,10 @@ fn wrong_password_is_a_clear_auth_error() {
 fn unknown_ca_is_refused() {
     let Some(w) = secure_world() else { return };
     let out = w.out("ca.tar");
-    let args: Vec<String> = [
-        "pack",
-        &w.image("plain:1"),
-        "--username",
-        USER,
-        "--password-stdin",
-        "-o",
-    ]
-    .map(String::from)
-    .into_iter()
-    .chain([out.display().to_string()])
-    .collect();
-    let err = failed(&airlock(&args, Some(PASSWORD)), 1);
+    let image = w.image("plain:1");
+    let args = ["pack", &image, "--username", USER, "--password-stdin"];
+    let o = airlock(&args).arg("-o").arg(&out).stdin(PASSWORD).run();
+    let err = failed(&o, 1);
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 }
 
@@ -610,30 +568,19 @@ fn credential_helper_from_docker_config() {
     )
     .unwrap();
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let cfg = w.tmp.path().join("docker");
-    std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(
-        cfg.join("config.json"),
-        format!(r#"{{"credHelpers":{{"{}":"airlocktest"}}}}"#, w.reg.host),
-    )
-    .unwrap();
+    let cfg = w.docker_config(&format!(
+        r#"{{"credHelpers":{{"{}":"airlocktest"}}}}"#,
+        w.reg.host
+    ));
     let out = w.out("helper.tar");
     let path = format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["pack", &w.image("plain:1"), "--ca-file"])
-        .arg(w.reg.ca_file())
-        .arg("--cache-dir")
-        .arg(w.tmp.path().join("cache"))
-        .arg("-o")
-        .arg(&out)
-        .env("DOCKER_CONFIG", &cfg)
+    ok(&w
+        .pack_with_docker_config(&cfg, &out)
         .env("PATH", path)
-        .output()
-        .unwrap();
-    ok(&o);
+        .run());
     assert_eq!(manifest_of(&out).images[0].manifest_digest, w.plain);
 }

@@ -2,16 +2,19 @@
 //! independent verifier (sigstore-merkle), its HTTP API exercised as a Rekor
 //! client would, and what it logs verified through airlock's own trust code.
 
-use airlock::rekor_server::{merkle, Log, RekorServer};
+mod common;
+
+use airlock::rekor_server::{merkle, Log};
 use airlock::trust::{
     attach_proof_document, verify_bundle, verify_cosign_signature, Artifact, CosignSignature,
-    PublicKey, RekorInclusionProof, RekorProofDocument, SignaturePolicy, Signer, TrustError,
-    TrustRoot,
+    RekorInclusionProof, RekorProofDocument, SignaturePolicy, TrustError, TrustRoot,
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
-use p256::pkcs8::{EncodePublicKey, LineEnding};
+use common::forge::{key, key_signer};
+use common::rekor::{hashedrekord, only, set_bundle, start, trust_root, Client};
+use p256::ecdsa::SigningKey;
+use p256::pkcs8::EncodePublicKey as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sigstore_types::Sha256Hash;
@@ -76,87 +79,37 @@ fn consistency_proofs_for_sizes_1_to_20_verify_independently() {
 
 // ---- over HTTP ---------------------------------------------------------
 
-struct Client {
-    base: String,
-    agent: ureq::Agent,
+/// A signature over `payload` logged in the test log, as cosign carries it
+/// (with the SET bundle); and the entry the log returned.
+fn logged_signature(c: &Client, signer: &SigningKey, payload: &[u8]) -> (CosignSignature, Value) {
+    let (sig_b64, e) = c.log(signer, payload);
+    let bundle = set_bundle(&e);
+    let sig = CosignSignature::new(
+        payload.to_vec(),
+        sig_b64,
+        None,
+        None,
+        Some(bundle.as_bytes()),
+    )
+    .unwrap();
+    (sig, e)
 }
 
-impl Client {
-    fn new(server: &RekorServer) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build();
-        Client {
-            base: server.url(),
-            agent: ureq::Agent::new_with_config(config),
-        }
-    }
-    fn get(&self, path: &str) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .call()
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.body_mut().read_to_string().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .post(&format!("{}{path}", self.base))
-            .header("Content-Type", "application/json")
-            .send(body.to_string().as_bytes())
-            .unwrap();
-        let status = r.status().as_u16();
-        let text = r.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap())
-    }
-}
-
-fn key() -> SigningKey {
-    SigningKey::random(&mut rand_core::OsRng)
-}
-
-fn pem(k: &SigningKey) -> String {
-    k.verifying_key().to_public_key_pem(LineEnding::LF).unwrap()
-}
-
-fn hashedrekord(signer: &SigningKey, blob: &[u8]) -> (Value, String) {
-    let sig: DerSignature = signer.sign(blob);
-    let sig_b64 = STANDARD.encode(sig.as_bytes());
-    let entry = json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "signature": {
-                "content": sig_b64,
-                "publicKey": { "content": STANDARD.encode(pem(signer)) }
-            },
-            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(blob)) } }
-        }
-    });
-    (entry, sig_b64)
-}
-
-/// The single `{uuid: entry}` of a Rekor response.
-fn only(v: &Value) -> (String, Value) {
-    let m = v.as_object().unwrap();
-    assert_eq!(m.len(), 1, "{v}");
-    let (k, e) = m.iter().next().unwrap();
-    (k.clone(), e.clone())
-}
-
-fn start() -> RekorServer {
-    RekorServer::start("127.0.0.1:0", Log::generate("rekor.airlock.test").unwrap()).unwrap()
-}
-
-fn trust_root(server: &RekorServer) -> TrustRoot {
-    let json = server.log().trusted_root(&server.url()).to_string();
-    TrustRoot::from_json(json.as_bytes()).unwrap()
+/// A proof document (as `airlock pack` stores it) for log index `index`
+/// naming `body` integrated at `time`, with the log ID and inclusion proof
+/// of the logged entry `log`, and the SET `set`.
+fn proof_doc(index: i64, body: &Value, time: &Value, log: &Value, set: &str) -> RekorProofDocument {
+    let proof = log["verification"]["inclusionProof"].to_string();
+    RekorProofDocument::new(
+        "sha256:aa".into(),
+        "sha256:bb".into(),
+        index,
+        log["logID"].as_str().unwrap().into(),
+        body.as_str().unwrap().into(),
+        time.as_i64().unwrap(),
+        RekorInclusionProof::from_json(proof.as_bytes()).unwrap(),
+        set.into(),
+    )
 }
 
 /// A Sigstore bundle v0.3 (message signature, public-key hint) built from a
@@ -198,7 +151,7 @@ fn logged_hashedrekord_verifies_as_a_v03_bundle_through_trust() {
     let server = start();
     let c = Client::new(&server);
     let signer = key();
-    let policy = Signer::Key(PublicKey::from_pem(pem(&signer).as_bytes()).unwrap());
+    let policy = key_signer(&signer);
     let root = trust_root(&server);
     // Several entries, so proofs have siblings on both sides.
     let mut logged = Vec::new();
@@ -245,54 +198,27 @@ fn cosign_legacy_signature_with_fetched_proof_verifies() {
         "/api/v1/log/entries",
         &hashedrekord(&signer, b"earlier entry").0,
     );
-    let (entry_json, sig_b64) = hashedrekord(&signer, payload);
-    let (_, created) = c.post("/api/v1/log/entries", &entry_json);
-    let (_, e) = only(&created);
-    // What cosign puts in the dev.sigstore.cosign/bundle annotation.
-    let set_bundle = json!({
-        "SignedEntryTimestamp": e["verification"]["signedEntryTimestamp"],
-        "Payload": { "body": e["body"], "integratedTime": e["integratedTime"], "logIndex": e["logIndex"], "logID": e["logID"] }
-    })
-    .to_string();
-    let sig = CosignSignature::new(
-        payload.to_vec(),
-        sig_b64,
-        None,
-        None,
-        Some(set_bundle.as_bytes()),
-    )
-    .unwrap();
+    // With what cosign puts in the dev.sigstore.cosign/bundle annotation.
+    let (sig, _) = logged_signature(&c, &signer, payload);
     // Later: the log grew; the proof is fetched then.
     c.post(
         "/api/v1/log/entries",
         &hashedrekord(&signer, b"later entry").0,
     );
     let (_, fetched) = only(&c.get("/api/v1/log/entries?logIndex=1").1);
-    let proof = RekorInclusionProof::from_json(
-        fetched["verification"]["inclusionProof"]
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap();
-    let doc = RekorProofDocument::new(
-        "sha256:aa".into(),
-        "sha256:bb".into(),
+    let doc = proof_doc(
         1,
-        fetched["logID"].as_str().unwrap().into(),
-        fetched["body"].as_str().unwrap().into(),
-        fetched["integratedTime"].as_i64().unwrap(),
-        proof,
+        &fetched["body"],
+        &fetched["integratedTime"],
+        &fetched,
         fetched["verification"]["signedEntryTimestamp"]
             .as_str()
-            .unwrap()
-            .into(),
+            .unwrap(),
     );
     let doc = RekorProofDocument::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap();
-    let policy = SignaturePolicy::new(Signer::Key(
-        PublicKey::from_pem(pem(&signer).as_bytes()).unwrap(),
-    ))
-    .require_inclusion_proof()
-    .unwrap();
+    let policy = SignaturePolicy::new(key_signer(&signer))
+        .require_inclusion_proof()
+        .unwrap();
     let root = trust_root(&server);
     let digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
     let with = attach_proof_document(sig.clone(), &doc).unwrap();
@@ -308,44 +234,10 @@ fn proof_document_for_another_entry_does_not_bind() {
     let server = start();
     let c = Client::new(&server);
     let signer = key();
-    let payload = b"{}";
-    let (entry_json, sig_b64) = hashedrekord(&signer, payload);
-    let (_, created) = c.post("/api/v1/log/entries", &entry_json);
-    let (_, e) = only(&created);
-    let set_bundle = json!({
-        "SignedEntryTimestamp": e["verification"]["signedEntryTimestamp"],
-        "Payload": { "body": e["body"], "integratedTime": e["integratedTime"], "logIndex": e["logIndex"], "logID": e["logID"] }
-    })
-    .to_string();
-    let sig = CosignSignature::new(
-        payload.to_vec(),
-        sig_b64,
-        None,
-        None,
-        Some(set_bundle.as_bytes()),
-    )
-    .unwrap();
-    let (_, other) = only(
-        &c.post("/api/v1/log/entries", &hashedrekord(&signer, b"other").0)
-            .1,
-    );
-    let doc = |index: i64, body: &Value| {
-        RekorProofDocument::new(
-            "sha256:aa".into(),
-            "sha256:bb".into(),
-            index,
-            other["logID"].as_str().unwrap().into(),
-            body.as_str().unwrap().into(),
-            e["integratedTime"].as_i64().unwrap(),
-            RekorInclusionProof::from_json(
-                other["verification"]["inclusionProof"]
-                    .to_string()
-                    .as_bytes(),
-            )
-            .unwrap(),
-            "AA==".into(),
-        )
-    };
+    let (sig, e) = logged_signature(&c, &signer, b"{}");
+    let (_, other) = c.log(&signer, b"other");
+    let doc =
+        |index: i64, body: &Value| proof_doc(index, body, &e["integratedTime"], &other, "AA==");
     // Other entry's body under our index, and our body under the other index.
     assert!(matches!(
         attach_proof_document(sig.clone(), &doc(0, &other["body"])),

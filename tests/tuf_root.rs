@@ -11,126 +11,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::cli::{self, assert_code, run, s, Run};
 use common::forge;
-use common::tuf::{self, Expiry, TufRepo, PAST};
+use common::tuf::{self, Expiry, Site, TufFilesOut, TufRepo, PAST};
 use serde_json::Value;
 
-struct World {
-    dir: tempfile::TempDir,
-    repo: TufRepo,
-    layout: PathBuf,
-    key: PathBuf,
-    /// trusted_root.json naming only the test Rekor key.
-    root_json: Vec<u8>,
-    /// Root v1 of the test repository: the site's TUF anchor.
-    anchor: PathBuf,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
-    }
-}
-
-fn run(args: &[&str]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let o = Command::new(common::airlock_bin())
-        .args(args)
-        .env("XDG_DATA_HOME", home.path())
-        .env("HOME", home.path())
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn assert_code(r: &Run, code: i32) {
-    assert_eq!(
-        r.code, code,
-        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-impl World {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let signer = forge::key();
-        let rekor = forge::key();
-        let layout = tuf::signed_layout(&dir.path().join("layout"), &signer, &rekor);
-        let key = dir.path().join("cosign.pub");
-        std::fs::write(&key, forge::pem(&signer)).unwrap();
-        let repo = TufRepo::new();
-        let anchor = dir.path().join("tuf-root-v1.json");
-        std::fs::write(&anchor, repo.v1()).unwrap();
-        let root_json = forge::trust_root_json(&rekor).into_bytes();
-        World {
-            dir,
-            repo,
-            layout,
-            key,
-            root_json,
-            anchor,
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// `airlock pack` of the signed layout with extra flags.
-    fn pack(&self, name: &str, extra: &[&str]) -> (Run, PathBuf) {
-        let out = self.path(name);
-        let mut args = vec![
-            "pack",
-            "--no-rekor",
-            "--from-oci-layout",
-            s(&self.layout),
-            "-o",
-            s(&out),
-        ];
-        args.extend_from_slice(extra);
-        (run(&args), out)
-    }
-
-    /// An archive packed by the CLI carrying the good TUF repository.
-    fn good_archive(&self, name: &str) -> PathBuf {
-        let dir = self
-            .repo
-            .good(&self.root_json)
-            .write(&self.path(&format!("{name}-tuf")));
-        let (r, out) = self.pack(
-            name,
-            &["--tuf-metadata", s(&dir), "--tuf-root", s(&self.anchor)],
-        );
-        assert_code(&r, 0);
-        out
-    }
-
-    /// An archive carrying `files` as they are (pack would refuse them).
-    fn archive_with(&self, name: &str, files: &tuf::TufFilesOut) -> PathBuf {
-        let out = self.path(name);
-        tuf::pack_with_material(&self.layout, &out, files.material());
-        out
-    }
-
+impl Site {
     /// `verify --key … --output json` with a state dir and extra flags.
     fn verify(&self, archive: &Path, extra: &[&str]) -> Run {
         let state = self.path("state");
@@ -151,6 +39,24 @@ impl World {
     /// verify with the test repository's v1 root as the site's TUF anchor.
     fn verify_anchored(&self, archive: &Path) -> Run {
         self.verify(archive, &["--tuf-root", s(&self.anchor)])
+    }
+
+    /// verify_anchored of an archive carrying `files` as they are.
+    fn verify_carrying(&self, name: &str, files: &TufFilesOut) -> Run {
+        self.verify_anchored(&self.archive_with(name, files))
+    }
+
+    /// The repository with root v2 signed by the v1 and v2 keys listed.
+    fn rotation_signed_by(&self, v1: &[usize], v2: &[usize]) -> TufFilesOut {
+        let v2 = self.repo.v2_signed_by(v1, v2);
+        self.repo
+            .files(v2, &self.root_json, &self.root_json, tuf::FRESH)
+    }
+
+    /// The good repository, but with these expiry dates.
+    fn expiring(&self, exp: Expiry) -> TufFilesOut {
+        self.repo
+            .files(self.repo.v2(), &self.root_json, &self.root_json, exp)
     }
 }
 
@@ -179,7 +85,7 @@ fn assert_ignored(r: &Run, why: &str) {
 
 #[test]
 fn archive_root_chained_via_tuf_verifies_with_key_only() {
-    let w = World::new();
+    let w = Site::new();
     let a = w.good_archive("good.tar");
     let r = w.verify_anchored(&a);
     assert_code(&r, 0);
@@ -226,7 +132,7 @@ fn archive_root_chained_via_tuf_verifies_with_key_only() {
 
 #[test]
 fn unpack_uses_the_chained_root_too() {
-    let w = World::new();
+    let w = Site::new();
     let a = w.good_archive("good.tar");
     let out = w.path("unpacked");
     let target = format!("dir:{}", out.display());
@@ -272,70 +178,60 @@ fn unpack_uses_the_chained_root_too() {
 
 #[test]
 fn root_rotation_below_threshold_is_ignored() {
-    let w = World::new();
+    let w = Site::new();
     // v1 needs two of its keys; only one signed the rotation.
-    let v2 = w.repo.v2_signed_by(&[0], &[0, 1]);
-    let files = w.repo.files(v2, &w.root_json, &w.root_json, tuf::FRESH);
-    let a = w.archive_with("below.tar", &files);
-    let r = w.verify_anchored(&a);
+    let r = w.verify_carrying("below.tar", &w.rotation_signed_by(&[0], &[0, 1]));
     assert_ignored(&r, "root version 2 does not chain from version 1");
     assert_ignored(&r, "threshold");
 }
 
 #[test]
 fn root_rotation_not_signed_by_old_keys_is_ignored() {
-    let w = World::new();
+    let w = Site::new();
     // Fully self-signed by the new keys, but by none of v1's.
-    let v2 = w.repo.v2_signed_by(&[], &[0, 1, 2]);
-    let files = w.repo.files(v2, &w.root_json, &w.root_json, tuf::FRESH);
-    let a = w.archive_with("unsigned-rotation.tar", &files);
-    let r = w.verify_anchored(&a);
+    let files = w.rotation_signed_by(&[], &[0, 1, 2]);
+    let r = w.verify_carrying("unsigned-rotation.tar", &files);
     assert_ignored(&r, "root version 2 does not chain from version 1");
 }
 
 #[test]
 fn root_rotation_without_new_keys_threshold_is_ignored() {
-    let w = World::new();
+    let w = Site::new();
     // The old keys approve, but the new root is not signed by its own keys.
-    let v2 = w.repo.v2_signed_by(&[0, 1, 2], &[0]);
-    let files = w.repo.files(v2, &w.root_json, &w.root_json, tuf::FRESH);
-    let a = w.archive_with("not-self-signed.tar", &files);
-    let r = w.verify_anchored(&a);
+    let files = w.rotation_signed_by(&[0, 1, 2], &[0]);
+    let r = w.verify_carrying("not-self-signed.tar", &files);
     assert_ignored(&r, "root version 2 does not chain from version 1");
 }
 
 #[test]
 fn trusted_root_not_matching_targets_hash_is_ignored() {
-    let w = World::new();
+    let w = Site::new();
     // targets lists another root of the same length; the archive carries ours.
     let other = forge::trust_root_json(&forge::key()).into_bytes();
     assert_eq!(other.len(), w.root_json.len());
     let files = w.repo.files(w.repo.v2(), &other, &w.root_json, tuf::FRESH);
-    let a = w.archive_with("hash.tar", &files);
-    let r = w.verify_anchored(&a);
+    let r = w.verify_carrying("hash.tar", &files);
     assert_ignored(&r, "sha256");
     assert_ignored(&r, "does not match targets v3");
 }
 
 #[test]
 fn trusted_root_not_matching_targets_length_is_ignored() {
-    let w = World::new();
+    let w = Site::new();
     let mut longer = w.root_json.clone();
     longer.push(b'\n');
     let files = w.repo.files(w.repo.v2(), &longer, &w.root_json, tuf::FRESH);
-    let a = w.archive_with("length.tar", &files);
-    let r = w.verify_anchored(&a);
+    let r = w.verify_carrying("length.tar", &files);
     assert_ignored(&r, "length");
 }
 
 #[test]
 fn chain_from_a_different_anchor_is_ignored() {
-    let w = World::new();
+    let w = Site::new();
     let a = w.good_archive("good.tar");
     // Another site's TUF root: the archive's v2 is not signed by its keys.
     let other = TufRepo::new();
-    let other_anchor = w.path("other-v1.json");
-    std::fs::write(&other_anchor, other.v1()).unwrap();
+    let other_anchor = cli::put(w.dir.path(), "other-v1.json", other.v1());
     let r = w.verify(&a, &["--tuf-root", s(&other_anchor)]);
     assert_ignored(&r, "does not chain from --tuf-root");
 
@@ -347,51 +243,48 @@ fn chain_from_a_different_anchor_is_ignored() {
 
 #[test]
 fn expired_timestamp_is_ignored() {
-    let w = World::new();
-    let exp = Expiry {
+    let w = Site::new();
+    let files = w.expiring(Expiry {
         timestamp: PAST,
         ..tuf::FRESH
-    };
-    let files = w.repo.files(w.repo.v2(), &w.root_json, &w.root_json, exp);
-    let a = w.archive_with("expired-ts.tar", &files);
-    let r = w.verify_anchored(&a);
+    });
+    let r = w.verify_carrying("expired-ts.tar", &files);
     assert_ignored(&r, "timestamp metadata expired");
     assert_ignored(&r, "expired TUF metadata is never accepted");
 }
 
 #[test]
 fn expired_targets_is_ignored() {
-    let w = World::new();
-    let exp = Expiry {
+    let w = Site::new();
+    let files = w.expiring(Expiry {
         targets: PAST,
         ..tuf::FRESH
-    };
-    let files = w.repo.files(w.repo.v2(), &w.root_json, &w.root_json, exp);
-    let a = w.archive_with("expired-targets.tar", &files);
-    let r = w.verify_anchored(&a);
+    });
+    let r = w.verify_carrying("expired-targets.tar", &files);
     assert_ignored(&r, "targets metadata expired");
 }
 
 #[test]
 fn expired_final_root_is_ignored() {
-    let mut w = World::new();
+    let mut w = Site::new();
     w.repo.expires_root = PAST.into();
     // The anchor file must be the (equally expired) v1 of this repository.
     std::fs::write(&w.anchor, w.repo.v1()).unwrap();
-    let files = w.repo.good(&w.root_json);
-    let a = w.archive_with("expired-root.tar", &files);
-    let r = w.verify_anchored(&a);
+    let r = w.verify_carrying("expired-root.tar", &w.repo.good(&w.root_json));
     assert_ignored(&r, "root metadata expired");
 }
 
 #[test]
 fn host_trusted_root_wins_over_a_chained_archive_root() {
-    let w = World::new();
+    let w = Site::new();
     let a = w.good_archive("good.tar");
     // The host names a root with another Rekor key: it is used, so the
     // signature fails, although the archive's root chains.
-    let host_root = w.path("host-root.json");
-    std::fs::write(&host_root, forge::trust_root_json(&forge::key())).unwrap();
+    let host_root = cli::put(
+        w.dir.path(),
+        "host-root.json",
+        forge::trust_root_json(&forge::key()),
+    );
     let r = w.verify(&a, &["--trusted-root", s(&host_root)]);
     assert_code(&r, 4);
     let v = r.json();
@@ -408,8 +301,7 @@ fn host_trusted_root_wins_over_a_chained_archive_root() {
     assert_eq!(v["trust"]["warnings"].as_array().unwrap().len(), 0);
 
     // The same host root as the archive's: accepted, as the host's.
-    let same = w.path("same-root.json");
-    std::fs::write(&same, &w.root_json).unwrap();
+    let same = w.root_file("same-root.json");
     let r = w.verify(&a, &["--trusted-root", s(&same)]);
     assert_code(&r, 0);
     assert_eq!(r.json()["trust"]["trustRoot"]["source"], "host-file");
@@ -417,10 +309,9 @@ fn host_trusted_root_wins_over_a_chained_archive_root() {
 
 #[test]
 fn trusted_root_and_tuf_root_together_are_refused_on_verify() {
-    let w = World::new();
+    let w = Site::new();
     let a = w.good_archive("good.tar");
-    let root = w.path("root.json");
-    std::fs::write(&root, &w.root_json).unwrap();
+    let root = w.root_file("root.json");
     let r = w.verify(
         &a,
         &["--trusted-root", s(&root), "--tuf-root", s(&w.anchor)],
@@ -430,15 +321,14 @@ fn trusted_root_and_tuf_root_together_are_refused_on_verify() {
 
 #[test]
 fn bad_tuf_root_flag_is_a_usage_error() {
-    let w = World::new();
+    let w = Site::new();
     let a = w.good_archive("good.tar");
     // v1 signed by one key only: below its own threshold.
-    let weak = w.path("weak.json");
-    std::fs::write(
-        &weak,
+    let weak = cli::put(
+        w.dir.path(),
+        "weak.json",
         tuf::envelope(&w.repo.v1_signed(), &[&w.repo.v1_keys[0]]),
-    )
-    .unwrap();
+    );
     let r = w.verify(&a, &["--tuf-root", s(&weak)]);
     assert_code(&r, 2);
     assert!(r.stderr.contains("--tuf-root"), "{}", r.stderr);
@@ -446,9 +336,8 @@ fn bad_tuf_root_flag_is_a_usage_error() {
 
 #[test]
 fn archive_root_without_tuf_metadata_is_not_used() {
-    let w = World::new();
-    let root = w.path("root.json");
-    std::fs::write(&root, &w.root_json).unwrap();
+    let w = Site::new();
+    let root = w.root_file("root.json");
     // Packed with --trusted-root: the archive carries that root, no TUF.
     let (r, a) = w.pack("plain.tar", &["--trusted-root", s(&root)]);
     assert_code(&r, 0);
@@ -475,7 +364,7 @@ fn inspect_json(archive: &Path) -> Value {
 
 #[test]
 fn pack_writes_the_embedded_root_by_default() {
-    let w = World::new();
+    let w = Site::new();
     let (r, a) = w.pack("default.tar", &[]);
     assert_code(&r, 0);
     let v = inspect_json(&a);
@@ -508,9 +397,8 @@ fn pack_writes_the_embedded_root_by_default() {
 
 #[test]
 fn pack_writes_the_given_trusted_root() {
-    let w = World::new();
-    let root = w.path("root.json");
-    std::fs::write(&root, &w.root_json).unwrap();
+    let w = Site::new();
+    let root = w.root_file("root.json");
     let (r, a) = w.pack("given.tar", &["--trusted-root", s(&root)]);
     assert_code(&r, 0);
     let v = inspect_json(&a);
@@ -527,9 +415,8 @@ fn pack_writes_the_given_trusted_root() {
 
 #[test]
 fn pack_with_a_policy_checks_with_the_given_root() {
-    let w = World::new();
-    let root = w.path("root.json");
-    std::fs::write(&root, &w.root_json).unwrap();
+    let w = Site::new();
+    let root = w.root_file("root.json");
     let (r, _) = w.pack(
         "policy.tar",
         &["--trusted-root", s(&root), "--key", s(&w.key)],
@@ -543,7 +430,7 @@ fn pack_with_a_policy_checks_with_the_given_root() {
 
 #[test]
 fn pack_with_tuf_metadata_records_every_document() {
-    let w = World::new();
+    let w = Site::new();
     let a = w.good_archive("good.tar");
     let v = inspect_json(&a);
     let ev = v["evidence"].as_array().unwrap();
@@ -581,7 +468,7 @@ fn pack_with_tuf_metadata_records_every_document() {
 
 #[test]
 fn pack_is_deterministic_with_trust_material() {
-    let w = World::new();
+    let w = Site::new();
     let dir = w.repo.good(&w.root_json).write(&w.path("tuf"));
     let args = ["--tuf-metadata", s(&dir), "--tuf-root", s(&w.anchor)];
     let (r1, a1) = w.pack("one.tar", &args);
@@ -596,7 +483,7 @@ fn pack_is_deterministic_with_trust_material() {
 
 #[test]
 fn pack_refuses_tuf_metadata_that_does_not_chain() {
-    let w = World::new();
+    let w = Site::new();
     let dir = w.repo.good(&w.root_json).write(&w.path("tuf"));
     // Anchored at the Sigstore public-good TUF root by default.
     let (r, out) = w.pack("refused.tar", &["--tuf-metadata", s(&dir)]);
@@ -607,14 +494,12 @@ fn pack_refuses_tuf_metadata_that_does_not_chain() {
 
 #[test]
 fn pack_refuses_expired_tuf_metadata() {
-    let w = World::new();
-    let exp = Expiry {
-        snapshot: PAST,
-        ..tuf::FRESH
-    };
+    let w = Site::new();
     let dir = w
-        .repo
-        .files(w.repo.v2(), &w.root_json, &w.root_json, exp)
+        .expiring(Expiry {
+            snapshot: PAST,
+            ..tuf::FRESH
+        })
         .write(&w.path("tuf"));
     let (r, out) = w.pack(
         "expired.tar",
@@ -631,10 +516,13 @@ fn pack_refuses_expired_tuf_metadata() {
 
 #[test]
 fn pack_refuses_a_trusted_root_other_than_the_tuf_target() {
-    let w = World::new();
+    let w = Site::new();
     let dir = w.repo.good(&w.root_json).write(&w.path("tuf"));
-    let other = w.path("other.json");
-    std::fs::write(&other, forge::trust_root_json(&forge::key())).unwrap();
+    let other = cli::put(
+        w.dir.path(),
+        "other.json",
+        forge::trust_root_json(&forge::key()),
+    );
     let (r, out) = w.pack(
         "mixed.tar",
         &[
@@ -649,8 +537,7 @@ fn pack_refuses_a_trusted_root_other_than_the_tuf_target() {
     assert_code(&r, 2);
     assert!(!out.exists());
     // The same file is fine.
-    let same = w.path("same.json");
-    std::fs::write(&same, &w.root_json).unwrap();
+    let same = w.root_file("same.json");
     let (r, _) = w.pack(
         "same.tar",
         &[
@@ -667,7 +554,7 @@ fn pack_refuses_a_trusted_root_other_than_the_tuf_target() {
 
 #[test]
 fn pack_refuses_tuf_root_without_tuf_metadata() {
-    let w = World::new();
+    let w = Site::new();
     let (r, out) = w.pack("x.tar", &["--tuf-root", s(&w.anchor)]);
     assert_code(&r, 2);
     assert!(!out.exists());
@@ -675,7 +562,7 @@ fn pack_refuses_tuf_root_without_tuf_metadata() {
 
 #[test]
 fn pack_reads_consistent_snapshot_file_names() {
-    let w = World::new();
+    let w = Site::new();
     let files = w.repo.good(&w.root_json);
     let dir = w.path("consistent");
     std::fs::create_dir_all(dir.join("targets")).unwrap();
@@ -706,35 +593,20 @@ fn test_rekor_key_is_what_the_chained_root_trusts() {
     // Control for the refusal tests: the same archive verifies when the host
     // names the test root directly, so their exit 4 comes from the root
     // choice, not from a broken signature.
-    let w = World::new();
-    let files = w.repo.files(
-        w.repo.v2_signed_by(&[0], &[0, 1]),
-        &w.root_json,
-        &w.root_json,
-        tuf::FRESH,
-    );
-    let a = w.archive_with("below.tar", &files);
-    let root = w.path("root.json");
-    std::fs::write(&root, &w.root_json).unwrap();
+    let w = Site::new();
+    let a = w.archive_with("below.tar", &w.rotation_signed_by(&[0], &[0, 1]));
+    let root = w.root_file("root.json");
     let r = w.verify(&a, &["--trusted-root", s(&root)]);
     assert_code(&r, 0);
 }
 
 #[test]
 fn archive_manifest_with_tuf_metadata_matches_schema() {
-    let w = World::new();
+    let w = Site::new();
     let a = w.good_archive("good.tar");
-    let schema: Value = serde_json::from_slice(
-        &std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/archive-manifest.schema.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let doc = common::airlock_json(&common::entries(&std::fs::read(&a).unwrap()));
-    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{errors:?}");
+    let validator = cli::archive_schema();
+    let doc = common::archive_json(&a);
+    cli::assert_schema_valid(&validator, &doc);
     // Archive-level roles are refused in an image's evidence, and the reverse.
     let mut bad = doc.clone();
     bad["evidence"][0]["role"] = Value::from("signature");

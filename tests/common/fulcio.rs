@@ -229,18 +229,7 @@ impl Fulcio {
     /// A trusted root with this CA, its CT log, and `rekor` as the only
     /// transparency log.
     pub fn trust_root_json(&self, rekor: &SigningKey) -> String {
-        let log = |k: &SigningKey, url: &str| {
-            serde_json::json!({
-                "baseUrl": url,
-                "hashAlgorithm": "SHA2_256",
-                "publicKey": {
-                    "rawBytes": STANDARD.encode(spki(k)),
-                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                    "validFor": { "start": "2020-01-01T00:00:00Z" }
-                },
-                "logId": { "keyId": STANDARD.encode(log_id(k)) }
-            })
-        };
+        let log = super::forge::log_json;
         serde_json::json!({
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
             "tlogs": [log(rekor, "https://rekor.invalid")],
@@ -262,38 +251,6 @@ pub fn cert_pem(der: &[u8]) -> String {
         .unwrap()
         .to_pem(x509_cert::der::pem::LineEnding::LF)
         .unwrap()
-}
-
-/// A legacy Rekor bundle for a keyless hashedrekord entry: `signature` over
-/// `payload`, the body naming the certificate `cert_pem`, SET by `rekor`.
-pub fn rekor_bundle(
-    cert_pem: &str,
-    rekor: &SigningKey,
-    payload: &[u8],
-    signature: &str,
-    log_index: i64,
-    integrated_time: i64,
-) -> String {
-    let body = serde_json::json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(payload)) } },
-            "signature": {
-                "content": signature,
-                "publicKey": { "content": STANDARD.encode(cert_pem) }
-            }
-        }
-    });
-    let body_b64 = STANDARD.encode(serde_json_canonicalizer::to_vec(&body).unwrap());
-    let entry = serde_json::json!({
-        "body": body_b64,
-        "integratedTime": integrated_time,
-        "logIndex": log_index,
-        "logID": hex::encode(log_id(rekor)),
-    });
-    let set = sign(rekor, &serde_json_canonicalizer::to_vec(&entry).unwrap());
-    serde_json::json!({ "SignedEntryTimestamp": set, "Payload": entry }).to_string()
 }
 
 /// One keyless `.sig` layer: payload, signature, certificate, chain, SET.
@@ -319,14 +276,9 @@ pub fn keyless_layer(
     let payload = super::forge::payload(digest, reference);
     let signature = sign(signer, &payload);
     let certificate = cert_pem(&fulcio.leaf(signer, leaf));
-    let bundle = rekor_bundle(
-        &certificate,
-        rekor,
-        &payload,
-        &signature,
-        log_index,
-        integrated_time,
-    );
+    // The body names the certificate, as for keyless signatures.
+    let log = (log_index, integrated_time);
+    let bundle = super::forge::rekor_bundle_naming(&certificate, rekor, &payload, &signature, log);
     KeylessLayer {
         payload,
         signature,

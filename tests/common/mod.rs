@@ -2,8 +2,12 @@
 //! entries of an archive to build bad inputs.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod forge;
 pub mod fulcio;
+pub mod registry;
+pub mod rekor;
+pub mod trace;
 pub mod tuf;
 
 use std::io::Read;
@@ -76,8 +80,10 @@ pub fn small_layout(root: &Path) -> PathBuf {
     layout_with_layers(root, REF, &[(1, 70_000), (2, 3_000_000)])
 }
 
-pub fn pack_to(layout: &Path, out: &Path) -> pipeline::PackResult {
-    let req = PackRequest {
+/// A library pack request: the one OCI layout `layout` into `out`, all
+/// platforms, uncompressed, no trust options.
+pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
+    PackRequest {
         layouts: vec![layout.to_path_buf()],
         refs: vec![],
         images: vec![],
@@ -86,7 +92,11 @@ pub fn pack_to(layout: &Path, out: &Path) -> pipeline::PackResult {
         output: out.to_path_buf(),
         zstd: false,
         trust: Default::default(),
-    };
+    }
+}
+
+pub fn pack_to(layout: &Path, out: &Path) -> pipeline::PackResult {
+    let req = pack_request(layout, out);
     let set = pipeline::resolve(&req).unwrap();
     pipeline::pack(&req, &set, &ProgressBar::hidden()).unwrap()
 }
@@ -192,6 +202,11 @@ pub fn airlock_json(es: &[Entry]) -> Value {
     serde_json::from_slice(&es[position(es, "airlock.json")].data).unwrap()
 }
 
+/// `airlock.json` of an archive file, as it stands in the tar.
+pub fn archive_json(archive: &Path) -> Value {
+    airlock_json(&entries(&std::fs::read(archive).unwrap()))
+}
+
 pub fn set_airlock_json(es: &mut [Entry], v: &Value) {
     let i = position(es, "airlock.json");
     es[i].data = serde_json::to_vec_pretty(v).unwrap();
@@ -252,4 +267,12 @@ macro_rules! fixtures_or_skip {
         }
     };
 }
-pub mod registry;
+
+/// `assert_err!(err, Pattern | Other)`: asserts that the error `err`
+/// matches one of the patterns, and shows it when it does not.
+#[macro_export]
+macro_rules! assert_err {
+    ($err:expr, $pattern:pat) => {
+        assert!(matches!($err, $pattern), "{}", $err)
+    };
+}

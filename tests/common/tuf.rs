@@ -12,7 +12,7 @@ use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::forge;
+use super::{cli, forge};
 
 pub const FAR_FUTURE: &str = "2999-01-01T00:00:00Z";
 pub const PAST: &str = "2001-01-01T00:00:00Z";
@@ -317,17 +317,95 @@ pub fn pack_with_material(
     out: &Path,
     material: airlock::source::trust::TrustMaterial,
 ) {
-    let req = airlock::pipeline::PackRequest {
-        layouts: vec![layout.to_path_buf()],
-        refs: vec![],
-        images: vec![],
-        registry: Default::default(),
-        platforms: Default::default(),
-        output: out.to_path_buf(),
-        zstd: false,
-        trust: Default::default(),
-    };
+    let req = super::pack_request(layout, out);
     let mut set = airlock::pipeline::resolve(&req).unwrap();
     set.trust = Some(material);
     airlock::pipeline::pack(&req, &set, &indicatif::ProgressBar::hidden()).unwrap();
+}
+
+/// A site's TUF setup around one signed image: the signed layout and its
+/// public key file, a test TUF repository whose `trusted_root.json` target
+/// names only the test Rekor key, and the repository's root v1 written as
+/// the site's anchor (`--tuf-root`).
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub repo: TufRepo,
+    pub layout: PathBuf,
+    pub key: PathBuf,
+    /// trusted_root.json naming only the test Rekor key.
+    pub root_json: Vec<u8>,
+    /// Root v1 of the test repository: the site's TUF anchor.
+    pub anchor: PathBuf,
+}
+
+impl Site {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = forge::key();
+        let rekor = forge::key();
+        let layout = signed_layout(&dir.path().join("layout"), &signer, &rekor);
+        let key = cli::put(dir.path(), "cosign.pub", forge::pem(&signer));
+        let repo = TufRepo::new();
+        let anchor = cli::put(dir.path(), "tuf-root-v1.json", repo.v1());
+        let root_json = forge::trust_root_json(&rekor).into_bytes();
+        Site {
+            dir,
+            repo,
+            layout,
+            key,
+            root_json,
+            anchor,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `root_json` written to `name` (for `--trusted-root`).
+    pub fn root_file(&self, name: &str) -> PathBuf {
+        cli::put(self.dir.path(), name, &self.root_json)
+    }
+
+    /// `airlock pack --no-rekor` of the signed layout into `name` with
+    /// `extra` flags.
+    pub fn pack(&self, name: &str, extra: &[&str]) -> (cli::Run, PathBuf) {
+        let out = self.path(name);
+        let r = cli::pack(&self.layout, &out, &["--no-rekor"])
+            .args(extra)
+            .run();
+        (r, out)
+    }
+
+    /// An archive packed by the CLI carrying the good TUF repository.
+    pub fn good_archive(&self, name: &str) -> PathBuf {
+        let dir = self
+            .repo
+            .good(&self.root_json)
+            .write(&self.path(&format!("{name}-tuf")));
+        let (r, out) = self.pack(
+            name,
+            &[
+                "--tuf-metadata",
+                cli::s(&dir),
+                "--tuf-root",
+                cli::s(&self.anchor),
+            ],
+        );
+        cli::assert_code(&r, 0);
+        out
+    }
+
+    /// An archive carrying `files` as they are (pack would refuse them).
+    pub fn archive_with(&self, name: &str, files: &TufFilesOut) -> PathBuf {
+        let out = self.path(name);
+        pack_with_material(&self.layout, &out, files.material());
+        out
+    }
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self::new()
+    }
 }
