@@ -4,11 +4,11 @@
 //! Weakened checks (`--insecure-ignore-tlog`, `--ignore-reference`,
 //! `--allow-downgrade`) are returned as loud warnings for the report.
 
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use crate::model::limits::read_input_file;
+use std::path::PathBuf;
 
 use super::args::PolicyArgs;
-use crate::error::{Error, IoContext as _};
+use crate::error::Error;
 use crate::gate::{GateConfig, GatePolicy, RollbackOptions};
 use crate::trust::attestation::{SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
 use crate::trust::{
@@ -79,21 +79,6 @@ fn provenance_given(a: &PolicyArgs) -> bool {
         || a.source_commit.is_some()
         || a.builder_id.is_some()
         || a.workflow.is_some()
-}
-
-fn read_bounded(path: &Path, limit: usize, what: &str) -> Result<Vec<u8>, Error> {
-    let f = std::fs::File::open(path).at(&format!("open {what}"), path)?;
-    let mut buf = Vec::new();
-    f.take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .at(&format!("read {what}"), path)?;
-    if buf.len() > limit {
-        return Err(usage(format!(
-            "{what} {} is larger than {limit} bytes",
-            path.display()
-        )));
-    }
-    Ok(buf)
 }
 
 fn matcher(
@@ -177,7 +162,7 @@ pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error
                 "--policy FILE replaces --key, --certificate-*, --threshold, --insecure-ignore-tlog, --require-inclusion-proof, --ignore-reference and the provenance flags; give one or the other",
             ));
         }
-        let bytes = read_bounded(file, crate::trust::policy_file::MAX_POLICY, "policy")?;
+        let bytes = read_input_file(file, crate::trust::policy_file::MAX_POLICY as u64, "policy")?;
         let p = TrustPolicy::from_json(&bytes)
             .map_err(|e| usage(format!("--policy {}: {e}", file.display())))?;
         GatePolicy {
@@ -189,7 +174,7 @@ pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error
     } else {
         let mut signers = Vec::new();
         for path in &a.keys {
-            let pem = read_bounded(path, crate::trust::limits::MAX_PEM, "key")?;
+            let pem = read_input_file(path, crate::trust::limits::MAX_PEM as u64, "key")?;
             let key = PublicKey::from_pem(&pem)
                 .map_err(|e| usage(format!("--key {}: {e}", path.display())))?;
             signers.push(Signer::Key(key));
@@ -285,14 +270,18 @@ pub fn host_trust(a: &PolicyArgs, cmd: For) -> Result<HostTrust, Error> {
     }
     let (root_json, source) = match &a.trusted_root {
         Some(path) => (
-            read_bounded(path, crate::trust::limits::MAX_TRUSTED_ROOT, "trusted root")?,
+            read_input_file(
+                path,
+                crate::trust::limits::MAX_TRUSTED_ROOT as u64,
+                "trusted root",
+            )?,
             HostRoot::File(path.display().to_string()),
         ),
         None => (TrustRoot::production_json().to_vec(), HostRoot::Embedded),
     };
     let (anchor, label) = match &a.tuf_root {
         Some(path) => (
-            read_bounded(path, crate::trust::tuf::MAX_TUF_METADATA, "TUF root")?,
+            read_input_file(path, crate::trust::tuf::MAX_TUF_METADATA as u64, "TUF root")?,
             format!("--tuf-root {}", path.display()),
         ),
         None => (

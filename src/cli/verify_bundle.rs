@@ -11,7 +11,6 @@
 
 use crate::error::{Error, IoContext as _};
 use crate::trust::{self, Artifact, IdentityPolicy, PublicKey, Signer, TrustRoot};
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// Artifacts up to this size are read into memory (needed for Ed25519
@@ -94,19 +93,16 @@ pub fn run(args: VerifyBundleArgs) -> Result<(), Error> {
 /// Read a whole file, refusing more than `limit` bytes.
 fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, Error> {
     let file = std::fs::File::open(path).at("read", path)?;
-    let mut buf = Vec::new();
-    file.take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .at("read", path)?;
-    if buf.len() > limit {
-        return Err(trust::TrustError::TooLarge {
-            what: "input file",
-            size: buf.len(),
-            limit,
-        }
-        .into());
-    }
-    Ok(buf)
+    crate::model::limits::read_at_most(file, limit as u64)
+        .at("read", path)?
+        .ok_or_else(|| {
+            trust::TrustError::TooLarge {
+                what: "input file",
+                size: limit + 1,
+                limit,
+            }
+            .into()
+        })
 }
 
 fn hash_file(path: &Path) -> Result<[u8; 32], Error> {

@@ -301,32 +301,14 @@ impl LayoutSource {
                 tag: tag.filter(|t| cosign_tag(t).is_some()).cloned(),
             });
         }
-        for img in set
-            .images
-            .iter_mut()
-            .filter(|i| i.manifest_digest == subject || i.index_digest == Some(subject))
-        {
-            for ev in &found {
-                if !img.evidence.contains(ev) {
-                    img.evidence.push(ev.clone());
-                }
-            }
-            img.evidence.sort_by_key(|e| (e.role, e.digest));
-        }
+        set.attach_evidence(subject, &found);
         Ok(())
     }
 }
 
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
     let f = std::fs::File::open(path).at("open", path)?;
-    let mut buf = Vec::new();
-    f.take(limit + 1).read_to_end(&mut buf).at("read", path)?;
-    if buf.len() as u64 > limit {
-        return Err(Error::Source(format!(
-            "{} is larger than {limit} bytes",
-            path.display()
-        )));
-    }
-    Ok(buf)
+    limits::read_at_most(f, limit)
+        .at("read", path)?
+        .ok_or_else(|| Error::Source(format!("{} is larger than {limit} bytes", path.display())))
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::model::manifest::TransparencyRecord;
+use crate::model::manifest::{EvidenceRecord, TransparencyRecord};
 use crate::model::{BlobRecord, Digest, ImageRecord};
 
 /// Where a blob's bytes are read from when the archive is written.
@@ -41,6 +41,23 @@ pub struct ImageSet {
 }
 
 impl ImageSet {
+    /// Records `found` (evidence about `subject`) on every image whose
+    /// manifest or index is `subject`, once each, in a stable order.
+    pub fn attach_evidence(&mut self, subject: Digest, found: &[EvidenceRecord]) {
+        for img in self
+            .images
+            .iter_mut()
+            .filter(|i| i.manifest_digest == subject || i.index_digest == Some(subject))
+        {
+            for ev in found {
+                if !img.evidence.contains(ev) {
+                    img.evidence.push(ev.clone());
+                }
+            }
+            img.evidence.sort_by_key(|e| (e.role, e.digest));
+        }
+    }
+
     pub fn add_blob(&mut self, record: BlobRecord, origin: BlobOrigin) {
         self.blobs
             .entry(record.digest)

@@ -6,7 +6,7 @@
 //! `--tuf-root FILE`) before writing, so it never carries metadata that
 //! does not chain; the receiving host checks it again from its own anchor.
 
-use std::io::Read as _;
+use crate::model::limits::read_input_file;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -114,27 +114,15 @@ fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }
 
-fn read_bounded(path: &Path, limit: usize, what: &str) -> Result<Vec<u8>, Error> {
-    let f = std::fs::File::open(path).at(&format!("open {what}"), path)?;
-    let mut buf = Vec::new();
-    f.take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .at(&format!("read {what}"), path)?;
-    if buf.len() > limit {
-        return Err(usage(format!(
-            "{what} {} is larger than {limit} bytes",
-            path.display()
-        )));
-    }
-    Ok(buf)
-}
-
 /// Read the first of `names` that exists in `dir`.
 fn read_first(dir: &Path, names: &[String], what: &str) -> Result<(String, Vec<u8>), Error> {
     for name in names {
         let p = dir.join(name);
         if p.is_file() {
-            return Ok((name.clone(), read_bounded(&p, MAX_TUF_METADATA, what)?));
+            return Ok((
+                name.clone(),
+                read_input_file(&p, MAX_TUF_METADATA as u64, what)?,
+            ));
         }
     }
     Err(usage(format!(
@@ -183,7 +171,7 @@ fn read_tuf_dir(dir: &Path) -> Result<TufDir, Error> {
                 tuf::MAX_ROOT_VERSIONS
             )));
         }
-        let bytes = read_bounded(&e.path(), MAX_TUF_METADATA, "TUF root")?;
+        let bytes = read_input_file(&e.path(), MAX_TUF_METADATA as u64, "TUF root")?;
         let v = tuf::root_version(&bytes)
             .map_err(|err| usage(format!("--tuf-metadata {name}: {err}")))?;
         if n.parse::<u64>().ok() != Some(v) {
@@ -194,7 +182,7 @@ fn read_tuf_dir(dir: &Path) -> Result<TufDir, Error> {
         roots.push((v, name, bytes));
     }
     if roots.is_empty() && plain_root {
-        let bytes = read_bounded(&dir.join("root.json"), MAX_TUF_METADATA, "TUF root")?;
+        let bytes = read_input_file(&dir.join("root.json"), MAX_TUF_METADATA as u64, "TUF root")?;
         let v = tuf::root_version(&bytes)
             .map_err(|err| usage(format!("--tuf-metadata root.json: {err}")))?;
         roots.push((v, "root.json".to_string(), bytes));
@@ -253,7 +241,11 @@ fn read_tuf_dir(dir: &Path) -> Result<TufDir, Error> {
 pub fn load(req: &PackTrust, now: jiff::Timestamp) -> Result<TrustMaterial, Error> {
     let explicit = match &req.trusted_root {
         Some(p) => {
-            let bytes = read_bounded(p, crate::trust::limits::MAX_TRUSTED_ROOT, "trusted root")?;
+            let bytes = read_input_file(
+                p,
+                crate::trust::limits::MAX_TRUSTED_ROOT as u64,
+                "trusted root",
+            )?;
             TrustRoot::from_json(&bytes)
                 .map_err(|e| usage(format!("--trusted-root {}: {e}", p.display())))?;
             Some(bytes)
@@ -271,7 +263,7 @@ pub fn load(req: &PackTrust, now: jiff::Timestamp) -> Result<TrustMaterial, Erro
     };
     let anchor = match &req.tuf_root {
         Some(p) => {
-            let bytes = read_bounded(p, MAX_TUF_METADATA, "TUF root")?;
+            let bytes = read_input_file(p, MAX_TUF_METADATA as u64, "TUF root")?;
             tuf::check_anchor(&bytes)
                 .map_err(|e| usage(format!("--tuf-root {}: {e}", p.display())))?;
             bytes

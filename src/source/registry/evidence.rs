@@ -98,18 +98,7 @@ pub(super) async fn discover(
         add_memory(set, m.digest, &m.media_type, m.bytes);
     }
 
-    for img in set
-        .images
-        .iter_mut()
-        .filter(|i| i.manifest_digest == subject || i.index_digest == Some(subject))
-    {
-        for ev in &found {
-            if !img.evidence.contains(ev) {
-                img.evidence.push(ev.clone());
-            }
-        }
-        img.evidence.sort_by_key(|e| (e.role, e.digest));
-    }
+    set.attach_evidence(subject, &found);
     Ok(())
 }
 
