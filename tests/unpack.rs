@@ -760,41 +760,20 @@ fn sigint_while_reading_stdin_exits_130_and_leaves_nothing() {
 /// `unpack --into dir:` opens no socket (traced with strace, like verify).
 #[test]
 fn unpack_into_dir_opens_no_socket() {
-    if !have("strace") {
+    let tmp = tempfile::tempdir().unwrap();
+    if !common::trace::tracing_works(tmp.path()) {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
     let (archive, _, _) = packed(tmp.path(), REF, 31, &["amd64"]);
     let out = tmp.path().join("out");
-    let trace = tmp.path().join("trace");
-    let o = Command::new("strace")
-        .args([
-            "-f",
-            "-qq",
-            "-e",
-            "trace=%network",
-            "-e",
-            "signal=none",
-            "-o",
-        ])
-        .arg(&trace)
-        .arg("--")
-        .arg(common::airlock_bin())
-        .args([
-            "unpack",
-            archive.to_str().unwrap(),
-            "--into",
-            &format!("dir:{}", out.display()),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let calls: Vec<String> = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains('(') && !l.contains("---"))
-        .map(str::to_string)
-        .collect();
+    let into = format!("dir:{}", out.display());
+    let (code, calls) = common::trace::traced(
+        common::airlock_bin(),
+        &["unpack", archive.to_str().unwrap(), "--into", &into],
+        &tmp.path().join("trace"),
+    )
+    .expect("strace ran");
+    assert_eq!(code, 0);
     assert!(calls.is_empty(), "network system calls: {calls:?}");
     assert!(out.join("index.json").exists());
 }

@@ -8,45 +8,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use airlock::testkit::{ImageSpec, Layout, Platform};
-use common::forge::{self, add_sig_manifest, sig_layer};
-use p256::ecdsa::SigningKey;
+use common::forge;
+use common::site::Site;
 
 const REF: &str = "registry.example.org/dangerzone/dangerzone:1.0";
-const T0: i64 = 1_700_000_000;
 
-struct Site {
-    dir: tempfile::TempDir,
-    publisher: SigningKey,
-    rekor: SigningKey,
-    root: PathBuf,
-    key: PathBuf,
-    state: PathBuf,
+/// What these tests do with a [`Site`].
+trait Archives {
+    fn archive(&self, name: &str, seed: u64, log_index: Option<i64>) -> PathBuf;
+    fn unpack(
+        &self,
+        archive: &Path,
+        into: &str,
+        key: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output;
 }
 
-impl Site {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let publisher = forge::key();
-        let rekor = forge::key();
-        let root = dir.path().join("trusted_root.json");
-        std::fs::write(&root, forge::trust_root_json(&rekor)).unwrap();
-        let key = dir.path().join("publisher.pub");
-        std::fs::write(&key, forge::pem(&publisher)).unwrap();
-        let state = dir.path().join("state");
-        Site {
-            dir,
-            publisher,
-            rekor,
-            root,
-            key,
-            state,
-        }
-    }
-
-    fn path(&self, n: &str) -> PathBuf {
-        self.dir.path().join(n)
-    }
-
+impl Archives for Site {
     /// An archive of one amd64 image, signed (or not) with a SET at `log_index`.
     fn archive(&self, name: &str, seed: u64, log_index: Option<i64>) -> PathBuf {
         let mut l = Layout::create(self.path(name)).unwrap();
@@ -56,14 +36,7 @@ impl Site {
             .unwrap();
         l.tag(REF, &m);
         if let Some(i) = log_index {
-            let sig = sig_layer(
-                &self.publisher,
-                &self.rekor,
-                &m.digest,
-                REF,
-                Some((i, T0 + i)),
-            );
-            add_sig_manifest(&mut l, &m.digest, &[sig]);
+            self.sign(&mut l, &m.digest, REF, i);
         }
         let layout = l.finish().unwrap();
         let out = self.path(&format!("{name}.tar"));

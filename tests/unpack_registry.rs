@@ -13,23 +13,13 @@ use std::process::{Command, Output, Stdio};
 
 use airlock::model::Digest;
 use airlock::testkit::{ImageSpec, Layout, Platform};
-use common::forge::{self, add_sig_manifest, sig_layer};
+use common::forge;
 use common::registry::{have_tools, Registry, PASSWORD, USER};
-use p256::ecdsa::SigningKey;
+use common::site::Site;
 use serde_json::{json, Value};
 
 const REF: &str = "registry.example.org/team/app:1.0";
-const T0: i64 = 1_700_000_000;
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.list.v2+json";
-
-struct Site {
-    dir: tempfile::TempDir,
-    publisher: SigningKey,
-    rekor: SigningKey,
-    root: PathBuf,
-    key: PathBuf,
-    state: PathBuf,
-}
 
 /// What pack recorded for the archive's first image.
 struct Packed {
@@ -78,41 +68,22 @@ fn tools() -> bool {
     have_tools(&["skopeo", "curl"])
 }
 
-impl Site {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let publisher = forge::key();
-        let rekor = forge::key();
-        let root = dir.path().join("trusted_root.json");
-        std::fs::write(&root, forge::trust_root_json(&rekor)).unwrap();
-        let key = dir.path().join("publisher.pub");
-        std::fs::write(&key, forge::pem(&publisher)).unwrap();
-        let state = dir.path().join("state");
-        Site {
-            dir,
-            publisher,
-            rekor,
-            root,
-            key,
-            state,
-        }
-    }
+/// What these tests do with a [`Site`].
+trait Archives {
+    fn archive(&self, name: &str, seed: u64, log_index: Option<i64>, referrer: bool) -> Packed;
+    fn multiarch(&self, name: &str, pack_args: &[&str]) -> (Packed, Vec<Digest>);
+    fn pack(&self, name: &str, layout: &Path, extra: &[&str]) -> Packed;
+    fn unpack(
+        &self,
+        archive: &Path,
+        reg: &Registry,
+        into: &str,
+        key: &Path,
+        extra: &[&str],
+    ) -> Output;
+}
 
-    fn path(&self, n: &str) -> PathBuf {
-        self.dir.path().join(n)
-    }
-
-    fn sign(&self, l: &mut Layout, subject: &str, log_index: i64) {
-        let sig = sig_layer(
-            &self.publisher,
-            &self.rekor,
-            subject,
-            REF,
-            Some((log_index, T0 + log_index)),
-        );
-        add_sig_manifest(l, subject, &[sig]);
-    }
-
+impl Archives for Site {
     /// One amd64 image under REF, signed at `log_index` (None: unsigned),
     /// optionally with an SPDX referrer (OCI 1.1, `subject` = the image).
     fn archive(&self, name: &str, seed: u64, log_index: Option<i64>, referrer: bool) -> Packed {
@@ -123,7 +94,7 @@ impl Site {
             .unwrap();
         l.tag(REF, &m);
         if let Some(i) = log_index {
-            self.sign(&mut l, &m.digest, i);
+            self.sign(&mut l, &m.digest, REF, i);
         }
         if referrer {
             add_referrer(&mut l, &m);
@@ -145,7 +116,7 @@ impl Site {
         }
         let ix = l.add_index(&children).unwrap();
         l.tag(REF, &ix);
-        self.sign(&mut l, &ix.digest, 12);
+        self.sign(&mut l, &ix.digest, REF, 12);
         let layout = l.finish().unwrap();
         let digests = children
             .iter()

@@ -7,6 +7,7 @@ pub mod forge;
 pub mod fulcio;
 pub mod registry;
 pub mod rekor;
+pub mod site;
 pub mod trace;
 pub mod tuf;
 
