@@ -15,7 +15,6 @@ use airlock::model::Digest;
 use airlock::testkit::{ImageSpec, Layout, Platform};
 use common::forge;
 use common::registry::{have_tools, Registry, PASSWORD, USER};
-use common::site::Site;
 use serde_json::{json, Value};
 
 const REF: &str = "registry.example.org/team/app:1.0";
@@ -68,22 +67,33 @@ fn tools() -> bool {
     have_tools(&["skopeo", "curl"])
 }
 
-/// What these tests do with a [`Site`].
-trait Archives {
-    fn archive(&self, name: &str, seed: u64, log_index: Option<i64>, referrer: bool) -> Packed;
-    fn multiarch(&self, name: &str, pack_args: &[&str]) -> (Packed, Vec<Digest>);
-    fn pack(&self, name: &str, layout: &Path, extra: &[&str]) -> Packed;
-    fn unpack(
-        &self,
-        archive: &Path,
-        reg: &Registry,
-        into: &str,
-        key: &Path,
-        extra: &[&str],
-    ) -> Output;
+/// A TLS + htpasswd registry and a site, or None (skip) without the tools.
+fn secure_world() -> Option<(Registry, Site)> {
+    let reg = Registry::secure()?;
+    tools().then(|| (reg, Site::new()))
 }
 
-impl Archives for Site {
+/// A plain-HTTP registry and a site, or None (skip) without the tools.
+fn plain_world() -> Option<(Registry, Site)> {
+    let reg = Registry::plain()?;
+    tools().then(|| (reg, Site::new()))
+}
+
+/// The shared site plus what these tests build and run on it.
+struct Site(common::site::Site);
+
+impl std::ops::Deref for Site {
+    type Target = common::site::Site;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Site {
+    fn new() -> Self {
+        Site(common::site::Site::new())
+    }
+
     /// One amd64 image under REF, signed at `log_index` (None: unsigned),
     /// optionally with an SPDX referrer (OCI 1.1, `subject` = the image).
     fn archive(&self, name: &str, seed: u64, log_index: Option<i64>, referrer: bool) -> Packed {
@@ -350,13 +360,9 @@ fn sig_of(p: &Packed) -> (Digest, String) {
 
 #[test]
 fn secure_registry_receives_image_and_signature_with_their_digests() {
-    let Some(reg) = Registry::secure() else {
+    let Some((reg, site)) = secure_world() else {
         return;
     };
-    if !tools() {
-        return;
-    }
-    let site = Site::new();
     let p = site.archive("signed", 1, Some(10), false);
     let into = format!("registry:{}/mirror", reg.host);
     let o = site.unpack(&p.archive, &reg, &into, &site.key, &["--output", "json"]);
@@ -418,11 +424,9 @@ fn secure_registry_receives_image_and_signature_with_their_digests() {
 
 #[test]
 fn refusals_push_nothing() {
-    let Some(reg) = Registry::plain() else { return };
-    if !tools() {
+    let Some((reg, site)) = plain_world() else {
         return;
-    }
-    let site = Site::new();
+    };
     let signed = site.archive("signed", 2, Some(10), false);
     let older = site.archive("older", 3, Some(5), false);
     let unsigned = site.archive("unsigned", 4, None, false);
@@ -465,11 +469,9 @@ fn refusals_push_nothing() {
 
 #[test]
 fn referrers_get_the_tag_schema_index_and_tag_overrides_the_name() {
-    let Some(reg) = Registry::plain() else { return };
-    if !tools() {
+    let Some((reg, site)) = plain_world() else {
         return;
-    }
-    let site = Site::new();
+    };
     let p = site.archive("with-sbom", 5, Some(10), true);
     let referrer = p
         .evidence
@@ -515,11 +517,9 @@ fn referrers_get_the_tag_schema_index_and_tag_overrides_the_name() {
 
 #[test]
 fn a_complete_index_is_pushed_whole_and_a_partial_one_is_not() {
-    let Some(reg) = Registry::plain() else { return };
-    if !tools() {
+    let Some((reg, site)) = plain_world() else {
         return;
-    }
-    let site = Site::new();
+    };
     let (all, children) = site.multiarch("all", &[]);
     let index = all.index.expect("packed from an index");
     let o = site.unpack(
@@ -565,11 +565,9 @@ fn a_complete_index_is_pushed_whole_and_a_partial_one_is_not() {
 
 #[test]
 fn a_moved_tag_is_reported() {
-    let Some(reg) = Registry::plain() else { return };
-    if !tools() {
+    let Some((reg, site)) = plain_world() else {
         return;
-    }
-    let site = Site::new();
+    };
     let first = site.archive("first", 6, Some(10), false);
     let second = site.archive("second", 7, Some(11), false);
     let into = format!("registry:{}", reg.host);
@@ -629,13 +627,9 @@ fn registry_down_is_a_target_error_and_changes_nothing() {
 
 #[test]
 fn wrong_password_is_refused_before_anything_is_pushed() {
-    let Some(reg) = Registry::secure() else {
+    let Some((reg, site)) = secure_world() else {
         return;
     };
-    if !tools() {
-        return;
-    }
-    let site = Site::new();
     let p = site.archive("pw", 9, Some(10), false);
     let mut args: Vec<String> = [
         "unpack",
@@ -662,11 +656,9 @@ fn wrong_password_is_refused_before_anything_is_pushed() {
 
 #[test]
 fn dry_run_describes_the_registry_target() {
-    let Some(reg) = Registry::plain() else { return };
-    if !tools() {
+    let Some((reg, site)) = plain_world() else {
         return;
-    }
-    let site = Site::new();
+    };
     let p = site.archive("dry", 10, Some(10), false);
     let into = format!("registry:{}/ns", reg.host);
     let o = site.unpack(
@@ -860,11 +852,9 @@ fn two_images(site: &Site, name: &str, seed: u64) -> (PathBuf, Vec<Digest>) {
 
 #[test]
 fn a_failed_tag_write_puts_moved_tags_back() {
-    let Some(reg) = Registry::plain() else { return };
-    if !tools() {
+    let Some((reg, site)) = plain_world() else {
         return;
-    }
-    let site = Site::new();
+    };
     let (old, old_digests) = two_images(&site, "old", 20);
     let (new, new_digests) = two_images(&site, "new", 30);
     assert_ne!(old_digests, new_digests);
