@@ -91,19 +91,16 @@ impl BlobCache {
                 .await
             {
                 Ok(p) => return Ok(p),
+                // A kept partial stays counted: the retry resumes after it.
+                Err(Failure::Retry(_)) if attempt <= retries => {
+                    tokio::time::sleep(fail::backoff(attempt)).await;
+                }
                 Err(f) => {
-                    if !matches!(f, Failure::Retry(_)) {
-                        let got = partial.as_ref().map_or(0, |p: &Partial| p.got);
-                        for p in progress {
-                            p.set_position(p.position().saturating_sub(got));
-                        }
+                    let got = partial.as_ref().map_or(0, |p: &Partial| p.got);
+                    for p in progress {
+                        p.set_position(p.position().saturating_sub(got));
                     }
-                    match f {
-                        Failure::Retry(_) if attempt <= retries => {
-                            tokio::time::sleep(fail::backoff(attempt)).await;
-                        }
-                        f => return Err(fail::into_error(&what, f, attempt)),
-                    }
+                    return Err(fail::into_error(&what, f, attempt));
                 }
             }
         }
