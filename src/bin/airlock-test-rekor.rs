@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use airlock::rekor_server::{Log, RekorServer};
 use clap::Parser;
 use p256::ecdsa::SigningKey;
-use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding};
+use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
 
 #[derive(Parser)]
 #[command(name = "airlock-test-rekor", about = "A Rekor v1-compatible test log")]
@@ -48,11 +48,8 @@ struct Args {
     integrated_time: Option<i64>,
 }
 
-fn load_key(path: &PathBuf) -> Result<SigningKey, String> {
-    let pem = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    SigningKey::from_pkcs8_pem(&pem)
-        .or_else(|_| p256::SecretKey::from_sec1_pem(&pem).map(SigningKey::from))
-        .map_err(|_| format!("{}: not an ECDSA P-256 private key PEM", path.display()))
+fn load_key(path: &std::path::Path) -> Result<SigningKey, String> {
+    airlock::testkit::signed::load_key(path).map_err(|e| e.to_string())
 }
 
 fn run(a: Args) -> Result<(), String> {

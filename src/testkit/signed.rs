@@ -50,7 +50,8 @@ pub struct Published {
 
 /// Reads a P-256 private key (PKCS#8 or SEC1 PEM).
 pub fn load_key(path: &Path) -> io::Result<SigningKey> {
-    let pem = std::fs::read_to_string(path)?;
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     SigningKey::from_pkcs8_pem(&pem)
         .or_else(|_| p256::SecretKey::from_sec1_pem(&pem).map(SigningKey::from))
         .map_err(|_| {
