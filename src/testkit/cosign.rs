@@ -60,11 +60,16 @@ pub fn simple_signing_payload(digest: &str, reference: &str) -> Vec<u8> {
 
 /// The hashedrekord v0.0.1 entry cosign submits for a key-based signature.
 pub fn hashedrekord(payload: &[u8], signature_b64: &str, public_pem: &str) -> Value {
+    hashedrekord_of_hash(&Sha256::digest(payload), signature_b64, public_pem)
+}
+
+/// The same entry from the artifact's sha256 (tests forge mismatching ones).
+pub fn hashedrekord_of_hash(sha256: &[u8], signature_b64: &str, public_pem: &str) -> Value {
     json!({
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(Sha256::digest(payload)) } },
+            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(sha256) } },
             "signature": {
                 "content": signature_b64,
                 "publicKey": { "content": STANDARD.encode(public_pem) }

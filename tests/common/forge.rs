@@ -79,17 +79,7 @@ pub fn trust_root_json(rekor: &SigningKey) -> String {
 /// log records): `signature` (base64) over an artifact with SHA-256 `hash`,
 /// verifiable with `public_key_pem` (a public key or a certificate).
 pub fn hashedrekord_body(public_key_pem: &str, hash: &[u8], signature: &str) -> Value {
-    serde_json::json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(hash) } },
-            "signature": {
-                "content": signature,
-                "publicKey": { "content": STANDARD.encode(public_key_pem) }
-            }
-        }
-    })
+    cosign::hashedrekord_of_hash(hash, signature, public_key_pem)
 }
 
 /// cosign's legacy Rekor bundle (`dev.sigstore.cosign/bundle`) for `body`

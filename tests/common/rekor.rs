@@ -7,7 +7,7 @@
 use airlock::rekor_server::{Log, RekorServer};
 use airlock::trust::TrustRoot;
 use p256::ecdsa::SigningKey;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use super::forge;
@@ -102,9 +102,5 @@ pub fn only(v: &Value) -> (String, Value) {
 /// What cosign puts in the `dev.sigstore.cosign/bundle` annotation for a
 /// logged entry `e` (as the log API returns it): its SET and payload.
 pub fn set_bundle(e: &Value) -> String {
-    json!({
-        "SignedEntryTimestamp": e["verification"]["signedEntryTimestamp"],
-        "Payload": { "body": e["body"], "integratedTime": e["integratedTime"], "logIndex": e["logIndex"], "logID": e["logID"] }
-    })
-    .to_string()
+    airlock::testkit::cosign::legacy_bundle(e).unwrap()
 }
