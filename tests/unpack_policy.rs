@@ -9,24 +9,13 @@ use std::process::{Command, Output};
 
 use airlock::testkit::{ImageSpec, Layout, Platform};
 use common::forge;
+use common::site::Site;
 
 const REF: &str = "registry.example.org/dangerzone/dangerzone:1.0";
 
-/// The shared site plus what these tests build and run on it.
-struct Site(common::site::Site);
-
-impl std::ops::Deref for Site {
-    type Target = common::site::Site;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
+/// What these tests build and run on the shared site (`common::site::Site`
+/// is this test crate's own type, so it takes methods here).
 impl Site {
-    fn new() -> Self {
-        Site(common::site::Site::new())
-    }
-
     /// An archive of one amd64 image, signed (or not) with a SET at `log_index`.
     fn archive(&self, name: &str, seed: u64, log_index: Option<i64>) -> PathBuf {
         let mut l = Layout::create(self.path(name)).unwrap();

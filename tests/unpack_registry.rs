@@ -15,6 +15,7 @@ use airlock::model::Digest;
 use airlock::testkit::{ImageSpec, Layout, Platform};
 use common::forge;
 use common::registry::{have_tools, Registry, PASSWORD, USER};
+use common::site::Site;
 use serde_json::{json, Value};
 
 const REF: &str = "registry.example.org/team/app:1.0";
@@ -79,21 +80,9 @@ fn plain_world() -> Option<(Registry, Site)> {
     tools().then(|| (reg, Site::new()))
 }
 
-/// The shared site plus what these tests build and run on it.
-struct Site(common::site::Site);
-
-impl std::ops::Deref for Site {
-    type Target = common::site::Site;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
+/// What these tests build and run on the shared site (`common::site::Site`
+/// is this test crate's own type, so it takes methods here).
 impl Site {
-    fn new() -> Self {
-        Site(common::site::Site::new())
-    }
-
     /// One amd64 image under REF, signed at `log_index` (None: unsigned),
     /// optionally with an SPDX referrer (OCI 1.1, `subject` = the image).
     fn archive(&self, name: &str, seed: u64, log_index: Option<i64>, referrer: bool) -> Packed {
