@@ -41,6 +41,18 @@ pub struct ImageSet {
 }
 
 impl ImageSet {
+    /// Adds a blob held in memory (a manifest, config or evidence document).
+    pub fn add_memory(&mut self, digest: Digest, media_type: &str, bytes: Vec<u8>) {
+        self.add_blob(
+            BlobRecord {
+                digest,
+                size: bytes.len() as u64,
+                media_type: media_type.to_string(),
+            },
+            BlobOrigin::Memory(bytes.into()),
+        );
+    }
+
     /// Records `found` (evidence about `subject`) on every image whose
     /// manifest or index is `subject`, once each, in a stable order.
     pub fn attach_evidence(&mut self, subject: Digest, found: &[EvidenceRecord]) {

@@ -260,7 +260,7 @@ impl Ctx {
                 self.add_image(r, child, Some(top.digest), set, pending)
                     .await?;
             }
-            add_memory(set, top.digest, &top.media_type, top.bytes);
+            set.add_memory(top.digest, &top.media_type, top.bytes);
             let subject = top.digest;
             evidence::discover(self, r, subject, set, pending).await?;
         } else if media::is_image_manifest(&top.media_type) {
@@ -313,7 +313,7 @@ impl Ctx {
         );
         let digest = m.digest;
         let manifest_size = m.bytes.len() as u64;
-        add_memory(set, digest, &m.media_type, m.bytes);
+        set.add_memory(digest, &m.media_type, m.bytes);
         set.images.push(ImageRecord {
             reference: name,
             source: SOURCE_NAME.to_string(),
@@ -438,17 +438,6 @@ impl Ctx {
 fn short(reference: &str) -> String {
     let s = reference.rsplit('/').next().unwrap_or(reference);
     s.chars().take(24).collect()
-}
-
-fn add_memory(set: &mut ImageSet, digest: Digest, media_type: &str, bytes: Vec<u8>) {
-    set.add_blob(
-        BlobRecord {
-            digest,
-            size: bytes.len() as u64,
-            media_type: media_type.to_string(),
-        },
-        BlobOrigin::Memory(bytes.into()),
-    );
 }
 
 /// A manifest's media type from its own `mediaType`, else by shape (OCI

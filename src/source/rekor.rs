@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::{BlobOrigin, ImageSet};
 use crate::error::Error;
 use crate::model::manifest::{EvidenceRole, RekorProofs, TransparencyRecord};
-use crate::model::{limits, oci, BlobRecord, Digest, EvidenceRecord};
+use crate::model::{limits, oci, Digest, EvidenceRecord};
 use crate::trust::{
     LegacyRekorBundle, RekorInclusionProof, RekorProofDocument, REKOR_PROOF_MEDIA_TYPE,
 };
@@ -257,14 +257,7 @@ pub fn attach_rekor_proofs(
         let bytes = serde_json::to_vec(&doc)
             .map_err(|e| Error::Source(format!("serialising a Rekor proof: {e}")))?;
         let digest = Digest::of(&bytes);
-        set.add_blob(
-            BlobRecord {
-                digest,
-                size: bytes.len() as u64,
-                media_type: REKOR_PROOF_MEDIA_TYPE.to_string(),
-            },
-            BlobOrigin::Memory(bytes.into()),
-        );
+        set.add_memory(digest, REKOR_PROOF_MEDIA_TYPE, bytes);
         let record = EvidenceRecord {
             role: EvidenceRole::RekorProof,
             digest,

@@ -6,7 +6,7 @@
 
 use oci_client::Reference;
 
-use super::{add_memory, Ctx, Pending};
+use super::{Ctx, Pending};
 use crate::error::Error;
 use crate::model::evidence::role_for_artifact;
 use crate::model::manifest::EvidenceRole;
@@ -57,7 +57,7 @@ pub(super) async fn discover(
             artifact_type: info.artifact_type.clone(),
             tag: Some(tag),
         });
-        add_memory(set, m.digest, &m.media_type, m.bytes);
+        set.add_memory(m.digest, &m.media_type, m.bytes);
     }
 
     for entry in referrers(ctx, r, subject).await? {
@@ -95,7 +95,7 @@ pub(super) async fn discover(
             artifact_type: Some(artifact_type),
             tag: None,
         });
-        add_memory(set, m.digest, &m.media_type, m.bytes);
+        set.add_memory(m.digest, &m.media_type, m.bytes);
     }
 
     set.attach_evidence(subject, &found);
@@ -117,7 +117,7 @@ async fn store_parts(
         }
         if blob.size <= limits::MAX_JSON_BYTES {
             let bytes = ctx.small_blob(r, blob).await?;
-            add_memory(set, blob.digest, &blob.media_type, bytes);
+            set.add_memory(blob.digest, &blob.media_type, bytes);
         } else {
             pending.push(Pending {
                 repo: r.clone(),
