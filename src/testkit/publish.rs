@@ -41,6 +41,8 @@ pub struct RegistryTarget {
 /// Pushes raw content with oci-client.
 pub struct Publisher {
     rt: tokio::runtime::Runtime,
+    /// Repositories already logged in to for push (once each, not per request).
+    logged_in: std::cell::RefCell<std::collections::HashSet<String>>,
     client: Client,
     auth: RegistryAuth,
     pub host: String,
@@ -70,6 +72,7 @@ impl Publisher {
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?,
+            logged_in: Default::default(),
             client: Client::new(cfg),
             auth,
             host: target.host.clone(),
@@ -85,10 +88,16 @@ impl Publisher {
     }
 
     fn authed(&self, r: &Reference) -> io::Result<()> {
+        if self.logged_in.borrow().contains(r.repository()) {
+            return Ok(());
+        }
         self.rt
             .block_on(self.client.auth(r, &self.auth, RegistryOperation::Push))
-            .map(|_| ())
-            .map_err(|e| other(&format!("log in to {}", self.host), e))
+            .map_err(|e| other(&format!("log in to {}", self.host), e))?;
+        self.logged_in
+            .borrow_mut()
+            .insert(r.repository().to_string());
+        Ok(())
     }
 
     pub fn blob(&self, repo: &str, bytes: &[u8]) -> io::Result<Digest> {
