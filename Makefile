@@ -14,21 +14,25 @@ all: build
 deps:
 	@bash scripts/ensure-deps.sh
 
+# The product crate (`airlock`) and the test-support crate's binaries
+# (`airlock-mkimage`, `airlock-test-rekor`) that the demo, tests and benches run.
 build:
-	$(CARGO) build --bins
+	$(CARGO) build --workspace --bins
 
 release:
-	$(CARGO) build --release --bins
+	$(CARGO) build --release --workspace --bins
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@bash scripts/check-deps.sh
+	@python3 scripts/check-layers.py
 
 # Unit, integration and end-to-end tests (skopeo/podman interop included).
 # Tests that need ../shared/fixtures fail rather than skip when CI is set.
 unit:
-	$(CARGO) test --all-targets --no-fail-fast
-	$(CARGO) test --doc
+	$(CARGO) test --workspace --all-targets --no-fail-fast
+	$(CARGO) test --workspace --doc
 
 test: deps lint unit
 

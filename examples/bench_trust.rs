@@ -24,11 +24,11 @@
 
 use std::time::Instant;
 
-use airlock::rekor_server::Log;
 use airlock::trust::{
-    attach_proof_document, verify_bundle, verify_cosign_signature, Artifact, CosignSignature,
-    PublicKey, RekorInclusionProof, RekorProofDocument, SignaturePolicy, Signer, TrustRoot,
+    verify_bundle, verify_cosign_signature, Artifact, CosignSignature, PublicKey,
+    RekorInclusionProof, RekorProofDocument, SignaturePolicy, Signer, TrustRoot,
 };
+use airlock_testkit::rekor_server::Log;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
@@ -119,7 +119,7 @@ fn run() -> Res<()> {
             Some(e.rekor_bundle.as_bytes()),
         )?;
         let doc = RekorProofDocument::from_json(&e.proof_document)?;
-        let sig = attach_proof_document(sig, &doc)?;
+        let sig = sig.attach_proof_document(&doc)?;
         let v = verify_cosign_signature(&sig, &e.image_digest, Some(REPO), &policy, &root)?;
         if v.log_index().is_none() {
             return Err("cosign signature verified without a log index".into());

@@ -191,3 +191,33 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io_path(action, path, e))
     }
 }
+
+/// Reads a file the user named (a key, policy, trust root, TUF metadata…),
+/// refusing one over `limit` bytes as a usage error.
+pub fn read_input_file(path: &std::path::Path, limit: u64, what: &str) -> Result<Vec<u8>, Error> {
+    let f = std::fs::File::open(path).at(&format!("open {what}"), path)?;
+    crate::model::limits::read_at_most(f, limit)
+        .at(&format!("read {what}"), path)?
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{what} {} is larger than {limit} bytes",
+                path.display()
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oversized_input_file_is_a_usage_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("key.pem");
+        std::fs::write(&p, [b'x'; 11]).unwrap();
+        let e = read_input_file(&p, 10, "key").unwrap_err();
+        assert!(matches!(e, Error::Usage(_)), "{e}");
+        assert!(e.to_string().contains("key.pem"), "{e}");
+        assert_eq!(read_input_file(&p, 11, "key").unwrap().len(), 11);
+    }
+}

@@ -13,12 +13,8 @@ pub mod gate;
 pub mod model;
 pub mod pipeline;
 pub mod registry_client;
-#[doc(hidden)]
-pub mod rekor_server;
 pub mod sink;
 pub mod source;
-#[doc(hidden)]
-pub mod testkit;
 pub mod trust;
 
 pub use error::{Error, IntegrityError};

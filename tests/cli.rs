@@ -258,7 +258,7 @@ fn shared_layers_are_stored_once() {
 fn multiarch_platform_selection() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("multi");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_airlock-mkimage"))
+    let o = std::process::Command::new(airlock_testkit::bin_path("airlock-mkimage"))
         .args([
             "multiarch",
             "--out",

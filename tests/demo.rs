@@ -15,8 +15,8 @@ fn demo_script_runs_end_to_end() {
     let o = Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"))
         .env("AIRLOCK", env!("CARGO_BIN_EXE_airlock"))
-        .env("MKIMAGE", env!("CARGO_BIN_EXE_airlock-mkimage"))
-        .env("REKOR", env!("CARGO_BIN_EXE_airlock-test-rekor"))
+        .env("MKIMAGE", airlock_testkit::bin_path("airlock-mkimage"))
+        .env("REKOR", airlock_testkit::bin_path("airlock-test-rekor"))
         .env("DEMO_OUT", out.path().join("demo"))
         .output()
         .unwrap();

@@ -721,7 +721,7 @@ fn require_inclusion_proof_contradicts_ignore_tlog() {
 // ---- cosign attestations (.att): DSSE + intoto 0.0.2 entry + SET --------
 
 fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    airlock::testkit::cosign::dsse_pae(payload_type, payload)
+    airlock_testkit::cosign::dsse_pae(payload_type, payload)
 }
 
 fn statement(subject_digest: &str, predicate_type: &str, predicate: serde_json::Value) -> Vec<u8> {
@@ -778,7 +778,7 @@ fn attestation(
 /// SLSA v0.2 provenance for `subject_digest`, built from
 /// github.com/org/app at refs/heads/main.
 fn provenance(subject_digest: &str) -> Vec<u8> {
-    airlock::testkit::cosign::provenance_statement(
+    airlock_testkit::cosign::provenance_statement(
         REPO,
         subject_digest,
         "https://github.com/org/app",

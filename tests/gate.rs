@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use airlock::testkit::{ImageSpec, Layout, Platform};
+use airlock_testkit::{ImageSpec, Layout, Platform};
 use common::cli::{self, assert_code, assert_refused, run, s, Run};
 use common::forge::{self, add_sig_manifest, sig_layer, SigLayer};
 use p256::ecdsa::SigningKey;

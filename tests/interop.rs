@@ -27,7 +27,7 @@ fn tool(name: &str) -> Option<&str> {
 
 fn busybox_archive(dir: &Path) -> (std::path::PathBuf, serde_json::Value) {
     let layout = dir.join("layout");
-    let o = Command::new(env!("CARGO_BIN_EXE_airlock-mkimage"))
+    let o = Command::new(airlock_testkit::bin_path("airlock-mkimage"))
         .args([
             "busybox",
             "--out",

@@ -13,11 +13,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use airlock::testkit::{ImageSpec, Layout, Platform};
 use airlock::trust::{
     verify_cosign_signature, CosignSignature, IdentityPolicy, SignaturePolicy, Signer, TrustError,
     TrustRoot,
 };
+use airlock_testkit::{ImageSpec, Layout, Platform};
 use common::cli::{self, assert_code, assert_refused, run, s, Run};
 use common::forge;
 use common::fulcio::{add_keyless_sig_manifest, keyless_layer, Fulcio, KeylessLayer, Leaf};

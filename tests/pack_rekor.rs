@@ -7,12 +7,12 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use airlock::model::manifest::{EvidenceRole, RekorProofs};
-use airlock::rekor_server::{Log, RekorServer};
-use airlock::testkit::{Descriptor, FileEntry, ImageSpec, Layout, Platform};
 use airlock::trust::{
-    attach_proof_document, verify_cosign_signature, CosignSignature, RekorProofDocument,
-    SignaturePolicy, TrustRoot, REKOR_PROOF_MEDIA_TYPE,
+    verify_cosign_signature, CosignSignature, RekorProofDocument, SignaturePolicy, TrustRoot,
+    REKOR_PROOF_MEDIA_TYPE,
 };
+use airlock_testkit::rekor_server::{Log, RekorServer};
+use airlock_testkit::{Descriptor, FileEntry, ImageSpec, Layout, Platform};
 use common::cli::{self, assert_code, ok, s, Run};
 use common::forge::{self, key_signer, SigLayer};
 use common::rekor::{self, Client};
@@ -165,7 +165,7 @@ fn pack_stores_a_proof_that_verifies_through_trust() {
         s.sig.bundle.as_deref().map(str::as_bytes),
     )
     .unwrap();
-    let sig = attach_proof_document(sig, &doc).unwrap();
+    let sig = sig.attach_proof_document(&doc).unwrap();
     let policy = SignaturePolicy::new(key_signer(&signer))
         .require_inclusion_proof()
         .unwrap();

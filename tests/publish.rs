@@ -9,9 +9,9 @@ mod common;
 use std::path::Path;
 
 use airlock::model::manifest::{ArchiveManifest, EvidenceRole};
-use airlock::rekor_server::{Log, RekorServer};
-use airlock::testkit::publish::RegistryTarget;
-use airlock::testkit::signed::{self, PublishRequest, Published};
+use airlock_testkit::publish::RegistryTarget;
+use airlock_testkit::rekor_server::{Log, RekorServer};
+use airlock_testkit::signed::{self, PublishRequest, Published};
 use common::cli::{self, ok, Run};
 use common::registry::Registry;
 

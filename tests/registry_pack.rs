@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use airlock::model::manifest::{ArchiveManifest, EvidenceRole};
 use airlock::model::Digest;
-use airlock::testkit::{ImageSpec, Layout, Platform};
+use airlock_testkit::{ImageSpec, Layout, Platform};
 use common::cli::{self, failed, ok, s, Run};
 use common::registry::{FlakyProxy, Registry, PASSWORD, USER};
 use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};

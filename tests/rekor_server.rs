@@ -4,11 +4,11 @@
 
 mod common;
 
-use airlock::rekor_server::{merkle, Log};
 use airlock::trust::{
-    attach_proof_document, verify_bundle, verify_cosign_signature, Artifact, CosignSignature,
-    RekorInclusionProof, RekorProofDocument, SignaturePolicy, TrustError, TrustRoot,
+    verify_bundle, verify_cosign_signature, Artifact, CosignSignature, RekorInclusionProof,
+    RekorProofDocument, SignaturePolicy, TrustError, TrustRoot,
 };
+use airlock_testkit::rekor_server::{merkle, Log};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use common::forge::{key, key_signer};
@@ -221,7 +221,7 @@ fn cosign_legacy_signature_with_fetched_proof_verifies() {
         .unwrap();
     let root = trust_root(&server);
     let digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-    let with = attach_proof_document(sig.clone(), &doc).unwrap();
+    let with = sig.clone().attach_proof_document(&doc).unwrap();
     let v = verify_cosign_signature(&with, digest, None, &policy, &root).unwrap();
     assert_eq!(v.log_index(), Some(1));
     // Without the proof, the policy refuses.
@@ -240,11 +240,11 @@ fn proof_document_for_another_entry_does_not_bind() {
         |index: i64, body: &Value| proof_doc(index, body, &e["integratedTime"], &other, "AA==");
     // Other entry's body under our index, and our body under the other index.
     assert!(matches!(
-        attach_proof_document(sig.clone(), &doc(0, &other["body"])),
+        sig.clone().attach_proof_document(&doc(0, &other["body"])),
         Err(TrustError::InclusionProof(_))
     ));
     assert!(matches!(
-        attach_proof_document(sig, &doc(1, &e["body"])),
+        sig.attach_proof_document(&doc(1, &e["body"])),
         Err(TrustError::InclusionProof(_))
     ));
 }
@@ -422,16 +422,16 @@ fn binary_serves_and_prints_its_trusted_root() {
             let _ = self.0.wait();
         }
     }
-    let bin = env!("CARGO_BIN_EXE_airlock-test-rekor");
+    let bin = airlock_testkit::bin_path("airlock-test-rekor");
     let tmp = tempfile::tempdir().unwrap();
     let key = tmp.path().join("log.pem");
-    assert!(std::process::Command::new(bin)
+    assert!(std::process::Command::new(&bin)
         .arg("--generate-key")
         .arg(&key)
         .status()
         .unwrap()
         .success());
-    let printed = std::process::Command::new(bin)
+    let printed = std::process::Command::new(&bin)
         .args(["--print-trusted-root", "--url", "http://127.0.0.1"])
         .arg("--key")
         .arg(&key)
@@ -440,7 +440,7 @@ fn binary_serves_and_prints_its_trusted_root() {
     assert!(printed.status.success());
     let root_json: Value = serde_json::from_slice(&printed.stdout).unwrap();
     let mut child = Kill(
-        std::process::Command::new(bin)
+        std::process::Command::new(&bin)
             .args(["--listen", "127.0.0.1:0"])
             .arg("--key")
             .arg(&key)

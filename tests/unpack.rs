@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use airlock::archive::ReadOutcome;
-use airlock::pipeline::gate::{Gate, Plan};
+use airlock::gate::{Gate, Plan};
 use airlock::pipeline::select::Selection;
 use airlock::pipeline::unpack::{unpack, UnpackRequest};
 use airlock::sink::{SinkOptions, Target};
-use airlock::testkit::{ImageSpec, Layout, Platform};
 use airlock::Error;
+use airlock_testkit::{ImageSpec, Layout, Platform};
 use indicatif::ProgressBar;
 use serde_json::Value;
 

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use airlock::testkit::{ImageSpec, Layout, Platform};
+use airlock_testkit::{ImageSpec, Layout, Platform};
 use common::forge;
 use common::site::Site;
 

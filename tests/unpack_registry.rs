@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use airlock::model::Digest;
-use airlock::testkit::{ImageSpec, Layout, Platform};
+use airlock_testkit::{ImageSpec, Layout, Platform};
 use common::forge;
 use common::registry::{have_tools, Registry, PASSWORD, USER};
 use common::site::Site;
@@ -180,7 +180,7 @@ impl Site {
 }
 
 /// An SPDX referrer of `m` (artifact manifest with `subject`).
-fn add_referrer(l: &mut Layout, m: &airlock::testkit::Descriptor) {
+fn add_referrer(l: &mut Layout, m: &airlock_testkit::Descriptor) {
     const SPDX: &str = "application/spdx+json";
     let doc = l
         .add_blob(

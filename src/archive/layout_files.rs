@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::IntegrityError;
 use crate::model::{media, Digest, ImageRecord, PlatformRecord};
 
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub use crate::model::media::REF_NAME;
 pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
 pub const AIRLOCK_REFERENCE: &str = "io.airlock.image.reference";
 

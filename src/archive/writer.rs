@@ -11,9 +11,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::{compress, layout_files, names};
 use crate::error::Error;
+use crate::model::image_set::{BlobOrigin, ImageSet, PlannedBlob};
 use crate::model::manifest::{self, LayoutRecord, ToolRecord};
 use crate::model::{media, oci, ArchiveManifest, BlobRecord, Digest};
-use crate::source::{BlobOrigin, ImageSet, PlannedBlob};
 
 #[derive(Debug, Clone)]
 pub struct WriteOptions {

@@ -4,7 +4,7 @@
 //! Weakened checks (`--insecure-ignore-tlog`, `--ignore-reference`,
 //! `--allow-downgrade`) are returned as loud warnings for the report.
 
-use crate::model::limits::read_input_file;
+use crate::error::read_input_file;
 use std::path::PathBuf;
 
 use super::args::PolicyArgs;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::report::{human, REPORT_MEDIA_TYPE};
 use super::{emit, progress};
 use crate::gate::admit::PolicyGate;
-use crate::pipeline::gate::IntegrityOnly;
+use crate::gate::IntegrityOnly;
 use crate::pipeline::select::Selection;
 use crate::pipeline::unpack::{self, UnpackReport, UnpackRequest};
 use crate::sink::{SinkOptions, Target};

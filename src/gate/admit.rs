@@ -5,9 +5,9 @@
 use std::cell::RefCell;
 
 use super::{state::PendingMark, GateConfig, GateReport};
+use super::{Gate, Plan};
 use crate::archive::ReadOutcome;
 use crate::error::Error;
-use crate::pipeline::gate::{Gate, Plan};
 
 pub struct PolicyGate {
     cfg: GateConfig,

@@ -19,19 +19,22 @@
 //! file I/O (the state directory).
 
 pub mod admit;
+mod attestations;
+mod report;
+mod signatures;
 pub mod state;
+mod verified;
+
+pub use report::{Check, GateReport, ImageVerdict, Status};
+
+pub use verified::{pass_gate, Gate, IntegrityOnly, Plan, SelectedImage, VerifiedArchive};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::model::{ArchiveEvidenceRecord, Digest, ImageRecord};
-use crate::trust::attestation::{statement, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
-use crate::trust::evidence::{self, bundle_has_inclusion_proof, Origin};
-use crate::trust::{
-    verify_bundle, verify_cosign_attestation, verify_cosign_signature, verify_provenance, Artifact,
-    HighWater, HostTrust, ProvenancePolicy, RootReport, SignaturePolicy, Signer, TrustError,
-    TrustRoot, VerifiedBundle,
-};
+use crate::trust::evidence;
+use crate::trust::{HostTrust, ProvenancePolicy, SignaturePolicy, Signer, TrustError, TrustRoot};
 
 /// Predicate type of a cosign v3 image signature (DSSE bundle referrer).
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
@@ -95,90 +98,6 @@ pub struct GateConfig {
     pub warnings: Vec<String>,
 }
 
-/// Outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pass,
-    Fail,
-    /// Not applicable or not checked (the detail says why).
-    Skip,
-}
-
-/// One line of an image's report.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Check {
-    pub name: String,
-    pub status: Status,
-    pub detail: String,
-    /// Stable failure name (`TrustError::kind`, or `rollback`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<&'static str>,
-}
-
-impl Check {
-    fn pass(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Check {
-            name: name.into(),
-            status: Status::Pass,
-            detail: detail.into(),
-            kind: None,
-        }
-    }
-    fn skip(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Check {
-            name: name.into(),
-            status: Status::Skip,
-            detail: detail.into(),
-            kind: None,
-        }
-    }
-    fn fail(name: impl Into<String>, e: &TrustError) -> Self {
-        Check {
-            name: name.into(),
-            status: Status::Fail,
-            detail: e.to_string(),
-            kind: Some(e.kind()),
-        }
-    }
-}
-
-/// The verdict on one image.
-#[derive(Debug)]
-pub struct ImageVerdict {
-    pub reference: String,
-    pub platform: String,
-    pub manifest_digest: Digest,
-    pub index_digest: Option<Digest>,
-    pub checks: Vec<Check>,
-    /// The first trust failure (exit 4), if any.
-    pub failure: Option<TrustError>,
-    /// The newest verified log position among the accepted signatures.
-    pub high_water: Option<HighWater>,
-}
-
-impl ImageVerdict {
-    /// Whether every check passed (skips allowed).
-    pub fn ok(&self) -> bool {
-        self.checks.iter().all(|c| c.status != Status::Fail)
-    }
-
-    /// `reference (platform)`, for messages.
-    pub fn label(&self) -> String {
-        format!("{} ({})", self.reference, self.platform)
-    }
-}
-
-/// A signature that passed, whatever its carrier.
-struct Accepted {
-    key: Vec<u8>,
-    /// Whether a transparency-log entry was verified for it.
-    tlog: bool,
-    log_index: Option<u64>,
-    integrated_time: Option<i64>,
-    signed_over_index: bool,
-}
-
 /// Apply `policy` to each image. Pure: no I/O; rollback is [`state`]'s job.
 pub fn evaluate(
     images: &[ImageRecord],
@@ -198,310 +117,48 @@ fn evaluate_one(
     policy: &GatePolicy,
     root: &TrustRoot,
 ) -> ImageVerdict {
-    let ev = evidence::collect(img, metadata);
-    let mut checks = Vec::new();
-    let mut failure: Option<TrustError> = None;
+    let mut ev = evidence::collect(img, metadata);
+    let mut steps = Steps::default();
     let expected_ref = (!policy.ignore_reference).then_some(img.reference.as_str());
-
-    // (1) signatures, from .sig layers and bundle referrers.
-    let mut accepted: Vec<Accepted> = Vec::new();
-    let mut first_error: Option<(Origin, TrustError)> = None;
-    let mut note_error = |o: &Origin, e: TrustError| {
-        if first_error.is_none() {
-            first_error = Some((o.clone(), e));
-        }
-    };
-    for (origin, sig) in &ev.signatures {
-        match verify_cosign_signature(
-            sig,
-            &origin.subject.to_string(),
-            expected_ref,
-            &policy.signatures,
-            root,
-        ) {
-            Ok(v) => accepted.push(Accepted {
-                key: v.signing_key().to_vec(),
-                tlog: !v.tlog_skipped(),
-                log_index: v.log_index(),
-                integrated_time: v.integrated_time(),
-                signed_over_index: Some(origin.subject) == img.index_digest,
-            }),
-            Err(e) => note_error(origin, e),
-        }
-    }
-    let mut attested: Vec<(String, VerifiedBundle)> = Vec::new();
-    let mut attestation_error: Option<(Origin, TrustError)> = None;
-    for (origin, bytes) in &ev.bundles {
-        match verify_bundle_any(bytes, origin.subject, &policy.signatures, root) {
-            Ok(v) => match bundle_kind(&v) {
-                Ok(None) => accepted.push(Accepted {
-                    key: v.signing_key().to_vec(),
-                    tlog: v.tlog_verified(),
-                    log_index: v.log_index(),
-                    integrated_time: bundle_time(&v),
-                    signed_over_index: Some(origin.subject) == img.index_digest,
-                }),
-                Ok(Some(predicate)) => attested.push((predicate, v)),
-                Err(e) => note_error(origin, e),
-            },
-            Err(e) => note_error(origin, e),
-        }
-    }
-    for (origin, e) in ev.unreadable {
-        note_error(&origin, e);
-    }
-    let threshold = policy.signatures.threshold();
-    let mut keys: Vec<&[u8]> = accepted.iter().map(|a| a.key.as_slice()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let distinct = keys.len();
-    if distinct >= threshold && distinct > 0 {
-        let over_index = accepted.iter().filter(|a| a.signed_over_index).count();
-        let mut detail = format!(
-            "{} valid signature(s) from {distinct} distinct signer(s), threshold {threshold}",
-            accepted.len()
-        );
-        if over_index > 0 {
-            detail.push_str(&format!("; {over_index} signed the index"));
-        }
-        if let Some((o, e)) = &first_error {
-            detail.push_str(&format!("; ignored invalid {o}: {e}"));
-        }
-        checks.push(Check::pass("signatures", detail));
-    } else {
-        let e = match first_error.take() {
-            Some((o, e)) if distinct == 0 => {
-                checks.push(Check {
-                    detail: format!("{o}: {e}"),
-                    ..Check::fail("signatures", &e)
-                });
-                e
-            }
-            _ if distinct == 0 => {
-                let e = TrustError::NoSignatures;
-                checks.push(Check::fail("signatures", &e));
-                e
-            }
-            _ => {
-                let e = TrustError::ThresholdNotMet {
-                    required: threshold,
-                    distinct,
-                    valid: accepted.len(),
-                };
-                checks.push(Check::fail("signatures", &e));
-                e
-            }
-        };
-        failure.get_or_insert(e);
-    }
-
-    // (2) transparency log.
-    let logged: Vec<&Accepted> = accepted.iter().filter(|a| a.tlog).collect();
-    if accepted.is_empty() {
-        checks.push(Check::skip("transparency-log", "no valid signature"));
-    } else if logged.len() == accepted.len() {
-        let detail = match logged.iter().filter_map(|a| a.log_index).max() {
-            Some(m) => format!("Rekor entry verified for every signature (newest log index {m})"),
-            None => "transparency-log entry verified for every signature".to_string(),
-        };
-        checks.push(Check::pass("transparency-log", detail));
-    } else {
-        checks.push(Check::skip(
-            "transparency-log",
-            format!(
-                "INSECURE: {} signature(s) accepted without a transparency-log entry (--insecure-ignore-tlog)",
-                accepted.len() - logged.len()
-            ),
-        ));
-    }
-
-    // (3) attestations.
-    let needs_attestations = !policy.attestation_types.is_empty() || policy.provenance.is_some();
-    if needs_attestations {
-        for (origin, att) in &ev.attestations {
-            let mut last = None;
-            let mut ok = None;
-            for signer in policy.signatures.signers() {
-                match verify_cosign_attestation(att, &origin.subject.to_string(), signer, root) {
-                    Ok(v) => {
-                        ok = Some(v);
-                        break;
-                    }
-                    Err(e) => {
-                        last.get_or_insert(e);
-                    }
-                }
-            }
-            match (ok, last) {
-                (Some(v), _) => match statement(&v) {
-                    Ok((predicate, _)) => attested.push((predicate, v)),
-                    Err(e) => {
-                        attestation_error.get_or_insert((origin.clone(), e));
-                    }
-                },
-                (None, Some(e)) => {
-                    attestation_error.get_or_insert((origin.clone(), e));
-                }
-                (None, None) => {}
-            }
-        }
-        let why_missing = |what: &str| {
-            let detail = match &attestation_error {
-                Some((o, e)) => format!("no valid {what} attestation (invalid {o}: {e})"),
-                None => format!("no {what} attestation"),
-            };
-            TrustError::MissingAttestation(detail)
-        };
-        for t in &policy.attestation_types {
-            let n = attested.iter().filter(|(p, _)| p == t).count();
-            if n > 0 {
-                checks.push(Check::pass(
-                    format!("attestation {t}"),
-                    format!("{n} valid attestation(s)"),
-                ));
-            } else {
-                let e = why_missing(t);
-                checks.push(Check::fail(format!("attestation {t}"), &e));
-                failure.get_or_insert(e);
-            }
-        }
-        if let Some(pp) = &policy.provenance {
-            let slsa: Vec<&VerifiedBundle> = attested
-                .iter()
-                .filter(|(p, _)| p == SLSA_PROVENANCE_V1 || p == SLSA_PROVENANCE_V02)
-                .map(|(_, v)| v)
-                .collect();
-            let mut result = Err(why_missing("SLSA provenance"));
-            for v in slsa {
-                match verify_provenance(v, pp) {
-                    Ok(p) => {
-                        result = Ok(p);
-                        break;
-                    }
-                    Err(e) => {
-                        if matches!(result, Err(TrustError::MissingAttestation(_))) {
-                            result = Err(e);
-                        }
-                    }
-                }
-            }
-            match result {
-                Ok(p) => checks.push(Check::pass(
-                    "provenance",
-                    format!(
-                        "{} from {} at {}",
-                        p.predicate_type(),
-                        p.source_repository().unwrap_or("?"),
-                        p.source_ref().unwrap_or("?")
-                    ),
-                )),
-                Err(e) => {
-                    checks.push(Check::fail("provenance", &e));
-                    failure.get_or_insert(e);
-                }
-            }
-        }
-    }
-
-    let high_water = if failure.is_none() {
-        let index = logged.iter().filter_map(|a| a.log_index).max();
-        let time = logged.iter().filter_map(|a| a.integrated_time).max();
-        index
-            .zip(time)
-            .map(|(log_index, integrated_time)| HighWater {
-                log_index,
-                integrated_time,
-            })
-    } else {
-        None
-    };
+    let signed = signatures::check(
+        img,
+        &mut ev,
+        expected_ref,
+        &policy.signatures,
+        root,
+        &mut steps,
+    );
+    signatures::check_tlog(&signed.accepted, &mut steps);
+    let high_water = signed.high_water();
+    attestations::check(&ev, policy, root, signed.attested, &mut steps);
+    let high_water = high_water.filter(|_| steps.failure.is_none());
     ImageVerdict {
         reference: img.reference.clone(),
         platform: img.platform.to_string(),
         manifest_digest: img.manifest_digest,
         index_digest: img.index_digest,
-        checks,
-        failure,
+        checks: steps.checks,
+        failure: steps.failure,
         high_water,
     }
 }
 
-/// Verify a bundle referrer with each signer of the policy; the first
-/// acceptance wins, else the first refusal is returned.
-fn verify_bundle_any(
-    bytes: &[u8],
-    subject: Digest,
-    policy: &SignaturePolicy,
-    root: &TrustRoot,
-) -> Result<VerifiedBundle, TrustError> {
-    if policy.requires_inclusion_proof() && !bundle_has_inclusion_proof(bytes) {
-        return Err(TrustError::MissingInclusionProof);
-    }
-    let mut first = None;
-    for signer in policy.signers() {
-        match verify_bundle(bytes, Artifact::Sha256(*subject.as_bytes()), signer, root) {
-            Ok(v) => return Ok(v),
-            Err(e) => {
-                first.get_or_insert(e);
-            }
-        }
-    }
-    Err(first.unwrap_or(TrustError::NoSignatures))
+/// The checks of one image so far, and its first trust failure.
+#[derive(Default)]
+struct Steps {
+    checks: Vec<Check>,
+    failure: Option<TrustError>,
 }
 
-/// `None` for an image signature (message signature over the digest, or a
-/// cosign v3 `sign/v1` statement), else the attestation's predicate type.
-fn bundle_kind(v: &VerifiedBundle) -> Result<Option<String>, TrustError> {
-    if v.dsse().is_none() {
-        return Ok(None);
-    }
-    let (predicate, _) = statement(v)?;
-    Ok((predicate != COSIGN_SIGN_PREDICATE).then_some(predicate))
-}
-
-/// The verified signing time of a bundle: the SET's integrated time, else
-/// the latest RFC 3161 / log timestamp.
-fn bundle_time(v: &VerifiedBundle) -> Option<i64> {
-    v.integrated_time()
-        .or_else(|| v.signed_times().iter().copied().max())
-}
-
-/// The gate's result for a whole command.
-#[derive(Debug)]
-pub struct GateReport {
-    /// Which trusted root verified the evidence, and why.
-    pub trust_root: RootReport,
-    pub images: Vec<ImageVerdict>,
-    pub warnings: Vec<String>,
-    /// Rollback marks to write when the whole command succeeds.
-    pub pending: Vec<state::PendingMark>,
-    /// Whether a rollback check refused an image (exit 5).
-    pub rolled_back: bool,
-}
-
-impl GateReport {
-    /// Take the error the command ends with, if any: a trust failure
-    /// (exit 4) outranks a rollback (exit 5). The checks keep their text.
-    pub fn take_error(&mut self) -> Option<crate::Error> {
-        for v in &mut self.images {
-            if let Some(e) = v.failure.take() {
-                return Some(crate::Error::ImageTrust {
-                    image: v.label(),
-                    source: e,
-                });
-            }
-        }
-        self.images.iter().find_map(|v| {
-            v.checks
-                .iter()
-                .find(|c| c.status == Status::Fail && c.kind == Some("rollback"))
-                .map(|c| crate::Error::Rollback(format!("image {}: {}", v.label(), c.detail)))
-        })
+impl Steps {
+    fn pass(&mut self, c: Check) {
+        self.checks.push(c);
     }
 
-    /// Whether every image passed every check.
-    pub fn ok(&self) -> bool {
-        self.images.iter().all(ImageVerdict::ok)
+    /// Record a failed check; the first failure is the image's verdict.
+    fn fail(&mut self, c: Check, e: TrustError) {
+        self.checks.push(c);
+        self.failure.get_or_insert(e);
     }
 }
 
@@ -566,11 +223,11 @@ pub fn run(
 /// the gate needs them at pack time. Only in-memory blobs: the layout
 /// source reads every manifest, config and small evidence layer into memory
 /// after checking it against its descriptor.
-pub fn metadata_of_set(set: &crate::source::ImageSet) -> BTreeMap<Digest, Vec<u8>> {
+pub fn metadata_of_set(set: &crate::model::image_set::ImageSet) -> BTreeMap<Digest, Vec<u8>> {
     set.blobs
         .iter()
         .filter_map(|(d, b)| match &b.origin {
-            crate::source::BlobOrigin::Memory(bytes) if Digest::of(bytes) == *d => {
+            crate::model::image_set::BlobOrigin::Memory(bytes) if Digest::of(bytes) == *d => {
                 Some((*d, bytes.to_vec()))
             }
             _ => None,

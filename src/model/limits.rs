@@ -38,25 +38,6 @@ pub fn read_at_most(r: impl std::io::Read, limit: u64) -> std::io::Result<Option
     Ok((buf.len() as u64 <= limit).then_some(buf))
 }
 
-/// Reads a file the user named (a key, policy, trust root, TUF metadata…),
-/// refusing one over `limit` bytes as a usage error.
-pub fn read_input_file(
-    path: &std::path::Path,
-    limit: u64,
-    what: &str,
-) -> Result<Vec<u8>, crate::error::Error> {
-    use crate::error::IoContext as _;
-    let f = std::fs::File::open(path).at(&format!("open {what}"), path)?;
-    read_at_most(f, limit)
-        .at(&format!("read {what}"), path)?
-        .ok_or_else(|| {
-            crate::error::Error::Usage(format!(
-                "{what} {} is larger than {limit} bytes",
-                path.display()
-            ))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,16 +50,5 @@ mod tests {
         );
         assert_eq!(read_at_most(&b"abcde"[..], 4).unwrap(), None);
         assert_eq!(read_at_most(&b""[..], 0).unwrap(), Some(Vec::new()));
-    }
-
-    #[test]
-    fn an_oversized_input_file_is_a_usage_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("key.pem");
-        std::fs::write(&p, [b'x'; 11]).unwrap();
-        let e = read_input_file(&p, 10, "key").unwrap_err();
-        assert!(matches!(e, crate::error::Error::Usage(_)), "{e}");
-        assert!(e.to_string().contains("key.pem"), "{e}");
-        assert_eq!(read_input_file(&p, 11, "key").unwrap().len(), 11);
     }
 }

@@ -1,4 +1,7 @@
-//! Media types airlock reads or writes.
+//! Media types and annotation keys airlock reads or writes.
+
+/// The OCI annotation that names an image in a layout's `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -6,6 +9,15 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+/// An uncompressed OCI layer (its digest is also its diff_id).
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// cosign's "simple signing" payload, the layer of a `.sig` manifest.
+pub const COSIGN_SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// A DSSE envelope, the layer of a cosign `.att` manifest.
+pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The DSSE payload type of an in-toto statement.
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 /// Media type of airlock's archive manifest (`airlock.json`).
 pub const ARCHIVE_MANIFEST: &str = "application/vnd.airlock.archive.manifest.v1+json";

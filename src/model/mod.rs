@@ -2,6 +2,7 @@
 
 pub mod digest;
 pub mod evidence;
+pub mod image_set;
 pub mod limits;
 pub mod manifest;
 pub mod media;

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::model::oci::{self, normalize_arch};
 use crate::model::{media, Digest, ImageRecord, PlatformRecord};
 
-use super::gate::{Plan, SelectedImage};
+use crate::gate::{Plan, SelectedImage};
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Default)]

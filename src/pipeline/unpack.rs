@@ -20,11 +20,11 @@ use std::sync::atomic::Ordering;
 use indicatif::ProgressBar;
 
 use super::copy;
-use super::gate::{pass_gate, Gate, Plan};
 use super::select::{self, Selection};
 use super::spool::Spool;
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
+use crate::gate::{pass_gate, Gate, Plan};
 use crate::model::Digest;
 use crate::sink::{self, Loaded, SinkOptions, Target};
 

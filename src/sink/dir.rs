@@ -17,9 +17,9 @@ use super::staging::{Staged, Staging};
 use super::{Loaded, LoadedImage, Sink};
 use crate::archive::layout_files::{CONTAINERD_NAME, REF_NAME};
 use crate::error::{Error, IoContext};
+use crate::gate::{Plan, VerifiedArchive};
 use crate::model::manifest::EvidenceRole;
 use crate::model::{media, BlobRecord};
-use crate::pipeline::gate::{Plan, VerifiedArchive};
 
 /// cosign's layout annotations (`cosign save` / `verify --local-image`).
 const KIND: &str = "kind";

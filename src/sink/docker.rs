@@ -26,8 +26,8 @@ use super::staging::{Staged, Staging};
 use super::stream;
 use super::{Loaded, LoadedImage, Sink, SinkOptions};
 use crate::error::{Error, IoContext};
+use crate::gate::{Plan, SelectedImage, VerifiedArchive};
 use crate::model::BlobRecord;
-use crate::pipeline::gate::{Plan, SelectedImage, VerifiedArchive};
 
 pub struct DockerSink {
     tool: Tool,

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::gate::{SelectedImage, VerifiedArchive};
 use crate::model::evidence::cosign_tag;
 use crate::model::{media, Digest, EvidenceRecord};
-use crate::pipeline::gate::{SelectedImage, VerifiedArchive};
 
 /// How a consumer finds a piece of evidence next to its image.
 #[derive(Debug, Clone, PartialEq, Eq)]

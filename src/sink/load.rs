@@ -6,7 +6,7 @@
 
 use super::LoadedImage;
 use crate::error::Error;
-use crate::pipeline::gate::SelectedImage;
+use crate::gate::SelectedImage;
 
 /// What to undo for one image: remove the image unless it `existed`, and put
 /// `tag` back on `previous_tag_target` (or remove it if it named nothing).

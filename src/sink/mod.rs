@@ -26,8 +26,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::gate::{Plan, VerifiedArchive};
 use crate::model::{BlobRecord, Digest};
-use crate::pipeline::gate::{Plan, VerifiedArchive};
 
 pub trait Sink {
     /// Prepare staging for this plan (e.g. check the target is usable).

@@ -10,8 +10,8 @@ use serde_json::json;
 use super::staging::Staging;
 use crate::archive::layout_files::{CONTAINERD_NAME, REF_NAME};
 use crate::error::{Error, IntegrityError};
+use crate::gate::{SelectedImage, VerifiedArchive};
 use crate::model::{media, oci, Digest};
-use crate::pipeline::gate::{SelectedImage, VerifiedArchive};
 
 /// Fails reads once the operator interrupted, so the consumer sees a broken
 /// stream (and is killed) instead of a complete one.

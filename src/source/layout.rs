@@ -13,7 +13,7 @@ use crate::model::evidence::{cosign_tag, role_for_artifact};
 use crate::model::oci::{self, DescriptorInfo};
 use crate::model::{limits, media, BlobRecord, Digest, EvidenceRecord, ImageRecord};
 
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
+use crate::model::media::REF_NAME;
 
 pub struct LayoutSource {
     root: PathBuf,

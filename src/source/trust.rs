@@ -6,16 +6,15 @@
 //! `--tuf-root FILE`) before writing, so it never carries metadata that
 //! does not chain; the receiving host checks it again from its own anchor.
 
-use crate::model::limits::read_input_file;
+use crate::error::read_input_file;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sigstore_tuf::{Metadata, Snapshot, Targets, Timestamp};
 
-use super::{BlobOrigin, PlannedBlob};
 use crate::error::{Error, IoContext as _};
-use crate::model::manifest::{ArchiveEvidenceRecord, EvidenceRole};
-use crate::model::{media, BlobRecord, Digest};
+pub use crate::model::image_set::{TrustItem, TrustMaterial};
+use crate::model::manifest::EvidenceRole;
 use crate::trust::tuf::{self, TufFiles, MAX_TUF_METADATA, TRUSTED_ROOT_TARGET};
 use crate::trust::{TrustError, TrustRoot};
 
@@ -33,80 +32,14 @@ pub struct PackTrust {
     pub tuf_root: Option<PathBuf>,
 }
 
-/// One archive-level document.
-#[derive(Debug, Clone)]
-pub struct TrustItem {
-    pub role: EvidenceRole,
-    /// File name it was published under (recorded in airlock.json).
-    pub name: String,
-    pub bytes: Arc<[u8]>,
-}
-
-impl TrustItem {
-    pub fn new(role: EvidenceRole, name: impl Into<String>, bytes: impl Into<Arc<[u8]>>) -> Self {
-        TrustItem {
-            role,
-            name: name.into(),
-            bytes: bytes.into(),
-        }
-    }
-
-    fn media_type(&self) -> &'static str {
-        if self.role == EvidenceRole::TrustRoot {
-            media::TRUSTED_ROOT
-        } else {
-            media::TUF_METADATA
-        }
-    }
-
-    pub fn digest(&self) -> Digest {
-        Digest::of(&self.bytes)
-    }
-}
-
-/// The archive-level evidence of one archive, in the order it is recorded:
-/// the trusted root, then root versions (ascending), timestamp, snapshot,
-/// targets.
-#[derive(Debug, Clone, Default)]
-pub struct TrustMaterial {
-    pub items: Vec<TrustItem>,
-}
-
-impl TrustMaterial {
-    /// Only a trusted root.
-    pub fn root_only(trusted_root: impl Into<Arc<[u8]>>) -> Self {
-        TrustMaterial {
-            items: vec![TrustItem::new(
-                EvidenceRole::TrustRoot,
-                TRUSTED_ROOT_TARGET,
-                trusted_root,
-            )],
-        }
-    }
-
-    /// The records for airlock.json's top-level `evidence`.
-    pub fn records(&self) -> Vec<ArchiveEvidenceRecord> {
-        self.items
-            .iter()
-            .map(|i| ArchiveEvidenceRecord {
-                role: i.role,
-                digest: i.digest(),
-                media_type: i.media_type().to_string(),
-                name: i.name.clone(),
-            })
-            .collect()
-    }
-
-    /// The blobs to store.
-    pub fn blobs(&self) -> impl Iterator<Item = PlannedBlob> + '_ {
-        self.items.iter().map(|i| PlannedBlob {
-            record: BlobRecord {
-                digest: i.digest(),
-                size: i.bytes.len() as u64,
-                media_type: i.media_type().to_string(),
-            },
-            origin: BlobOrigin::Memory(i.bytes.clone()),
-        })
+/// Trust material holding only a trusted root.
+fn root_only(trusted_root: impl Into<Arc<[u8]>>) -> TrustMaterial {
+    TrustMaterial {
+        items: vec![TrustItem::new(
+            EvidenceRole::TrustRoot,
+            TRUSTED_ROOT_TARGET,
+            trusted_root,
+        )],
     }
 }
 
@@ -259,7 +192,7 @@ pub fn load(req: &PackTrust, now: jiff::Timestamp) -> Result<TrustMaterial, Erro
             ));
         }
         let root = explicit.unwrap_or_else(|| TrustRoot::production_json().to_vec());
-        return Ok(TrustMaterial::root_only(root));
+        return Ok(root_only(root));
     };
     let anchor = match &req.tuf_root {
         Some(p) => {

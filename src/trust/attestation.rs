@@ -145,7 +145,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 /// In-toto statement media type (DSSE payload type).
-pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub use crate::model::media::IN_TOTO as IN_TOTO_PAYLOAD_TYPE;
 /// SLSA provenance v1 predicate type.
 pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 /// SLSA provenance v0.2 predicate type.

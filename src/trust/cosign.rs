@@ -18,7 +18,7 @@ use super::error::TrustError;
 use super::limits::{check, MAX_PAYLOAD, MAX_PEM, MAX_SIGNATURE_B64, MAX_SIGNATURE_DOCUMENT};
 use super::policy::{SignaturePolicy, Signer};
 use super::reference::same_repository;
-use super::rekor::LegacyRekorBundle;
+use super::rekor::{LegacyRekorBundle, RekorProofDocument};
 use super::root::TrustRoot;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -122,6 +122,15 @@ impl CosignSignature {
             .ok_or(TrustError::MissingTlogEntry)?;
         self.rekor_bundle = Some(rekor.with_inclusion_proof(proof));
         Ok(self)
+    }
+
+    /// Attach a stored proof document after binding it to this signature's
+    /// own SET (same log index, log ID, time and body). The proof and
+    /// checkpoint are then verified with the signature.
+    pub fn attach_proof_document(self, doc: &RekorProofDocument) -> Result<Self, TrustError> {
+        let set = self.rekor_bundle().ok_or(TrustError::MissingTlogEntry)?;
+        doc.bind(set)?;
+        self.with_inclusion_proof(doc.inclusion_proof.clone())
     }
 
     /// The simple-signing payload bytes (unverified until checked).
@@ -328,20 +337,7 @@ pub fn verify_cosign_signatures(
             }
         }
     }
-    let mut keys: Vec<&[u8]> = valid.iter().map(|v| v.signing_key.as_slice()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let distinct = keys.len();
-    if distinct == 0 {
-        return Err(first_error.unwrap_or(TrustError::NoSignatures));
-    }
-    if distinct < policy.threshold() {
-        return Err(TrustError::ThresholdNotMet {
-            required: policy.threshold(),
-            distinct,
-            valid: valid.len(),
-        });
-    }
+    policy.meet_threshold(valid.iter().map(|v| v.signing_key.as_slice()), first_error)?;
     Ok(VerifiedSignatures { signatures: valid })
 }
 

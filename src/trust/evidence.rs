@@ -204,7 +204,7 @@ fn signature(
                 && p.log_index() == index
         });
         if let Some(p) = mine {
-            s = super::rekor::attach_proof_document(s, p)?;
+            s = s.attach_proof_document(p)?;
         }
     }
     Ok(s)

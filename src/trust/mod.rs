@@ -41,8 +41,7 @@ pub use policy::{BundlePolicy, IdentityPolicy, Matcher, SignaturePolicy, Signer}
 pub use policy_file::TrustPolicy;
 pub use reference::{normalize_repository, same_repository};
 pub use rekor::{
-    attach_proof_document, LegacyRekorBundle, RekorInclusionProof, RekorProofDocument,
-    REKOR_PROOF_MEDIA_TYPE,
+    LegacyRekorBundle, RekorInclusionProof, RekorProofDocument, REKOR_PROOF_MEDIA_TYPE,
 };
 pub use rollback::{check_rollback, next_high_water, Downgrade, HighWater, RollbackDecision};
 pub use root::TrustRoot;

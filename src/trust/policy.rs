@@ -214,6 +214,35 @@ impl SignaturePolicy {
         self.threshold
     }
 
+    /// The distinct-signer threshold, the one place it is computed: given
+    /// the signing keys of every signature that verified (copies and
+    /// several signatures by one key count once), the number of distinct
+    /// signers when they meet the threshold. Otherwise `first_error` (why
+    /// the first invalid signature failed) when nothing verified at all, or
+    /// [`TrustError::NoSignatures`], or [`TrustError::ThresholdNotMet`].
+    pub fn meet_threshold<'a>(
+        &self,
+        valid_keys: impl IntoIterator<Item = &'a [u8]>,
+        first_error: Option<TrustError>,
+    ) -> Result<usize, TrustError> {
+        let mut keys: Vec<&[u8]> = valid_keys.into_iter().collect();
+        let valid = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        let distinct = keys.len();
+        if distinct == 0 {
+            return Err(first_error.unwrap_or(TrustError::NoSignatures));
+        }
+        if distinct < self.threshold {
+            return Err(TrustError::ThresholdNotMet {
+                required: self.threshold,
+                distinct,
+                valid,
+            });
+        }
+        Ok(distinct)
+    }
+
     /// Whether signatures without a Rekor entry are accepted.
     pub fn ignores_tlog(&self) -> bool {
         self.ignore_tlog

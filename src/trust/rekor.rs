@@ -310,22 +310,11 @@ impl RekorProofDocument {
 
 impl RekorInclusionProof {
     /// The inclusion proof of a stored proof document (not bound to any
-    /// signature: prefer [`attach_proof_document`]).
+    /// signature: prefer
+    /// [`super::cosign::CosignSignature::attach_proof_document`]).
     pub fn from_proof_document(json: &[u8]) -> Result<Self, TrustError> {
         Ok(RekorProofDocument::from_json(json)?.inclusion_proof)
     }
-}
-
-/// Attach a stored proof document to a cosign signature after binding it to
-/// the signature's own SET (same log index, log ID, time and body). The
-/// proof and checkpoint are then verified with the signature.
-pub fn attach_proof_document(
-    sig: super::cosign::CosignSignature,
-    doc: &RekorProofDocument,
-) -> Result<super::cosign::CosignSignature, TrustError> {
-    let set = sig.rekor_bundle().ok_or(TrustError::MissingTlogEntry)?;
-    doc.bind(set)?;
-    sig.with_inclusion_proof(doc.inclusion_proof.clone())
 }
 
 impl RekorInclusionProof {

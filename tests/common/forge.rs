@@ -4,8 +4,8 @@
 //! manifest cosign pushes under `sha256-<hex>.sig`. Shared by the tests
 //! that need evidence (the same construction as tests/forged.rs).
 
-use airlock::testkit::cosign;
 use airlock::trust::{PublicKey, Signer};
+use airlock_testkit::cosign;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
@@ -182,7 +182,7 @@ pub fn two_leaf_tree(body: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (sibling, root)
 }
 
-pub use airlock::testkit::cosign::SigLayer;
+pub use airlock_testkit::cosign::SigLayer;
 
 /// A `.sig` layer signed by `signer` over `payload(digest, reference)`,
 /// logged at `log_index` (None: no Rekor bundle annotation).
@@ -205,11 +205,11 @@ pub fn sig_layer(
     }
 }
 
-pub use airlock::testkit::cosign::SIMPLESIGNING;
+pub use airlock_testkit::cosign::SIMPLESIGNING;
 
 /// Write the cosign `.sig` manifest for `layers` into the layout and tag it
 /// `sha256-<hex>.sig` for `subject` (`sha256:<hex>`), as `cosign sign` does.
-pub fn add_sig_manifest(layout: &mut airlock::testkit::Layout, subject: &str, layers: &[SigLayer]) {
+pub fn add_sig_manifest(layout: &mut airlock_testkit::Layout, subject: &str, layers: &[SigLayer]) {
     let mut pushed = Vec::new();
     for l in layers {
         let d = layout.add_blob(SIMPLESIGNING, &l.payload).unwrap();

@@ -292,7 +292,7 @@ pub fn keyless_layer(
 /// certificate, chain and bundle annotations) and tag it
 /// `sha256-<hex>.sig` for `subject`.
 pub fn add_keyless_sig_manifest(
-    layout: &mut airlock::testkit::Layout,
+    layout: &mut airlock_testkit::Layout,
     subject: &str,
     layers: &[KeylessLayer],
 ) {

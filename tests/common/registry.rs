@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock::model::Digest;
-use airlock::testkit::cosign;
-use airlock::testkit::publish::{Publisher, RegistryTarget};
+use airlock_testkit::cosign;
+use airlock_testkit::publish::{Publisher, RegistryTarget};
 use base64::Engine as _;
 
 pub const USER: &str = "airlock";

@@ -1,11 +1,11 @@
-//! Our Rekor-compatible test server (`airlock::rekor_server`) seen from a
+//! Our Rekor-compatible test server (`airlock_testkit::rekor_server`) seen from a
 //! client: start one on a free loopback port, talk to its HTTP API, log a
 //! hashedrekord entry with a real `POST /api/v1/log/entries`, and build
 //! cosign's SET bundle (the `dev.sigstore.cosign/bundle` annotation) from
 //! the entry it returned.
 
-use airlock::rekor_server::{Log, RekorServer};
 use airlock::trust::TrustRoot;
+use airlock_testkit::rekor_server::{Log, RekorServer};
 use p256::ecdsa::SigningKey;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -102,5 +102,5 @@ pub fn only(v: &Value) -> (String, Value) {
 /// What cosign puts in the `dev.sigstore.cosign/bundle` annotation for a
 /// logged entry `e` (as the log API returns it): its SET and payload.
 pub fn set_bundle(e: &Value) -> String {
-    airlock::testkit::cosign::legacy_bundle(e).unwrap()
+    airlock_testkit::cosign::legacy_bundle(e).unwrap()
 }

@@ -47,7 +47,7 @@ impl Site {
     /// a SET at `log_index` (integrated at T0 + log_index).
     pub fn sign(
         &self,
-        l: &mut airlock::testkit::Layout,
+        l: &mut airlock_testkit::Layout,
         subject: &str,
         reference: &str,
         log_index: i64,

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock::testkit::{ImageSpec, Layout, Platform};
+use airlock_testkit::{ImageSpec, Layout, Platform};
 use p256::ecdsa::{signature::Signer as _, DerSignature, SigningKey};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::naming::{RegistryTarget, TargetName};
 use crate::error::{Error, IntegrityError};
+use crate::gate::{Plan, VerifiedArchive};
 use crate::model::{media, oci, BlobRecord, Digest};
-use crate::pipeline::gate::{Plan, VerifiedArchive};
 use crate::sink::evidence::{self, Placement};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,21 +6,15 @@ use sha2::{Digest as _, Sha256};
 
 pub type Hash = [u8; 32];
 
-/// `SHA-256(0x00 || data)`: the hash of a leaf.
+/// `SHA-256(0x00 || data)`: the hash of a leaf (sigstore-merkle's, the one
+/// the verifier uses).
 pub fn leaf_hash(data: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(data);
-    h.finalize().into()
+    sigstore_merkle::hash_leaf(data).into()
 }
 
 /// `SHA-256(0x01 || left || right)`: the hash of an interior node.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    sigstore_merkle::hash_children(&(*left).into(), &(*right).into()).into()
 }
 
 /// The largest power of two strictly smaller than `n` (`n >= 2`).

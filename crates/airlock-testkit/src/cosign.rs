@@ -8,6 +8,7 @@
 
 use std::io;
 
+use airlock::model::media;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use p256::ecdsa::{signature::RandomizedSigner as _, DerSignature, SigningKey};
@@ -15,7 +16,7 @@ use p256::pkcs8::{EncodePublicKey, LineEnding};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
-pub const SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub use airlock::model::media::COSIGN_SIMPLESIGNING as SIMPLESIGNING;
 pub const ANNOTATION_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
 pub const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";
 pub const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
@@ -169,8 +170,8 @@ pub fn sig_manifest(config: (&str, u64), layers: &[(&SigLayer, String)]) -> Vec<
         .collect();
     json!({
         "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.1, "digest": config.0},
+        "mediaType": media::OCI_MANIFEST,
+        "config": {"mediaType": media::OCI_CONFIG, "size": config.1, "digest": config.0},
         "layers": descs,
     })
     .to_string()
@@ -205,8 +206,7 @@ pub fn log_in_rekor(rekor_url: &str, layer: &SigLayer, public_pem: &str) -> io::
     legacy_bundle(entry)
 }
 
-pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
-pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+pub use airlock::model::media::{DSSE_ENVELOPE, IN_TOTO};
 pub const SLSA_PROVENANCE_02: &str = "https://slsa.dev/provenance/v0.2";
 
 /// DSSE pre-authentication encoding, the bytes a DSSE signature covers.

@@ -15,10 +15,9 @@ use oci_client::{Client, Reference, RegistryOperation};
 use serde_json::{json, Value};
 
 use super::cosign::{self, SigLayer};
-use crate::model::Digest;
+use airlock::model::Digest;
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+use airlock::model::media::{OCI_INDEX, OCI_MANIFEST};
 const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
 fn other(what: &str, e: impl std::fmt::Display) -> io::Error {

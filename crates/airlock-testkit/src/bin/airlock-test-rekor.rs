@@ -1,5 +1,5 @@
 //! A small Rekor v1-compatible transparency log for tests and demos (see
-//! `airlock::rekor_server` and docs/rekor.md). Never a production log: it
+//! `airlock_testkit::rekor_server` and docs/rekor.md). Never a production log: it
 //! keeps its entries in memory only.
 //!
 //! ```text
@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airlock::rekor_server::{Log, RekorServer};
+use airlock_testkit::rekor_server::{Log, RekorServer};
 use clap::Parser;
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{EncodePrivateKey as _, LineEnding};
@@ -49,7 +49,7 @@ struct Args {
 }
 
 fn load_key(path: &std::path::Path) -> Result<SigningKey, String> {
-    airlock::testkit::signed::load_key(path).map_err(|e| e.to_string())
+    airlock_testkit::signed::load_key(path).map_err(|e| e.to_string())
 }
 
 fn run(a: Args) -> Result<(), String> {

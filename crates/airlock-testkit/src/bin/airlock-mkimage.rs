@@ -4,9 +4,9 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airlock::testkit::publish::RegistryTarget;
-use airlock::testkit::signed::{self, PublishRequest};
-use airlock::testkit::{FileEntry, ImageSpec, Layout, Platform};
+use airlock_testkit::publish::RegistryTarget;
+use airlock_testkit::signed::{self, PublishRequest};
+use airlock_testkit::{FileEntry, ImageSpec, Layout, Platform};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

@@ -11,6 +11,7 @@
 
 pub mod cosign;
 pub mod publish;
+pub mod rekor_server;
 pub mod signed;
 
 use std::collections::BTreeSet;
@@ -22,11 +23,29 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub const MEDIA_TYPE_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub use airlock::model::media::REF_NAME as ANNOTATION_REF_NAME;
+use airlock::model::media::{OCI_CONFIG as MEDIA_TYPE_CONFIG, OCI_INDEX as MEDIA_TYPE_INDEX};
+use airlock::model::media::{OCI_LAYER as MEDIA_TYPE_LAYER, OCI_MANIFEST as MEDIA_TYPE_MANIFEST};
+
+/// The path of one of this crate's binaries (`airlock-mkimage`,
+/// `airlock-test-rekor`) built beside the running test: cargo puts test
+/// executables in `target/<profile>/deps/` and binaries in
+/// `target/<profile>/`. `cargo test --workspace` builds them; a missing one
+/// panics with the command that builds it, since a test cannot go on.
+pub fn bin_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built; run `cargo build -p airlock-testkit --bins` (make test does)",
+        path.display()
+    );
+    path
+}
 
 /// Where a file's bytes come from.
 #[derive(Debug, Clone)]

@@ -6,7 +6,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub mod copy;
-pub mod gate;
 pub mod select;
 pub mod spool;
 pub mod unpack;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::cosign::{self, SigLayer};
 use super::publish::{Publisher, RegistryTarget};
 use super::{FileEntry, ImageSpec, Layout, Platform};
-use crate::model::Digest;
+use airlock::model::Digest;
 
 /// What to publish where.
 #[derive(Debug, Clone)]

@@ -67,7 +67,7 @@ impl Gate for IntegrityOnly {
 /// [`pass_gate`] makes one.
 ///
 /// ```compile_fail
-/// use airlock::pipeline::gate::VerifiedArchive;
+/// use airlock::gate::VerifiedArchive;
 /// let v = VerifiedArchive { outcome: todo!(), plan: todo!() };
 /// ```
 #[derive(Debug)]
