@@ -21,5 +21,20 @@ for c in p256 rand_core serde_json_canonicalizer walkdir jsonschema x509-cert; d
     fail=1
   fi
 done
+# One TLS crypto provider (aws-lc-rs, which oci-client's reqwest uses).
+if grep -q "^ring v" <<<"$tree"; then
+  echo "check-deps: ring is compiled in beside aws-lc-rs; use one crypto provider" >&2
+  fail=1
+fi
+# `cargo install --path .` installs the product binary only.
+bins=$($CARGO metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+p = next(p for p in m["packages"] if p["name"] == "airlock")
+print(" ".join(sorted(t["name"] for t in p["targets"] if "bin" in t["kind"])))')
+if [ "$bins" != "airlock" ]; then
+  echo "check-deps: the airlock package ships binaries [$bins]; only airlock belongs there" >&2
+  fail=1
+fi
 [ $fail = 0 ] && echo "check-deps: the shipped crate has no test-only dependency"
 exit $fail

@@ -36,9 +36,9 @@ pub enum Command {
     /// Show what an archive holds (reads only its manifest; verifies nothing).
     Inspect(InspectArgs),
     /// Verify a Sigstore bundle for a file or digest (sigstore-conformance protocol).
-    VerifyBundle(super::verify_bundle::VerifyBundleArgs),
+    VerifyBundle(VerifyBundleArgs),
     /// Verify an archive offline, then load it into docker, podman or an OCI layout dir.
-    Unpack(super::unpack::UnpackArgs),
+    Unpack(UnpackArgs),
 }
 
 #[derive(Debug, Args)]
@@ -48,7 +48,7 @@ pub struct PackArgs {
     pub from_oci_layout: Vec<PathBuf>,
     /// Registry images and how to reach them.
     #[command(flatten)]
-    pub registry: super::registry_args::RegistryArgs,
+    pub registry: RegistryArgs,
     /// Image ref name in the layout (repeatable; default: every image).
     #[arg(long = "ref", value_name = "NAME")]
     pub refs: Vec<String>,
@@ -156,7 +156,8 @@ pub struct PolicyArgs {
     /// an archive must chain (default: the embedded Sigstore public-good TUF root).
     #[arg(long, value_name = "FILE")]
     pub tuf_root: Option<PathBuf>,
-    /// Rollback state directory (default: $XDG_DATA_HOME/airlock or ~/.local/share/airlock).
+    /// State directory: rollback marks (default: $AIRLOCK_STATE_DIR, else
+    /// $XDG_STATE_HOME/airlock, else ~/.local/state/airlock).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Accept evidence older than what this host accepted before (logged).
@@ -168,4 +169,109 @@ pub struct PolicyArgs {
 pub struct InspectArgs {
     /// The archive, or `-` for stdin.
     pub archive: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpackArgs {
+    /// The archive, or `-` for stdin (spooled to a private temp dir while verifying).
+    pub archive: PathBuf,
+    /// docker, podman, dir:PATH, registry:HOST[:PORT][/NAMESPACE], or auto
+    /// (docker if a daemon answers, else podman).
+    #[arg(long, value_name = "TARGET")]
+    pub into: String,
+    /// Image reference to unpack (repeatable; default: every image).
+    #[arg(long = "image", value_name = "NAME")]
+    pub images: Vec<String>,
+    /// os/arch[/variant] to unpack (default: this host's platform).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Name to give the image in the target (one image only; for a registry,
+    /// the repository path and tag under HOST[/NAMESPACE]).
+    #[arg(long, value_name = "REF")]
+    pub tag: Option<String>,
+    /// Verify and print what would be loaded; touch no target.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Global argument for podman, e.g. --podman-arg=--root=/srv/store (repeatable;
+    /// also AIRLOCK_PODMAN_ARGS, whitespace-separated).
+    #[arg(long = "podman-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub podman_args: Vec<String>,
+    /// Docker daemon to load into (default: DOCKER_HOST, else docker's default).
+    #[arg(long, value_name = "HOST")]
+    pub docker_host: Option<String>,
+    /// How to reach a `registry:` target (as for pack).
+    #[command(flatten)]
+    pub access: AccessArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Image references to pack from their registries (tag or digest;
+    /// `busybox` means `docker.io/library/busybox:latest`).
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// File of image references, one a line (`#` starts a comment).
+    #[arg(short = 'f', long = "image-list", value_name = "FILE")]
+    pub image_list: Vec<PathBuf>,
+    /// Take every platform of multi-platform images (no --arch/--os filter).
+    #[arg(long, conflicts_with_all = ["arch", "variant"])]
+    pub all_platforms: bool,
+    #[command(flatten)]
+    pub access: AccessArgs,
+    /// Blob download cache (default: $XDG_CACHE_HOME/airlock or ~/.cache/airlock).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Only take OCI 1.1 referrers of this artifact type (repeatable; default: all).
+    #[arg(long = "artifact-type", value_name = "TYPE")]
+    pub artifact_type: Vec<String>,
+    /// Parallel blob downloads.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+/// Transport and credentials for registries.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Registry user name (password from --password-stdin).
+    #[arg(long, requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the registry password from stdin (one line).
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// PEM file of CA certificates to trust for registries (private CA).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Speak plain HTTP to this registry, `host[:port]` as in the reference (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+}
+
+/// Arguments of `verify-bundle`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyBundleArgs {
+    /// The Sigstore bundle (v0.1–v0.3) or cosign legacy `verify-blob --bundle` file.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// PEM public key the bundle must be signed with (managed-key bundles).
+    #[arg(
+        long,
+        value_name = "PEM",
+        conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"],
+        required_unless_present = "certificate_identity"
+    )]
+    pub key: Option<PathBuf>,
+    /// Exact SAN (email or URI) of the signing certificate.
+    #[arg(long, value_name = "IDENTITY", requires = "certificate_oidc_issuer")]
+    pub certificate_identity: Option<String>,
+    /// Exact OIDC issuer of the signing certificate.
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// trusted_root.json to use instead of the embedded Sigstore public-good root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// The signed file, or its digest as `sha256:<hex>`.
+    #[arg(value_name = "FILE_OR_DIGEST")]
+    pub file_or_digest: String,
 }

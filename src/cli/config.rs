@@ -97,16 +97,21 @@ fn matcher(
     m.map(Some).map_err(|e| usage(format!("--{flag}: {e}")))
 }
 
-/// The default state directory: `$XDG_DATA_HOME/airlock`, else
-/// `$HOME/.local/share/airlock`.
-pub fn default_state_dir() -> Option<PathBuf> {
-    let non_empty = |v: std::ffi::OsString| (!v.is_empty()).then(|| PathBuf::from(v));
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").and_then(non_empty) {
-        return Some(d.join("airlock"));
+/// The one state directory (rollback marks, what unpack recorded), for
+/// every command: `--state-dir`, else `AIRLOCK_STATE_DIR`, else
+/// `$XDG_STATE_HOME/airlock`, else `~/.local/state/airlock`.
+pub fn state_dir(flag: Option<&std::path::Path>) -> Option<PathBuf> {
+    if let Some(d) = flag {
+        return Some(d.to_path_buf());
     }
-    std::env::var_os("HOME")
-        .and_then(non_empty)
-        .map(|h| h.join(".local/share/airlock"))
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(d) = env("AIRLOCK_STATE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = env("XDG_STATE_HOME") {
+        return Some(PathBuf::from(d).join("airlock"));
+    }
+    env("HOME").map(|h| PathBuf::from(h).join(".local/state/airlock"))
 }
 
 /// Validate the policy flags. `Ok(None)`: no policy flag at all (integrity
@@ -131,12 +136,9 @@ pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error
             None
         }
         For::Verify => {
-            let state_dir = match &a.state_dir {
-                Some(d) => d.clone(),
-                None => default_state_dir().ok_or_else(|| {
-                    usage("no --state-dir given and neither XDG_DATA_HOME nor HOME is set")
-                })?,
-            };
+            let state_dir = state_dir(a.state_dir.as_deref()).ok_or_else(|| {
+                usage("no --state-dir given and none of AIRLOCK_STATE_DIR, XDG_STATE_HOME, HOME is set")
+            })?;
             if a.allow_downgrade {
                 warnings.push(
                     "--allow-downgrade: evidence older than what this host accepted before is accepted (each one is logged)".into(),

@@ -1,33 +1,14 @@
-//! Registry flags: [`RegistryArgs`] for the registry source (flattened into
-//! `PackArgs`), turned into a list of references plus [`RegistryOptions`];
-//! [`AccessArgs`], how to reach a registry, shared by `pack` and
-//! `unpack --into registry:` (flattened into both).
+//! Registry flags → options: [`RegistryArgs`] (the registry source, in
+//! `PackArgs`) becomes a list of references plus [`RegistryOptions`];
+//! [`AccessArgs`] (how to reach a registry, shared by `pack` and
+//! `unpack --into registry:`) becomes [`AccessOptions`].
 
 use std::io::Read;
-use std::path::PathBuf;
 
-use clap::Args;
-
+use super::args::{AccessArgs, RegistryArgs};
 use crate::registry_client::AccessOptions;
 use crate::source::registry::{self, RegistryOptions};
 use crate::Error;
-
-/// Transport and credentials for registries.
-#[derive(Debug, Args)]
-pub struct AccessArgs {
-    /// Registry user name (password from --password-stdin).
-    #[arg(long, requires = "password_stdin")]
-    pub username: Option<String>,
-    /// Read the registry password from stdin (one line).
-    #[arg(long, requires = "username")]
-    pub password_stdin: bool,
-    /// PEM file of CA certificates to trust for registries (private CA).
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-    /// Speak plain HTTP to this registry, `host[:port]` as in the reference (repeatable).
-    #[arg(long = "insecure-registry", value_name = "HOST")]
-    pub insecure_registry: Vec<String>,
-}
 
 impl AccessArgs {
     /// The options; reads the password from stdin when asked to.
@@ -50,31 +31,6 @@ impl AccessArgs {
             || self.ca_file.is_some()
             || !self.insecure_registry.is_empty()
     }
-}
-
-#[derive(Debug, Args)]
-pub struct RegistryArgs {
-    /// Image references to pack from their registries (tag or digest;
-    /// `busybox` means `docker.io/library/busybox:latest`).
-    #[arg(value_name = "IMAGE")]
-    pub images: Vec<String>,
-    /// File of image references, one a line (`#` starts a comment).
-    #[arg(short = 'f', long = "image-list", value_name = "FILE")]
-    pub image_list: Vec<PathBuf>,
-    /// Take every platform of multi-platform images (no --arch/--os filter).
-    #[arg(long, conflicts_with_all = ["arch", "variant"])]
-    pub all_platforms: bool,
-    #[command(flatten)]
-    pub access: AccessArgs,
-    /// Blob download cache (default: $XDG_CACHE_HOME/airlock or ~/.cache/airlock).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Only take OCI 1.1 referrers of this artifact type (repeatable; default: all).
-    #[arg(long = "artifact-type", value_name = "TYPE")]
-    pub artifact_type: Vec<String>,
-    /// Parallel blob downloads.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
 }
 
 impl RegistryArgs {

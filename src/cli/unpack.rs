@@ -1,12 +1,11 @@
 //! `airlock unpack`: raw flags → request, SIGINT handler, report.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::Args;
 use serde_json::{json, Value};
 
+use super::args::UnpackArgs;
 use super::report::{human, REPORT_MEDIA_TYPE};
 use super::{emit, progress};
 use crate::gate::admit::PolicyGate;
@@ -15,53 +14,6 @@ use crate::pipeline::select::Selection;
 use crate::pipeline::unpack::{self, UnpackReport, UnpackRequest};
 use crate::sink::{SinkOptions, Target};
 use crate::Error;
-
-#[derive(Debug, Args)]
-pub struct UnpackArgs {
-    /// The archive, or `-` for stdin (spooled to a private temp dir while verifying).
-    pub archive: PathBuf,
-    /// docker, podman, dir:PATH, registry:HOST[:PORT][/NAMESPACE], or auto
-    /// (docker if a daemon answers, else podman).
-    #[arg(long, value_name = "TARGET")]
-    pub into: String,
-    /// Image reference to unpack (repeatable; default: every image).
-    #[arg(long = "image", value_name = "NAME")]
-    pub images: Vec<String>,
-    /// os/arch[/variant] to unpack (default: this host's platform).
-    #[arg(long, value_name = "PLATFORM")]
-    pub platform: Option<String>,
-    /// Name to give the image in the target (one image only; for a registry,
-    /// the repository path and tag under HOST[/NAMESPACE]).
-    #[arg(long, value_name = "REF")]
-    pub tag: Option<String>,
-    /// Verify and print what would be loaded; touch no target.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Global argument for podman, e.g. --podman-arg=--root=/srv/store (repeatable;
-    /// also AIRLOCK_PODMAN_ARGS, whitespace-separated).
-    #[arg(long = "podman-arg", value_name = "ARG", allow_hyphen_values = true)]
-    pub podman_args: Vec<String>,
-    /// Docker daemon to load into (default: DOCKER_HOST, else docker's default).
-    #[arg(long, value_name = "HOST")]
-    pub docker_host: Option<String>,
-    /// How to reach a `registry:` target (as for pack).
-    #[command(flatten)]
-    pub access: super::registry_args::AccessArgs,
-    #[command(flatten)]
-    pub policy: super::args::PolicyArgs,
-}
-
-/// `AIRLOCK_STATE_DIR`, else `$XDG_STATE_HOME/airlock`, else `~/.local/state/airlock`.
-pub fn state_dir() -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    if let Some(d) = env("AIRLOCK_STATE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = env("XDG_STATE_HOME") {
-        return Some(PathBuf::from(d).join("airlock"));
-    }
-    env("HOME").map(|h| PathBuf::from(h).join(".local/state/airlock"))
-}
 
 /// SIGINT sets the flag; the pipeline checks it between blobs and while
 /// streaming into a target, then aborts and cleans up (exit 130). A second
@@ -109,7 +61,7 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
         sink: SinkOptions {
             podman_args,
             docker_host: a.docker_host,
-            state_dir: a.policy.state_dir.clone().or_else(state_dir),
+            state_dir: super::config::state_dir(a.policy.state_dir.as_deref()),
             stop: interrupt_flag(),
             registry,
         },

@@ -11,39 +11,13 @@
 
 use crate::error::{Error, IoContext as _};
 use crate::trust::{self, Artifact, IdentityPolicy, PublicKey, Signer, TrustRoot};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Artifacts up to this size are read into memory (needed for Ed25519
 /// message signatures); larger ones are hashed while streaming.
 const MAX_IN_MEMORY_ARTIFACT: u64 = 64 * 1024 * 1024;
 
-/// Arguments of `verify-bundle`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct VerifyBundleArgs {
-    /// The Sigstore bundle (v0.1–v0.3) or cosign legacy `verify-blob --bundle` file.
-    #[arg(long, value_name = "FILE")]
-    pub bundle: PathBuf,
-    /// PEM public key the bundle must be signed with (managed-key bundles).
-    #[arg(
-        long,
-        value_name = "PEM",
-        conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"],
-        required_unless_present = "certificate_identity"
-    )]
-    pub key: Option<PathBuf>,
-    /// Exact SAN (email or URI) of the signing certificate.
-    #[arg(long, value_name = "IDENTITY", requires = "certificate_oidc_issuer")]
-    pub certificate_identity: Option<String>,
-    /// Exact OIDC issuer of the signing certificate.
-    #[arg(long, value_name = "URL", requires = "certificate_identity")]
-    pub certificate_oidc_issuer: Option<String>,
-    /// trusted_root.json to use instead of the embedded Sigstore public-good root.
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
-    /// The signed file, or its digest as `sha256:<hex>`.
-    #[arg(value_name = "FILE_OR_DIGEST")]
-    pub file_or_digest: String,
-}
+pub use super::args::VerifyBundleArgs;
 
 /// Run `verify-bundle`.
 pub fn run(args: VerifyBundleArgs) -> Result<(), Error> {

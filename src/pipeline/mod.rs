@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub mod copy;
+pub mod pack;
 pub mod select;
 pub mod spool;
 pub mod unpack;

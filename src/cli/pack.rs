@@ -1,0 +1,67 @@
+//! `airlock pack`: flags → [`pipeline::pack::run`] → report.
+
+use super::args::PackArgs;
+use super::{config, emit, progress, report};
+use crate::error::Error;
+use crate::pipeline::pack::{PackOutcome, PackSteps};
+use crate::pipeline::{self, PackRequest};
+use crate::source::PlatformFilter;
+
+pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<(), Error> {
+    // The policy is validated before any source is read.
+    let gate_cfg = config::gate_config(&a.policy, config::For::Pack)?;
+    let (images, registry) = a.registry.resolve(quiet)?;
+    let all = a.registry.all_platforms;
+    let req = PackRequest {
+        layouts: a.from_oci_layout,
+        refs: a.refs,
+        images,
+        registry,
+        platforms: PlatformFilter {
+            architectures: a.arch,
+            os: (!all).then_some(a.os),
+            variant: a.variant,
+        },
+        output: a.out,
+        zstd: a.zstd,
+        trust: crate::source::trust::PackTrust {
+            trusted_root: a.policy.trusted_root.clone(),
+            tuf_metadata: a.tuf_metadata,
+            tuf_root: a.policy.tuf_root.clone(),
+        },
+    };
+    let steps = PackSteps {
+        no_rekor: a.no_rekor,
+        rekor_url: &a.rekor_url,
+        gate: gate_cfg.as_ref(),
+        no_verify: a.no_verify,
+    };
+    let bar = progress::bytes(None, "pack", quiet);
+    let outcome = pipeline::pack::run(&req, &steps, &bar);
+    bar.finish_and_clear();
+    match outcome? {
+        PackOutcome::Refused(r) => {
+            super::warn("pack", &r.warnings);
+            *reported = json;
+            emit(
+                json,
+                report::pack_refused_json(&r.gate, &r.error),
+                report::pack_refused_text(&r.gate),
+            )?;
+            Err(r.error)
+        }
+        PackOutcome::Written(p) => {
+            for n in &p.notes {
+                eprintln!("airlock pack: {n}");
+            }
+            super::warn("pack", &p.warnings);
+            let mut v = report::pack_json(&p.result, &p.warnings);
+            let mut text = report::pack_text(&p.result);
+            if let Some(g) = &p.gate {
+                v["trust"] = report::gate_json(g);
+                text.push_str(&report::gate_text(g));
+            }
+            emit(json, v, text)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `airlock pack`, step by step: sources → Rekor proofs → gate → writer.
+//! Returns what happened (warnings included); the CLI prints and reports.
+
+use indicatif::ProgressBar;
+
+use super::{PackRequest, PackResult};
+use crate::error::Error;
+use crate::gate::{self, GateConfig, GateReport};
+use crate::model::image_set::ImageSet;
+use crate::source::rekor;
+
+/// How pack treats transparency-log proofs and the policy.
+#[derive(Debug)]
+pub struct PackSteps<'a> {
+    /// `--no-rekor`: record that inclusion proofs were not fetched.
+    pub no_rekor: bool,
+    /// Where inclusion proofs are fetched from.
+    pub rekor_url: &'a str,
+    /// The validated policy; `None`: integrity only.
+    pub gate: Option<&'a GateConfig>,
+    /// `--no-verify`: carry the policy's evidence without checking it.
+    pub no_verify: bool,
+}
+
+/// A written archive and what was learnt on the way.
+#[derive(Debug)]
+pub struct Packed {
+    pub result: PackResult,
+    /// The policy's verdicts; `None` without a policy or with `--no-verify`.
+    pub gate: Option<GateReport>,
+    /// Loud notes for the operator, one per fact (the CLI may aggregate).
+    pub warnings: Vec<String>,
+    /// Informational lines (e.g. how many proofs were stored).
+    pub notes: Vec<String>,
+}
+
+/// The policy refused an image, so nothing was written.
+#[derive(Debug)]
+pub struct Refused {
+    pub gate: GateReport,
+    pub error: Error,
+    pub warnings: Vec<String>,
+}
+
+/// What pack did: wrote an archive, or refused it on the policy.
+#[derive(Debug)]
+pub enum PackOutcome {
+    Written(Box<Packed>),
+    Refused(Box<Refused>),
+}
+
+/// Run every step of pack. `progress` is sized once the sources are
+/// resolved (the total of the blobs to write).
+pub fn run(
+    req: &PackRequest,
+    steps: &PackSteps,
+    progress: &ProgressBar,
+) -> Result<PackOutcome, Error> {
+    let mut set = super::resolve(req)?;
+    let mut warnings: Vec<String> = set
+        .images
+        .iter()
+        .filter(|i| i.evidence.is_empty())
+        .map(|i| {
+            format!(
+                "{} ({}): no signatures or other evidence found; the archive records none",
+                i.reference, i.platform
+            )
+        })
+        .collect();
+    let mut notes = Vec::new();
+    rekor_step(&mut set, steps, &mut warnings, &mut notes)?;
+    let gate = match steps.gate {
+        Some(_) if steps.no_verify => {
+            warnings.push(
+                "--no-verify: the policy was NOT checked; the archive may hold unsigned or untrusted images"
+                    .into(),
+            );
+            None
+        }
+        Some(cfg) => {
+            let mut g = check_policy(&set, cfg)?;
+            warnings.append(&mut g.warnings.clone());
+            if let Some(error) = g.take_error() {
+                return Ok(PackOutcome::Refused(Box::new(Refused {
+                    gate: g,
+                    error,
+                    warnings,
+                })));
+            }
+            Some(g)
+        }
+        None => {
+            warnings.push("no policy given, so no signature was checked (integrity only)".into());
+            None
+        }
+    };
+    progress.set_length(set.blobs.values().map(|b| b.record.size).sum());
+    let result = super::pack(req, &set, progress)?;
+    Ok(PackOutcome::Written(Box::new(Packed {
+        result,
+        gate,
+        warnings,
+        notes,
+    })))
+}
+
+/// Fetch (or, with `--no-rekor`, record the omission of) the Rekor
+/// inclusion proofs of signatures that carry only a SET.
+fn rekor_step(
+    set: &mut ImageSet,
+    steps: &PackSteps,
+    warnings: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    if steps.no_rekor {
+        let s = rekor::omit_rekor_proofs(set)?;
+        if s.signatures > 0 {
+            warnings.push(format!(
+                "--no-rekor: {} signature(s) carry only a SET; their inclusion proofs were not fetched",
+                s.signatures
+            ));
+        }
+        return Ok(());
+    }
+    let client = rekor::RekorClient::new(steps.rekor_url)?;
+    let s = rekor::attach_rekor_proofs(set, &client)?;
+    if s.proofs > 0 {
+        notes.push(format!(
+            "stored {} Rekor inclusion proof(s) from {}",
+            s.proofs,
+            client.url()
+        ));
+    }
+    Ok(())
+}
+
+/// The pack-time gate: the policy over the resolved images, with the
+/// evidence and trust material they will carry.
+fn check_policy(set: &ImageSet, cfg: &GateConfig) -> Result<GateReport, Error> {
+    let metadata = gate::metadata_of_set(set);
+    let evidence = set.trust.as_ref().map(|t| t.records()).unwrap_or_default();
+    gate::run(&set.images, &metadata, &evidence, cfg)
+}
