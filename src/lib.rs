@@ -1,9 +1,12 @@
 //! airlock: move signed container images into air-gapped sites and prove,
 //! offline, that what arrives is exactly what the publisher signed.
 //!
-//! Data path, one module per arrow:
-//! `source` (OCI layout) → `archive::writer` → tar/zstd → `archive::reader`
-//! → `trust` → `sink`. `pipeline` composes them into the commands.
+//! Data path, one module per arrow (docs/architecture.md):
+//! `source` (registry, OCI layout) → `archive::writer` → tar/zstd →
+//! `archive::reader` → `gate` (with `trust`) → `sink`. `pipeline` composes
+//! them into the commands; `cli` parses and reports. Modules import only
+//! the layers below them: `model` → `trust` → `error` → `archive` →
+//! `registry_client` → `source` → `gate` → `sink` → `pipeline` → `cli`.
 #![forbid(unsafe_code)]
 
 pub mod archive;
