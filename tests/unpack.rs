@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use airlock::pipeline::unpack::{unpack, UnpackRequest};
 use airlock::sink::{SinkOptions, Target};
 use airlock::Error;
 use airlock_testkit::{ImageSpec, Layout, Platform};
+use common::cli::{self, Run};
 use indicatif::ProgressBar;
 use serde_json::Value;
 
@@ -74,25 +75,23 @@ fn tampered(archive: &Path) -> PathBuf {
     out
 }
 
-fn airlock(args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>) -> Output {
-    let mut c = Command::new(common::airlock_bin());
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
+/// `airlock ARGS…` through the shared harness (private HOME and XDG
+/// directories), with `env` set and `stdin` (a file) as its stdin.
+fn airlock(args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>) -> Run {
+    let a = cli::airlock(args).envs(env);
+    match stdin {
+        Some(p) => a.stdin_file(p),
+        None => a,
     }
-    c.stdin(match stdin {
-        Some(p) => Stdio::from(std::fs::File::open(p).unwrap()),
-        None => Stdio::null(),
-    });
-    c.output().unwrap()
+    .run()
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
+fn code(o: &Run) -> i32 {
+    o.code
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn stderr(o: &Run) -> String {
+    o.stderr.clone()
 }
 
 /// Whether a host tool is installed; missing fails under CI, skips otherwise.
@@ -140,7 +139,7 @@ fn dir_target_round_trips_digests() {
         None,
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report: Value = o.json();
     assert_eq!(report["loaded"][0]["manifestDigest"], manifest.as_str());
     let index: Value =
         serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
@@ -256,7 +255,7 @@ fn dry_run_verifies_and_touches_nothing() {
         None,
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains(&manifest));
+    assert!(o.stdout.contains(&manifest));
     assert!(!out.exists());
     let bad = tampered(&archive);
     let o = airlock(
@@ -296,12 +295,12 @@ fn platform_defaults_to_the_host_and_can_be_chosen() {
     };
     let o = run(&[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = o.json();
     assert_eq!(v["images"].as_array().unwrap().len(), 1);
     assert_eq!(v["images"][0]["platform"], "linux/amd64");
     let o = run(&["--platform", "linux/arm64"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = o.json();
     assert_eq!(v["images"][0]["platform"], "linux/arm64/v8");
     let o = run(&["--platform", "linux/s390x"]);
     assert_eq!(code(&o), 2);
@@ -475,7 +474,7 @@ fn podman_target_loads_checks_and_refuses() {
         p.podman(&["image", "inspect", "--format", "{{.Digest}}", REF]),
         manifest
     );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = o.json();
     assert_eq!(v["loaded"][0]["targetDigest"], manifest.as_str());
 
     // stdin, with --tag.
@@ -681,7 +680,7 @@ fn docker_target_loads_checks_and_refuses() {
             .1,
         config
     );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = o.json();
     let record = v["loaded"][0]["recordFile"].as_str().unwrap();
     let rec: Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
     assert_eq!(rec["manifestDigest"], manifest.as_str());
@@ -731,27 +730,18 @@ fn sigint_while_reading_stdin_exits_130_and_leaves_nothing() {
     let (archive, _, _) = packed(tmp.path(), REF, 30, &["amd64"]);
     let bytes = std::fs::read(&archive).unwrap();
     let out = tmp.path().join("out");
-    let mut child = Command::new(common::airlock_bin())
-        .args(["unpack", "-", "--into", &format!("dir:{}", out.display())])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut run =
+        cli::airlock(["unpack", "-", "--into", &format!("dir:{}", out.display())]).spawn();
+    let mut stdin = run.stdin().unwrap();
     use std::io::Write as _;
     stdin.write_all(&bytes[..bytes.len() / 3]).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    run.signal("INT");
     std::thread::sleep(std::time::Duration::from_millis(100));
     // More input wakes the blocked read; the rest may hit a closed pipe.
     let _ = stdin.write_all(&bytes[bytes.len() / 3..]);
     drop(stdin);
-    let o = child.wait_with_output().unwrap();
+    let o = run.wait();
     assert_eq!(code(&o), 130, "{}", stderr(&o));
     assert!(!out.exists());
     assert!(leftovers(tmp.path()).is_empty());
@@ -767,8 +757,7 @@ fn unpack_into_dir_opens_no_socket() {
     let (archive, _, _) = packed(tmp.path(), REF, 31, &["amd64"]);
     let out = tmp.path().join("out");
     let into = format!("dir:{}", out.display());
-    let (code, calls) = common::trace::traced(
-        common::airlock_bin(),
+    let (code, calls) = common::trace::traced_airlock(
         &["unpack", archive.to_str().unwrap(), "--into", &into],
         &tmp.path().join("trace"),
     )
