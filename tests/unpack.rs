@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use airlock::archive::ReadOutcome;
 use airlock::gate::{Gate, Plan};
@@ -571,16 +572,16 @@ impl Dockerd {
             .spawn()
             .unwrap();
         let d = Dockerd { dir, child, host };
-        for _ in 0..120 {
-            if d.docker(&["version", "--format", "{{.Server.Version}}"]).0 {
-                return Some(d);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !d.docker(&["version", "--format", "{{.Server.Version}}"]).0 {
+            assert!(
+                Instant::now() < deadline,
+                "dockerd did not answer within 30 s: {}",
+                std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(250));
         }
-        panic!(
-            "dockerd did not come up: {}",
-            std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
-        );
+        Some(d)
     }
 
     fn docker(&self, args: &[&str]) -> (bool, String) {
@@ -604,11 +605,11 @@ impl Drop for Dockerd {
     fn drop(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..60 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
+        // Until it has exited, for at most 15 s (then SIGKILL); no panic
+        // here, this runs while unwinding too.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !matches!(self.child.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -724,27 +725,75 @@ fn docker_target_loads_checks_and_refuses() {
     assert!(archive.exists());
 }
 
+/// The spool file (`airlock-spool-*/archive`) of an unpack from stdin
+/// whose temporary directory is `tmpdir`, once it exists.
+fn spool_file(tmpdir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(tmpdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("airlock-spool-"))
+        })
+        .map(|d| d.join("archive"))
+        .find(|f| f.is_file())
+}
+
 #[test]
 fn sigint_while_reading_stdin_exits_130_and_leaves_nothing() {
+    use std::io::Write as _;
     let tmp = tempfile::tempdir().unwrap();
     let (archive, _, _) = packed(tmp.path(), REF, 30, &["amd64"]);
     let bytes = std::fs::read(&archive).unwrap();
     let out = tmp.path().join("out");
-    let mut run =
-        cli::airlock(["unpack", "-", "--into", &format!("dir:{}", out.display())]).spawn();
+    // Its own TMPDIR, so the spool it creates is seen here and its removal
+    // checked.
+    let tmpdir = tmp.path().join("tmpdir");
+    std::fs::create_dir(&tmpdir).unwrap();
+    let mut run = cli::airlock(["unpack", "-", "--into", &format!("dir:{}", out.display())])
+        .env("TMPDIR", &tmpdir)
+        .spawn();
     let mut stdin = run.stdin().unwrap();
-    use std::io::Write as _;
-    stdin.write_all(&bytes[..bytes.len() / 3]).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // A third of the archive (more than a pipe holds, so returning means
+    // airlock is reading), then wait until it is spooling: the SIGINT
+    // handler is installed before the spool is created.
+    let third = bytes.len() / 3;
+    assert!(third > 65_536, "the first part must not fit in the pipe");
+    stdin.write_all(&bytes[..third]).unwrap();
+    cli::wait_until(Duration::from_secs(30), "airlock spools stdin", || {
+        spool_file(&tmpdir).is_some()
+    });
     run.signal("INT");
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    // More input wakes the blocked read; the rest may hit a closed pipe.
-    let _ = stdin.write_all(&bytes[bytes.len() / 3..]);
+    // The flag is seen on airlock's next read of stdin. Feed the rest in
+    // small pieces (each wakes a blocked read) until it exits; stdin is
+    // closed only after the last piece (an EOF earlier would stop it for a
+    // truncated archive instead). Should it ignore the signal, it reads
+    // the whole archive and exits 0.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rest = bytes[third..].chunks(256);
+    let mut stdin = Some(stdin);
+    while !run.exited() {
+        assert!(
+            Instant::now() < deadline,
+            "airlock did not exit within 30 s of SIGINT"
+        );
+        match rest.next() {
+            // Fails once airlock has exited and closed the pipe.
+            Some(piece) => drop(stdin.as_mut().map(|w| w.write_all(piece))),
+            None => drop(stdin.take()),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     drop(stdin);
     let o = run.wait();
     assert_eq!(code(&o), 130, "{}", stderr(&o));
     assert!(!out.exists());
     assert!(leftovers(tmp.path()).is_empty());
+    assert_eq!(
+        std::fs::read_dir(&tmpdir).unwrap().count(),
+        0,
+        "the spool is removed"
+    );
 }
 
 /// `unpack --into dir:` opens no socket (traced with strace, like verify).

@@ -12,6 +12,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -42,6 +43,19 @@ pub fn private_env(cmd: &mut Command, home: &Path) {
     cmd.env("HOME", home);
     for key in XDG_DIRS {
         cmd.env(key, home);
+    }
+}
+
+/// Polls `done` every 20 ms until it holds; panics naming `what` when it
+/// does not within `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
