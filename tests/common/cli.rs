@@ -282,6 +282,30 @@ impl From<std::process::Output> for Run {
     }
 }
 
+/// The checks of a text report (`verify`, `unpack`), in order: each
+/// image's `      ✓ name: detail` lines as (mark, name, detail), the mark
+/// one of ✓ (pass), ✗ (fail), – (not checked).
+pub fn report_checks(r: &Run) -> Vec<(char, String, String)> {
+    r.stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("      "))
+        .filter_map(|l| {
+            let mut chars = l.chars();
+            let mark = chars.next().filter(|c| "✓✗–".contains(*c))?;
+            let (name, detail) = chars.as_str().strip_prefix(' ')?.split_once(": ")?;
+            Some((mark, name.to_string(), detail.to_string()))
+        })
+        .collect()
+}
+
+/// The (mark, name) of each check of a text report, in order.
+pub fn report_marks(r: &Run) -> Vec<(char, String)> {
+    report_checks(r)
+        .into_iter()
+        .map(|(mark, name, _)| (mark, name))
+        .collect()
+}
+
 /// `airlock ARGS…`, run.
 pub fn run(args: &[&str]) -> Run {
     airlock(args).run()
