@@ -295,3 +295,103 @@ fn multiarch_platform_selection() {
     let v = pack(&dir, &all, &["--output", "json"]).json();
     assert_eq!(v["images"].as_array().unwrap().len(), 2);
 }
+
+/// The files under `dir`, relative to it, sorted (none when it is missing).
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
+        .collect();
+    v.sort();
+    v
+}
+
+/// One default state directory for every command: with no `--state-dir`,
+/// `verify` and `unpack` both keep their rollback marks in
+/// `$AIRLOCK_STATE_DIR`, else in `$XDG_STATE_HOME/airlock`, the same file
+/// for the same image, and nothing under `$XDG_DATA_HOME`.
+#[test]
+fn verify_and_unpack_share_the_default_state_directory() {
+    use airlock_testkit::{ImageSpec, Layout, Platform};
+    let site = common::site::Site::new();
+    let reference = "registry.example.org/team/app:1.0";
+    let mut l = Layout::create(site.path("layout")).unwrap();
+    let layer = l.add_random_layer(40_000, 1).unwrap();
+    let m = l
+        .add_image(&ImageSpec::new(Platform::linux("amd64")), &[layer])
+        .unwrap();
+    l.tag(reference, &m);
+    site.sign(&mut l, &m.digest, reference, 10);
+    let layout = l.finish().unwrap();
+    let archive = site.path("a.tar");
+    ok(&pack(&layout, &archive, &["--no-rekor", "--arch", "amd64"]));
+
+    let policy = ["--key", s(&site.key), "--trusted-root", s(&site.root)];
+    let commands: [(&str, Vec<String>); 2] = [
+        ("verify", vec![]),
+        (
+            "unpack",
+            vec![
+                "--into".into(),
+                format!("dir:{}", site.path("out").display()),
+            ],
+        ),
+    ];
+    let mut marks = Vec::new();
+    for (with_env, expected) in [
+        (true, "AIRLOCK_STATE_DIR"),
+        (false, "XDG_STATE_HOME/airlock"),
+    ] {
+        for (command, extra) in &commands {
+            let _ = std::fs::remove_dir_all(site.path("out"));
+            let home = tempfile::tempdir().unwrap();
+            let dir = |n: &str| {
+                let d = home.path().join(n);
+                std::fs::create_dir_all(&d).unwrap();
+                d
+            };
+            let (state, xdg_state, xdg_data) = (
+                dir("AIRLOCK_STATE_DIR"),
+                dir("XDG_STATE_HOME"),
+                dir("XDG_DATA_HOME"),
+            );
+            let mut run = cli::airlock([*command, s(&archive)])
+                .args(extra)
+                .args(policy)
+                .env("XDG_STATE_HOME", &xdg_state)
+                .env("XDG_DATA_HOME", &xdg_data);
+            if with_env {
+                run = run.env("AIRLOCK_STATE_DIR", &state);
+            }
+            let what = format!("{command} (state expected in ${expected})");
+            ok(&run.run());
+            let in_expected = if with_env {
+                files_under(&state)
+            } else {
+                files_under(&xdg_state.join("airlock"))
+            };
+            let everything: Vec<_> = files_under(home.path());
+            assert_eq!(
+                in_expected.len(),
+                1,
+                "{what}: one rollback mark; written: {everything:?}"
+            );
+            assert_eq!(
+                everything.len(),
+                1,
+                "{what}: nothing written anywhere else, e.g. $XDG_DATA_HOME: {everything:?}"
+            );
+            assert!(files_under(&xdg_data).is_empty(), "{what}: {everything:?}");
+            marks.push((what, in_expected));
+        }
+    }
+    for (what, files) in &marks {
+        assert_eq!(
+            files, &marks[0].1,
+            "{what}: the same mark file as {}",
+            marks[0].0
+        );
+    }
+}

@@ -3,8 +3,10 @@
 
 mod common;
 
+use std::ffi::OsString;
 use std::path::Path;
-use std::process::Command;
+
+use common::cli;
 
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -13,37 +15,40 @@ const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 fn run_case(conformance: &Path, name: &str) -> (i32, String) {
     let dir = conformance.join(name);
     assert!(dir.is_dir(), "conformance case {name} is missing");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
-    cmd.arg("verify-bundle")
-        .arg("--bundle")
-        .arg(dir.join("bundle.sigstore.json"));
+    let mut args: Vec<OsString> = vec![
+        "verify-bundle".into(),
+        "--bundle".into(),
+        dir.join("bundle.sigstore.json").into(),
+    ];
     if dir.join("key.pub").is_file() {
-        cmd.arg("--key").arg(dir.join("key.pub"));
+        args.extend(["--key".into(), dir.join("key.pub").into()]);
     } else {
         let read = |f: &str, default: &str| {
             std::fs::read_to_string(dir.join(f))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| default.to_string())
         };
-        cmd.arg("--certificate-identity")
-            .arg(read("identity", DEFAULT_IDENTITY))
-            .arg("--certificate-oidc-issuer")
-            .arg(read("issuer", DEFAULT_ISSUER));
+        args.extend([
+            "--certificate-identity".into(),
+            read("identity", DEFAULT_IDENTITY).into(),
+            "--certificate-oidc-issuer".into(),
+            read("issuer", DEFAULT_ISSUER).into(),
+        ]);
     }
     if dir.join("trusted_root.json").is_file() {
-        cmd.arg("--trusted-root").arg(dir.join("trusted_root.json"));
+        args.extend([
+            "--trusted-root".into(),
+            dir.join("trusted_root.json").into(),
+        ]);
     }
     let artifact = if dir.join("artifact").is_file() {
         dir.join("artifact")
     } else {
         conformance.join("a.txt")
     };
-    cmd.arg(artifact);
-    let out = cmd.output().expect("run airlock");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    args.push(artifact.into());
+    let out = cli::airlock(args).run();
+    (out.code, out.stderr)
 }
 
 fn check(name: &str) {
@@ -113,21 +118,13 @@ fn digest_form_of_artifact_verifies() {
     let digest = hex::encode(sha2::Sha256::digest(
         std::fs::read(conf.join("a.txt")).unwrap(),
     ));
-    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .arg("verify-bundle")
-        .arg("--bundle")
+    let out = cli::airlock(["verify-bundle", "--bundle"])
         .arg(conf.join("happy-path-v0.3/bundle.sigstore.json"))
         .args(["--certificate-identity", DEFAULT_IDENTITY])
         .args(["--certificate-oidc-issuer", DEFAULT_ISSUER])
         .arg(format!("sha256:{digest}"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 /// Wrong identity on a valid bundle: exit 4, not 0.
@@ -135,9 +132,7 @@ fn digest_form_of_artifact_verifies() {
 fn cli_identity_mismatch_exits_4() {
     let fx = fixtures_or_skip!();
     let conf = fx.join("conformance");
-    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .arg("verify-bundle")
-        .arg("--bundle")
+    let out = cli::airlock(["verify-bundle", "--bundle"])
         .arg(conf.join("happy-path-v0.3/bundle.sigstore.json"))
         .args([
             "--certificate-identity",
@@ -145,18 +140,14 @@ fn cli_identity_mismatch_exits_4() {
         ])
         .args(["--certificate-oidc-issuer", DEFAULT_ISSUER])
         .arg(conf.join("a.txt"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("identity"));
+        .run();
+    assert_eq!(out.code, 4);
+    assert!(out.stderr.contains("identity"));
 }
 
 /// Missing policy is a usage error (exit 2).
 #[test]
 fn cli_without_policy_is_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["verify-bundle", "--bundle", "x.json", "a.txt"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = cli::run(&["verify-bundle", "--bundle", "x.json", "a.txt"]);
+    assert_eq!(out.code, 2);
 }

@@ -12,9 +12,16 @@ fn demo_script_runs_end_to_end() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let o = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"))
-        .env("AIRLOCK", env!("CARGO_BIN_EXE_airlock"))
+    let mut cmd = Command::new("bash");
+    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh"));
+    // The airlock runs of the script get the harness's private environment
+    // (throwaway HOME and XDG directories, no inherited AIRLOCK_* or
+    // registry credentials); the script sets its own state and cache dirs.
+    let home = out.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    common::cli::private_env(&mut cmd, &home);
+    let o = cmd
+        .env("AIRLOCK", common::airlock_bin())
         .env("MKIMAGE", airlock_testkit::bin_path("airlock-mkimage"))
         .env("REKOR", airlock_testkit::bin_path("airlock-test-rekor"))
         .env("DEMO_OUT", out.path().join("demo"))

@@ -729,18 +729,118 @@ fn verify_with_policy_opens_no_socket() {
     common::trace::assert_offline(&args, 0, &w.path("trace.txt"), "verify");
 }
 
+/// The text report: a verdict line, the trust root used, the image with
+/// its digest, and one ✓/✗/– line per check, failures explained.
 #[test]
-#[ignore = "prints a sample report; run with --ignored --nocapture"]
 fn show_reports() {
+    use common::cli::{report_checks, report_marks};
     let w = World::new();
     let a = w.signed_archive("show", 10, T0);
-    for r in [
-        w.verify_key(&a, &[]),
-        w.verify(&a, &["--key", s(&w.other_key())]),
-        w.verify_key(&a, &["--allow-downgrade", "--attestation-type", "spdx"]),
-    ] {
-        println!("exit {}\n{}{}", r.code, r.stdout, r.stderr);
-    }
+    let trust_root = format!(
+        "  trust root: this host's root (--trusted-root {})",
+        w.root.display()
+    );
+    let image = format!("{REF} linux/amd64 sha256:");
+    let marks = |v: &[(char, &str)]| -> Vec<(char, String)> {
+        v.iter().map(|(c, n)| (*c, n.to_string())).collect()
+    };
+
+    // Accepted.
+    let r = w.verify_key(&a, &[]);
+    assert_code(&r, 0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("OK archive sha256:"), "{}", r.stdout);
+    assert!(lines[0].ends_with("integrity ✓, trust ✓"), "{}", r.stdout);
+    assert!(lines[1].starts_with(&trust_root), "{}", r.stdout);
+    assert!(
+        lines[2].starts_with(&format!("  ✓ {image}")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        report_marks(&r),
+        marks(&[
+            ('✓', "signatures"),
+            ('✓', "transparency-log"),
+            ('✓', "rollback")
+        ]),
+        "{}",
+        r.stdout
+    );
+    let checks = report_checks(&r);
+    assert!(checks[0].2.contains("1 valid signature(s)"), "{checks:?}");
+    assert!(checks[1].2.contains("log index 10"), "{checks:?}");
+    assert!(
+        checks[2]
+            .2
+            .starts_with("first seen on this host (log index 10"),
+        "{checks:?}"
+    );
+
+    // Another key: the signature check fails, the rest is not checked.
+    let r = w.verify(&a, &["--key", s(&w.other_key())]);
+    assert_code(&r, 4);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("REFUSED archive sha256:"),
+        "{}",
+        r.stdout
+    );
+    assert!(lines[0].ends_with("integrity ✓, trust ✗"), "{}", r.stdout);
+    assert!(lines[1].starts_with(&trust_root), "{}", r.stdout);
+    assert!(
+        lines[2].starts_with(&format!("  ✗ {image}")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        report_marks(&r),
+        marks(&[
+            ('✗', "signatures"),
+            ('–', "transparency-log"),
+            ('–', "rollback")
+        ]),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        report_checks(&r)[0].2.contains("signature does not verify"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+
+    // A required attestation missing, under --allow-downgrade (warned).
+    let r = w.verify_key(&a, &["--allow-downgrade", "--attestation-type", "spdx"]);
+    assert_code(&r, 4);
+    assert!(
+        r.stdout.lines().next().unwrap().ends_with("trust ✗"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        report_marks(&r),
+        marks(&[
+            ('✓', "signatures"),
+            ('✓', "transparency-log"),
+            ('✗', "attestation https://spdx.dev/Document"),
+            ('–', "rollback"),
+        ]),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        report_checks(&r)[2]
+            .2
+            .contains("required attestation missing"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("  warning: --allow-downgrade:"),
+        "{}",
+        r.stdout
+    );
 }
 
 // ---- Sigstore bundle referrers (OCI 1.1, artifact type bundle v0.3) ------

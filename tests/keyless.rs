@@ -359,11 +359,50 @@ fn keyless_unpack_with_wrong_identity_leaves_no_dir() {
     assert!(!out.exists(), "nothing is written on refusal");
 }
 
+/// The text report of a refused keyless archive: verdict, trust root, the
+/// image, and the signature check failing on the certificate's expiry with
+/// the later checks not run.
 #[test]
-#[ignore = "prints sample reports; run with --ignored --nocapture"]
 fn show_reports() {
+    use common::cli::{report_checks, report_marks};
     let w = World::new();
     let a = w.archive("show", NOT_AFTER + 3600);
     let r = w.verify(&a, &EXACT);
-    println!("exit {}\n{}{}", r.code, r.stdout, r.stderr);
+    assert_code(&r, 4);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("REFUSED archive sha256:"),
+        "{}",
+        r.stdout
+    );
+    assert!(lines[0].ends_with("integrity ✓, trust ✗"), "{}", r.stdout);
+    assert!(
+        lines[1].starts_with(&format!(
+            "  trust root: this host's root (--trusted-root {})",
+            w.root.display()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[2].starts_with(&format!("  ✗ {REF} linux/amd64 sha256:")),
+        "{}",
+        r.stdout
+    );
+    let expected: Vec<(char, String)> = [
+        ('✗', "signatures"),
+        ('–', "transparency-log"),
+        ('–', "rollback"),
+    ]
+    .iter()
+    .map(|(c, n)| (*c, n.to_string()))
+    .collect();
+    assert_eq!(report_marks(&r), expected, "{}", r.stdout);
+    assert!(
+        report_checks(&r)[0]
+            .2
+            .contains("certificate not valid at signing time: certificate had expired"),
+        "{}",
+        r.stdout
+    );
 }

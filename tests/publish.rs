@@ -15,12 +15,46 @@ use airlock_testkit::signed::{self, PublishRequest, Published};
 use common::cli::{self, ok, Run};
 use common::registry::Registry;
 
-/// `airlock ARGS…` with a state directory that must not be written.
-fn airlock<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> cli::Airlock {
-    cli::airlock(args).env(
-        "AIRLOCK_STATE_DIR",
-        "/nonexistent-state-must-not-be-written",
-    )
+/// Every place a run could keep rollback state by default, each a directory
+/// this test owns: `AIRLOCK_STATE_DIR`, `XDG_STATE_HOME` and
+/// `XDG_DATA_HOME` (the harness would otherwise point the XDG ones at a
+/// throwaway home, where a stray write goes unseen).
+struct StateGuard {
+    dir: tempfile::TempDir,
+}
+
+impl StateGuard {
+    const VARS: [&'static str; 3] = ["AIRLOCK_STATE_DIR", "XDG_STATE_HOME", "XDG_DATA_HOME"];
+
+    fn new() -> StateGuard {
+        let dir = tempfile::tempdir().unwrap();
+        for var in Self::VARS {
+            std::fs::create_dir(dir.path().join(var)).unwrap();
+        }
+        StateGuard { dir }
+    }
+
+    /// `airlock ARGS…` with each default state location in this guard.
+    fn airlock<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> cli::Airlock {
+        Self::VARS.iter().fold(cli::airlock(args), |a, var| {
+            a.env(var, self.dir.path().join(var))
+        })
+    }
+
+    /// Asserts that no run wrote anything in any of them.
+    fn assert_untouched(&self, after: &str) {
+        for var in Self::VARS {
+            let written: Vec<_> = walkdir::WalkDir::new(self.dir.path().join(var))
+                .min_depth(1)
+                .into_iter()
+                .map(|e| e.unwrap().path().display().to_string())
+                .collect();
+            assert!(
+                written.is_empty(),
+                "{after} wrote under ${var}: {written:?}"
+            );
+        }
+    }
 }
 
 /// demo/busybox:TAG on a plain-HTTP registry, logged in `rekor_url`.
@@ -44,6 +78,7 @@ struct World {
     rekor: RekorServer,
     tmp: tempfile::TempDir,
     published: Published,
+    guard: StateGuard,
 }
 
 impl World {
@@ -71,6 +106,7 @@ impl World {
             rekor,
             tmp,
             published,
+            guard: StateGuard::new(),
         })
     }
 
@@ -88,7 +124,8 @@ impl World {
     }
 
     fn pack(&self, out: &str) -> Run {
-        airlock(&["pack", "-q", "--insecure-registry", &self.reg.host])
+        self.guard
+            .airlock(&["pack", "-q", "--insecure-registry", &self.reg.host])
             .args(["--rekor-url", &self.rekor.url()])
             .args(["--cache-dir", &self.path("cache")])
             .args(["--arch", "amd64", "-o", &self.path(out)])
@@ -107,6 +144,8 @@ fn published_image_packs_with_rekor_proofs_and_verifies_offline() {
     assert_eq!(w.rekor.log().size(), 3, "every signature logged");
 
     ok(&w.pack("a.tar"));
+    // Rollback is checked on the receiving host: pack keeps no state.
+    w.guard.assert_untouched("pack");
     let m: ArchiveManifest = serde_json::from_slice(
         &std::process::Command::new("tar")
             .args(["-xOf", &w.path("a.tar"), "airlock.json"])
@@ -131,11 +170,21 @@ fn published_image_packs_with_rekor_proofs_and_verifies_offline() {
     assert_eq!(count(EvidenceRole::Sbom), 1);
     assert_eq!(count(EvidenceRole::Attestation), 1, "SLSA provenance .att");
 
-    let o = airlock(&["verify", "--require-inclusion-proof", "--allow-downgrade"])
+    // verify records its rollback marks where --state-dir says, and
+    // nowhere else.
+    let marks = w.tmp.path().join("marks");
+    let o = w
+        .guard
+        .airlock(&["verify", "--require-inclusion-proof", "--allow-downgrade"])
         .args(w.policy())
+        .arg("--state-dir")
+        .arg(&marks)
         .arg(w.path("a.tar"))
         .run();
     ok(&o);
+    w.guard.assert_untouched("verify --state-dir");
+    let recorded = std::fs::read_dir(marks.join("rollback")).unwrap().count();
+    assert_eq!(recorded, 1, "one mark for the amd64 image");
 }
 
 #[test]

@@ -6,9 +6,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use airlock::archive::ReadOutcome;
 use airlock::gate::{Gate, Plan};
@@ -17,6 +18,7 @@ use airlock::pipeline::unpack::{unpack, UnpackRequest};
 use airlock::sink::{SinkOptions, Target};
 use airlock::Error;
 use airlock_testkit::{ImageSpec, Layout, Platform};
+use common::cli::{self, Run};
 use indicatif::ProgressBar;
 use serde_json::Value;
 
@@ -74,25 +76,23 @@ fn tampered(archive: &Path) -> PathBuf {
     out
 }
 
-fn airlock(args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>) -> Output {
-    let mut c = Command::new(common::airlock_bin());
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
+/// `airlock ARGS…` through the shared harness (private HOME and XDG
+/// directories), with `env` set and `stdin` (a file) as its stdin.
+fn airlock(args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>) -> Run {
+    let a = cli::airlock(args).envs(env);
+    match stdin {
+        Some(p) => a.stdin_file(p),
+        None => a,
     }
-    c.stdin(match stdin {
-        Some(p) => Stdio::from(std::fs::File::open(p).unwrap()),
-        None => Stdio::null(),
-    });
-    c.output().unwrap()
+    .run()
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
+fn code(o: &Run) -> i32 {
+    o.code
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn stderr(o: &Run) -> String {
+    o.stderr.clone()
 }
 
 /// Whether a host tool is installed; missing fails under CI, skips otherwise.
@@ -140,7 +140,7 @@ fn dir_target_round_trips_digests() {
         None,
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report: Value = o.json();
     assert_eq!(report["loaded"][0]["manifestDigest"], manifest.as_str());
     let index: Value =
         serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
@@ -256,7 +256,7 @@ fn dry_run_verifies_and_touches_nothing() {
         None,
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains(&manifest));
+    assert!(o.stdout.contains(&manifest));
     assert!(!out.exists());
     let bad = tampered(&archive);
     let o = airlock(
@@ -296,12 +296,12 @@ fn platform_defaults_to_the_host_and_can_be_chosen() {
     };
     let o = run(&[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = o.json();
     assert_eq!(v["images"].as_array().unwrap().len(), 1);
     assert_eq!(v["images"][0]["platform"], "linux/amd64");
     let o = run(&["--platform", "linux/arm64"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = o.json();
     assert_eq!(v["images"][0]["platform"], "linux/arm64/v8");
     let o = run(&["--platform", "linux/s390x"]);
     assert_eq!(code(&o), 2);
@@ -475,7 +475,7 @@ fn podman_target_loads_checks_and_refuses() {
         p.podman(&["image", "inspect", "--format", "{{.Digest}}", REF]),
         manifest
     );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = o.json();
     assert_eq!(v["loaded"][0]["targetDigest"], manifest.as_str());
 
     // stdin, with --tag.
@@ -572,16 +572,16 @@ impl Dockerd {
             .spawn()
             .unwrap();
         let d = Dockerd { dir, child, host };
-        for _ in 0..120 {
-            if d.docker(&["version", "--format", "{{.Server.Version}}"]).0 {
-                return Some(d);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !d.docker(&["version", "--format", "{{.Server.Version}}"]).0 {
+            assert!(
+                Instant::now() < deadline,
+                "dockerd did not answer within 30 s: {}",
+                std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(250));
         }
-        panic!(
-            "dockerd did not come up: {}",
-            std::fs::read_to_string(d.dir.join("dockerd.log")).unwrap_or_default()
-        );
+        Some(d)
     }
 
     fn docker(&self, args: &[&str]) -> (bool, String) {
@@ -605,11 +605,11 @@ impl Drop for Dockerd {
     fn drop(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..60 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
+        // Until it has exited, for at most 15 s (then SIGKILL); no panic
+        // here, this runs while unwinding too.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !matches!(self.child.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -681,7 +681,7 @@ fn docker_target_loads_checks_and_refuses() {
             .1,
         config
     );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v: Value = o.json();
     let record = v["loaded"][0]["recordFile"].as_str().unwrap();
     let rec: Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
     assert_eq!(rec["manifestDigest"], manifest.as_str());
@@ -725,36 +725,75 @@ fn docker_target_loads_checks_and_refuses() {
     assert!(archive.exists());
 }
 
+/// The spool file (`airlock-spool-*/archive`) of an unpack from stdin
+/// whose temporary directory is `tmpdir`, once it exists.
+fn spool_file(tmpdir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(tmpdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("airlock-spool-"))
+        })
+        .map(|d| d.join("archive"))
+        .find(|f| f.is_file())
+}
+
 #[test]
 fn sigint_while_reading_stdin_exits_130_and_leaves_nothing() {
+    use std::io::Write as _;
     let tmp = tempfile::tempdir().unwrap();
     let (archive, _, _) = packed(tmp.path(), REF, 30, &["amd64"]);
     let bytes = std::fs::read(&archive).unwrap();
     let out = tmp.path().join("out");
-    let mut child = Command::new(common::airlock_bin())
-        .args(["unpack", "-", "--into", &format!("dir:{}", out.display())])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    use std::io::Write as _;
-    stdin.write_all(&bytes[..bytes.len() / 3]).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    // More input wakes the blocked read; the rest may hit a closed pipe.
-    let _ = stdin.write_all(&bytes[bytes.len() / 3..]);
+    // Its own TMPDIR, so the spool it creates is seen here and its removal
+    // checked.
+    let tmpdir = tmp.path().join("tmpdir");
+    std::fs::create_dir(&tmpdir).unwrap();
+    let mut run = cli::airlock(["unpack", "-", "--into", &format!("dir:{}", out.display())])
+        .env("TMPDIR", &tmpdir)
+        .spawn();
+    let mut stdin = run.stdin().unwrap();
+    // A third of the archive (more than a pipe holds, so returning means
+    // airlock is reading), then wait until it is spooling: the SIGINT
+    // handler is installed before the spool is created.
+    let third = bytes.len() / 3;
+    assert!(third > 65_536, "the first part must not fit in the pipe");
+    stdin.write_all(&bytes[..third]).unwrap();
+    cli::wait_until(Duration::from_secs(30), "airlock spools stdin", || {
+        spool_file(&tmpdir).is_some()
+    });
+    run.signal("INT");
+    // The flag is seen on airlock's next read of stdin. Feed the rest in
+    // small pieces (each wakes a blocked read) until it exits; stdin is
+    // closed only after the last piece (an EOF earlier would stop it for a
+    // truncated archive instead). Should it ignore the signal, it reads
+    // the whole archive and exits 0.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rest = bytes[third..].chunks(256);
+    let mut stdin = Some(stdin);
+    while !run.exited() {
+        assert!(
+            Instant::now() < deadline,
+            "airlock did not exit within 30 s of SIGINT"
+        );
+        match rest.next() {
+            // Fails once airlock has exited and closed the pipe.
+            Some(piece) => drop(stdin.as_mut().map(|w| w.write_all(piece))),
+            None => drop(stdin.take()),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     drop(stdin);
-    let o = child.wait_with_output().unwrap();
+    let o = run.wait();
     assert_eq!(code(&o), 130, "{}", stderr(&o));
     assert!(!out.exists());
     assert!(leftovers(tmp.path()).is_empty());
+    assert_eq!(
+        std::fs::read_dir(&tmpdir).unwrap().count(),
+        0,
+        "the spool is removed"
+    );
 }
 
 /// `unpack --into dir:` opens no socket (traced with strace, like verify).
@@ -767,8 +806,7 @@ fn unpack_into_dir_opens_no_socket() {
     let (archive, _, _) = packed(tmp.path(), REF, 31, &["amd64"]);
     let out = tmp.path().join("out");
     let into = format!("dir:{}", out.display());
-    let (code, calls) = common::trace::traced(
-        common::airlock_bin(),
+    let (code, calls) = common::trace::traced_airlock(
         &["unpack", archive.to_str().unwrap(), "--into", &into],
         &tmp.path().join("trace"),
     )

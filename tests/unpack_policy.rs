@@ -5,9 +5,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use airlock_testkit::{ImageSpec, Layout, Platform};
+use common::cli::{self, Run};
 use common::forge;
 use common::site::Site;
 
@@ -53,7 +54,7 @@ impl Site {
         key: &Path,
         extra: &[&str],
         env: &[(&str, &str)],
-    ) -> Output {
+    ) -> Run {
         let mut args = vec![
             "unpack",
             s(archive),
@@ -75,21 +76,17 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(common::airlock_bin());
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
+/// `airlock ARGS…` through the shared harness, with `env` set.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    cli::airlock(args).envs(env).run()
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
+fn code(o: &Run) -> i32 {
+    o.code
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn stderr(o: &Run) -> String {
+    o.stderr.clone()
 }
 
 fn state_files(state: &Path) -> Vec<(PathBuf, Vec<u8>)> {

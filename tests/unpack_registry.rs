@@ -9,10 +9,11 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use airlock::model::Digest;
 use airlock_testkit::{ImageSpec, Layout, Platform};
+use common::cli::{self, Run};
 use common::forge;
 use common::registry::{have_tools, Registry, PASSWORD, USER};
 use common::site::Site;
@@ -34,34 +35,22 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
+fn code(o: &Run) -> i32 {
+    o.code
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn stderr(o: &Run) -> String {
+    o.stderr.clone()
 }
 
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut c = Command::new(common::airlock_bin());
-    c.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
+/// `airlock ARGS…` through the shared harness, `stdin` (text) on stdin.
+fn run(args: &[&str], stdin: Option<&str>) -> Run {
+    let a = cli::airlock(args);
+    match stdin {
+        Some(text) => a.stdin(text),
+        None => a,
     }
-    child.wait_with_output().unwrap()
+    .run()
 }
 
 fn tools() -> bool {
@@ -159,7 +148,7 @@ impl Site {
         into: &str,
         key: &Path,
         extra: &[&str],
-    ) -> Output {
+    ) -> Run {
         let mut args = vec![
             "unpack".to_string(),
             s(archive).into(),
@@ -322,18 +311,16 @@ fn skopeo_digest(reg: &Registry, name: &str) -> String {
         .arg(format!("docker://{}/{name}", reg.host))
         .output()
         .unwrap();
-    assert!(o.status.success(), "skopeo: {}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-fn json_out(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(o)
-        )
-    })
+fn json_out(o: &Run) -> Value {
+    o.json()
 }
 
 fn sig_of(p: &Packed) -> (Digest, String) {
@@ -545,7 +532,7 @@ fn a_complete_index_is_pushed_whole_and_a_partial_one_is_not() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(served(&reg, "partial/team/app", "1.0"), Some(one.manifest));
     assert!(served(&reg, "partial/team/app", &index.to_string()).is_none());
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = &o.stdout;
     assert!(
         text.contains("note:") && text.contains(&index.to_string()),
         "{text}"
@@ -669,7 +656,7 @@ fn dry_run_describes_the_registry_target() {
     assert!(catalog(&reg).is_empty() && stored_blobs(&reg).is_empty());
 
     let o = site.unpack(&p.archive, &reg, &into, &site.key, &["--dry-run"]);
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = &o.stdout;
     assert!(text.contains(&format!("would load into {into}")), "{text}");
     assert!(
         text.contains(&format!("{}/ns/team/app:1.0", reg.host)),

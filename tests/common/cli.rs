@@ -1,16 +1,63 @@
 //! Running the `airlock` binary as a user does, and reading what it said:
 //! exit code, stdout and stderr as text, the JSON report.
 //!
-//! Every run gets a private, throwaway HOME and XDG_DATA_HOME, so the
-//! default state directory (rollback marks) and any cache land there and
-//! never in the developer's own home; a test that needs state across runs
-//! passes `--state-dir`.
+//! Every run gets a private, throwaway HOME and XDG directories (data,
+//! state, cache, config), so the default state directory (rollback marks),
+//! the blob cache and any configuration land there and never in the
+//! developer's own home; the inherited `AIRLOCK_*` settings and registry
+//! credentials (`REGISTRY_AUTH_FILE`, `DOCKER_CONFIG`) are removed. A test
+//! that needs one of them sets it with `.env()`; a test that needs state
+//! across runs passes `--state-dir`.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// Inherited variables that would point a run at the developer's own
+/// state, policy or registry credentials (besides every `AIRLOCK_*`).
+const SCRUBBED: &[&str] = &["REGISTRY_AUTH_FILE", "DOCKER_CONFIG"];
+
+/// The XDG base directories a run gets, all set to its private home.
+pub const XDG_DIRS: &[&str] = &[
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+];
+
+/// Gives `cmd` the private environment of a test run: HOME and every XDG
+/// base directory at `home`, no inherited `AIRLOCK_*`, `REGISTRY_AUTH_FILE`
+/// or `DOCKER_CONFIG`. Later `.env()` calls on `cmd` still win.
+pub fn private_env(cmd: &mut Command, home: &Path) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(|k| k.starts_with("AIRLOCK_")) {
+            cmd.env_remove(&key);
+        }
+    }
+    for key in SCRUBBED {
+        cmd.env_remove(key);
+    }
+    cmd.env("HOME", home);
+    for key in XDG_DIRS {
+        cmd.env(key, home);
+    }
+}
+
+/// Polls `done` every 20 ms until it holds; panics naming `what` when it
+/// does not within `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 /// What one run of the binary returned.
 pub struct Run {
@@ -37,14 +84,24 @@ impl Run {
     }
 }
 
+/// What a run reads on stdin.
+enum Input {
+    /// Nothing: stdin is empty and closed.
+    Empty,
+    /// These bytes, through a pipe.
+    Bytes(Vec<u8>),
+    /// This file, as stdin itself (seekable, like `< FILE` in a shell).
+    File(PathBuf),
+}
+
 /// One `airlock` invocation being put together.
 pub struct Airlock {
     cmd: Command,
-    stdin: Option<Vec<u8>>,
+    input: Input,
     home: tempfile::TempDir,
 }
 
-/// `airlock ARGS…`; add to it, then `.run()`.
+/// `airlock ARGS…`; add to it, then `.run()` (or `.spawn()`).
 pub fn airlock<I, S>(args: I) -> Airlock
 where
     I: IntoIterator<Item = S>,
@@ -52,12 +109,11 @@ where
 {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(super::airlock_bin());
-    cmd.args(args)
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path());
+    cmd.args(args);
+    private_env(&mut cmd, home.path());
     Airlock {
         cmd,
-        stdin: None,
+        input: Input::Empty,
         home,
     }
 }
@@ -82,6 +138,14 @@ impl Airlock {
         self
     }
 
+    /// Each `(key, value)` as by [`Airlock::env`].
+    pub fn envs<K: AsRef<str>, V: AsRef<OsStr>>(mut self, vars: &[(K, V)]) -> Self {
+        for (k, v) in vars {
+            self.cmd.env(k.as_ref(), v);
+        }
+        self
+    }
+
     pub fn current_dir(mut self, dir: &Path) -> Self {
         self.cmd.current_dir(dir);
         self
@@ -89,14 +153,25 @@ impl Airlock {
 
     /// Feed `data` on stdin (otherwise stdin is empty and closed).
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
-        self.stdin = Some(data.into());
+        self.input = Input::Bytes(data.into());
+        self
+    }
+
+    /// The file at `path` is stdin.
+    pub fn stdin_file(mut self, path: &Path) -> Self {
+        self.input = Input::File(path.to_path_buf());
         self
     }
 
     pub fn run(mut self) -> Run {
-        let o = match self.stdin.take() {
-            None => self.cmd.output().unwrap(),
-            Some(data) => {
+        let o = match std::mem::replace(&mut self.input, Input::Empty) {
+            Input::Empty => self.cmd.stdin(Stdio::null()).output().unwrap(),
+            Input::File(path) => self
+                .cmd
+                .stdin(std::fs::File::open(&path).unwrap())
+                .output()
+                .unwrap(),
+            Input::Bytes(data) => {
                 use std::io::Write as _;
                 let mut child = self
                     .cmd
@@ -117,12 +192,118 @@ impl Airlock {
             }
         };
         drop(self.home);
+        Run::from(o)
+    }
+
+    /// Starts the run with stdin, stdout and stderr piped; the test writes
+    /// stdin itself (`Running::stdin`) and may signal the process. Any input
+    /// set with `.stdin*()` is ignored.
+    pub fn spawn(mut self) -> Running {
+        let child = self
+            .cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Running {
+            child: Some(child),
+            home: self.home,
+        }
+    }
+}
+
+/// A run in progress (from [`Airlock::spawn`]); killed if dropped
+/// without [`Running::wait`] (a failing test leaves no process behind).
+pub struct Running {
+    child: Option<Child>,
+    home: tempfile::TempDir,
+}
+
+impl Running {
+    fn child(&mut self) -> &mut Child {
+        self.child.as_mut().unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// The write end of its stdin (once; None after that).
+    pub fn stdin(&mut self) -> Option<ChildStdin> {
+        self.child().stdin.take()
+    }
+
+    /// The private home (HOME and the XDG directories) of this run.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Whether it has exited (without collecting its output).
+    pub fn exited(&mut self) -> bool {
+        self.child().try_wait().unwrap().is_some()
+    }
+
+    /// Sends `signal` (e.g. "INT") with kill(1); panics when it fails.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Closes stdin if still open and waits for the exit.
+    pub fn wait(mut self) -> Run {
+        let mut child = self.child.take().unwrap();
+        drop(child.stdin.take());
+        Run::from(child.wait_with_output().unwrap())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl From<std::process::Output> for Run {
+    fn from(o: std::process::Output) -> Self {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         }
     }
+}
+
+/// The checks of a text report (`verify`, `unpack`), in order: each
+/// image's `      ✓ name: detail` lines as (mark, name, detail), the mark
+/// one of ✓ (pass), ✗ (fail), – (not checked).
+pub fn report_checks(r: &Run) -> Vec<(char, String, String)> {
+    r.stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("      "))
+        .filter_map(|l| {
+            let mut chars = l.chars();
+            let mark = chars.next().filter(|c| "✓✗–".contains(*c))?;
+            let (name, detail) = chars.as_str().strip_prefix(' ')?.split_once(": ")?;
+            Some((mark, name.to_string(), detail.to_string()))
+        })
+        .collect()
+}
+
+/// The (mark, name) of each check of a text report, in order.
+pub fn report_marks(r: &Run) -> Vec<(char, String)> {
+    report_checks(r)
+        .into_iter()
+        .map(|(mark, name, _)| (mark, name))
+        .collect()
 }
 
 /// `airlock ARGS…`, run.

@@ -8,27 +8,27 @@ use std::process::Command;
 
 /// Runs `program args` under strace, writing the trace to `out`; returns
 /// the exit code and the network system calls seen (None: strace did not
-/// run). HOME and XDG_DATA_HOME point at a throwaway directory.
+/// run). The run gets the private environment of every test run
+/// ([`super::cli::private_env`]: throwaway HOME and XDG directories, no
+/// inherited `AIRLOCK_*` or registry credentials).
 pub fn traced(program: &str, args: &[&str], out: &Path) -> Option<(i32, Vec<String>)> {
     let home = tempfile::tempdir().unwrap();
-    let o = Command::new("strace")
-        .args([
-            "-f",
-            "-qq",
-            "-e",
-            "trace=%network",
-            "-e",
-            "signal=none",
-            "-o",
-        ])
-        .arg(out)
-        .arg("--")
-        .arg(program)
-        .args(args)
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path())
-        .output()
-        .ok()?;
+    let mut cmd = Command::new("strace");
+    cmd.args([
+        "-f",
+        "-qq",
+        "-e",
+        "trace=%network",
+        "-e",
+        "signal=none",
+        "-o",
+    ])
+    .arg(out)
+    .arg("--")
+    .arg(program)
+    .args(args);
+    super::cli::private_env(&mut cmd, home.path());
+    let o = cmd.output().ok()?;
     let calls = std::fs::read_to_string(out)
         .ok()?
         .lines()
@@ -36,6 +36,11 @@ pub fn traced(program: &str, args: &[&str], out: &Path) -> Option<(i32, Vec<Stri
         .map(str::to_string)
         .collect();
     Some((o.status.code().unwrap_or(-1), calls))
+}
+
+/// `airlock ARGS…` under strace, as [`traced`].
+pub fn traced_airlock(args: &[&str], out: &Path) -> Option<(i32, Vec<String>)> {
+    traced(super::airlock_bin(), args, out)
 }
 
 /// Whether strace sees a socket when one is opened (the control run, its
@@ -61,7 +66,7 @@ pub fn tracing_works(dir: &Path) -> bool {
 /// Runs the airlock binary with `args` under strace and asserts it exits
 /// with `expected` and opens no socket (`what` names the case).
 pub fn assert_offline(args: &[&str], expected: i32, out: &Path, what: &str) {
-    let (code, calls) = traced(super::airlock_bin(), args, out).expect("strace run");
+    let (code, calls) = traced_airlock(args, out).expect("strace run");
     assert_eq!(code, expected, "{what}: unexpected exit code");
     assert!(calls.is_empty(), "{what}: network system calls: {calls:?}");
 }
