@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod config;
+pub mod interrupt;
 pub mod pack;
 pub mod progress;
 pub mod registry_args;

@@ -36,6 +36,7 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
         gate: gate_cfg.as_ref(),
         no_verify: a.no_verify,
     };
+    super::interrupt::remove_outputs_and_exit("pack");
     let bar = progress::bytes(None, "pack", quiet);
     let outcome = pipeline::pack::run(&req, &steps, &bar);
     bar.finish_and_clear();

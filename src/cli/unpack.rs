@@ -1,8 +1,5 @@
 //! `airlock unpack`: raw flags → request, SIGINT handler, report.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
 use super::args::UnpackArgs;
@@ -14,18 +11,6 @@ use crate::pipeline::select::Selection;
 use crate::pipeline::unpack::{self, UnpackReport, UnpackRequest};
 use crate::sink::{SinkOptions, Target};
 use crate::Error;
-
-/// SIGINT sets the flag; the pipeline checks it between blobs and while
-/// streaming into a target, then aborts and cleans up (exit 130). A second
-/// SIGINT is left to the same flag: cleanup is quick and must not be cut short.
-fn interrupt_flag() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    // Failing to install (a handler already set, e.g. in tests) only loses
-    // graceful cleanup on Ctrl-C; the unpack itself is unaffected.
-    let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
-    stop
-}
 
 pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
     // The policy is validated before the archive is read.
@@ -62,7 +47,7 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
             podman_args,
             docker_host: a.docker_host,
             state_dir: super::config::state_dir(a.policy.state_dir.as_deref()),
-            stop: interrupt_flag(),
+            stop: super::interrupt::flag(),
             registry,
         },
     };

@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub mod copy;
+pub mod outputs;
 pub mod pack;
 pub mod select;
 pub mod spool;
@@ -109,6 +110,7 @@ pub fn pack(
         .prefix(".airlock-pack-")
         .tempfile_in(&dir)
         .at("create a temporary file in", &dir)?;
+    let _pending = outputs::register(tmp.path());
     let file = tmp.as_file().try_clone().at("open", tmp.path())?;
     let sink = HashingWriter {
         inner: BufWriter::with_capacity(1 << 20, file),
@@ -157,6 +159,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).at("create a temporary file in", dir)?;
+    let _pending = outputs::register(tmp.path());
     tmp.write_all(bytes).at("write", tmp.path())?;
     tmp.persist(path)
         .map_err(|e| Error::io_path("rename into", path, e.error))?;
