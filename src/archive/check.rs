@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-use indicatif::ProgressBar;
+use crate::model::progress::Progress;
 
 use super::compress::Compression;
 use super::graph::Doc;
@@ -32,7 +32,7 @@ pub(super) fn check_entries<R: Read>(
     entries: tar::Entries<'_, R>,
     checker: &mut Checker,
     state: &StreamState,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Flow, Error> {
     for entry in entries {
         let mut entry = entry.map_err(|e| stream_error(e, state, checker.last_name.as_deref()))?;
@@ -205,7 +205,7 @@ impl Checker {
         offset: u64,
         entry: &mut R,
         state: &StreamState,
-        progress: &ProgressBar,
+        progress: &dyn Progress,
     ) -> Result<(), Error> {
         if self.next_preamble < PREAMBLE.len() {
             if self.next_preamble == 0 {
@@ -336,6 +336,7 @@ impl Checker {
 mod tests {
     use super::*;
     use crate::archive::manifest_check::tests::manifest_with;
+    use crate::model::progress::NoProgress;
 
     fn checker() -> Checker {
         Checker::new(&ReadOptions::default(), Compression::None)
@@ -367,7 +368,7 @@ mod tests {
             0,
             &mut &data[..],
             &state,
-            &ProgressBar::hidden(),
+            &NoProgress,
         );
         match r {
             Ok(()) => Ok(()),
@@ -594,12 +595,7 @@ mod tests {
         let mut c = Checker::new(&opts, Compression::None);
         let mut archive = tar::Archive::new(&bytes[..]);
         let state = StreamState::default();
-        let flow = check_entries(
-            archive.entries().unwrap(),
-            &mut c,
-            &state,
-            &ProgressBar::hidden(),
-        );
+        let flow = check_entries(archive.entries().unwrap(), &mut c, &state, &NoProgress);
         assert!(matches!(flow, Ok(Flow::Stop)));
         let out = c.into_outcome().unwrap();
         assert_eq!(out.manifest_digest, Digest::of(&m));
@@ -614,12 +610,7 @@ mod tests {
         let mut c = checker();
         let mut archive = tar::Archive::new(&bytes[..]);
         let state = StreamState::default();
-        let r = check_entries(
-            archive.entries().unwrap(),
-            &mut c,
-            &state,
-            &ProgressBar::hidden(),
-        );
+        let r = check_entries(archive.entries().unwrap(), &mut c, &state, &NoProgress);
         assert!(r.is_err());
     }
 }

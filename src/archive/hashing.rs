@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 
-use indicatif::ProgressBar;
+use crate::model::progress::Progress;
 
 use super::hashpool::{HashPool, RegionHasher, RegionResult, CHUNK};
 use super::input::{stream_error, StreamState};
@@ -32,7 +32,7 @@ impl Hashing {
         offset: u64,
         entry: &mut R,
         state: &StreamState,
-        progress: &ProgressBar,
+        progress: &dyn Progress,
     ) -> Result<(), Error> {
         if let Hashing::Regions(r) = self {
             if !r.submit(offset, size, digest) {
@@ -139,6 +139,7 @@ pub(super) fn mismatch(expected: Digest, actual: Digest) -> Result<(), Integrity
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::progress::NoProgress;
     use std::io::Write;
     use std::sync::Arc;
 
@@ -153,7 +154,7 @@ mod tests {
             0,
             &mut &data[..],
             &state,
-            &ProgressBar::hidden(),
+            &NoProgress,
         )?;
         h.finish()
     }
@@ -190,7 +191,7 @@ mod tests {
     fn regions(file_data: &[u8], jobs: &[(u64, u64, Digest)]) -> Result<(), Error> {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(file_data).unwrap();
-        let mut h = Hashing::Regions(RegionHasher::new(2, Arc::new(f), ProgressBar::hidden()));
+        let mut h = Hashing::Regions(RegionHasher::new(2, Arc::new(f), NoProgress.share()));
         let state = StreamState::default();
         for &(offset, size, digest) in jobs {
             h.layer(
@@ -201,7 +202,7 @@ mod tests {
                 offset,
                 &mut io::empty(),
                 &state,
-                &ProgressBar::hidden(),
+                &NoProgress,
             )?;
         }
         h.finish()

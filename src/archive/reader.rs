@@ -15,7 +15,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use indicatif::ProgressBar;
+use crate::model::progress::Progress;
 
 use super::check::{check_entries, Checker, Flow};
 use super::compress::{self, Compression};
@@ -61,7 +61,7 @@ pub struct ReadOutcome {
 pub fn read_archive<R: Read>(
     input: R,
     opts: &ReadOptions,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<ReadOutcome, Error> {
     read_stream(input, opts, progress)
 }
@@ -71,7 +71,7 @@ pub fn read_archive<R: Read>(
 pub fn read_archive_file(
     mut file: File,
     opts: &ReadOptions,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<ReadOutcome, Error> {
     let io_err = |e| Error::io("reading archive", e);
     let mut head = [0u8; 4];
@@ -93,7 +93,7 @@ pub fn read_archive_file(
     checker.hashing = Hashing::Regions(RegionHasher::new(
         opts.hash_workers,
         regions,
-        progress.clone(),
+        progress.share(),
     ));
     let entries = archive
         .entries_with_seek()
@@ -107,7 +107,7 @@ pub fn read_archive_file(
 fn read_stream<R: Read>(
     input: R,
     opts: &ReadOptions,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<ReadOutcome, Error> {
     let state = Rc::new(StreamState::default());
     let raw = RawInput {
@@ -152,7 +152,7 @@ fn read_tar<R: Read>(
     state: &StreamState,
     compression: Compression,
     opts: &ReadOptions,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<ReadOutcome, Error> {
     let mut archive = tar::Archive::new(stream);
     let mut checker = Checker::new(opts, compression);
