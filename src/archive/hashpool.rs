@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::model::progress::Progress;
 use crate::model::Digest;
 
 pub const CHUNK: usize = 1 << 20;
@@ -162,7 +163,7 @@ impl RegionHasher {
     pub fn new(
         workers: usize,
         file: std::sync::Arc<std::fs::File>,
-        progress: indicatif::ProgressBar,
+        progress: std::sync::Arc<dyn Progress>,
     ) -> Self {
         let (job_tx, job_rx) = sync_channel::<Region>(64);
         let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
@@ -181,7 +182,7 @@ impl RegionHasher {
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        let r = hash_region(&file, job.offset, job.size, &mut buf, &progress);
+                        let r = hash_region(&file, job.offset, job.size, &mut buf, &*progress);
                         let _ = res_tx.send((job.expected, r.map_err(|e| e.kind())));
                     }
                 })
@@ -223,7 +224,7 @@ fn hash_region(
     offset: u64,
     size: u64,
     buf: &mut [u8],
-    progress: &indicatif::ProgressBar,
+    progress: &dyn Progress,
 ) -> std::io::Result<Digest> {
     use std::os::unix::fs::FileExt;
     let mut hasher = Sha256::new();

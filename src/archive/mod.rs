@@ -1,10 +1,14 @@
 //! The archive: a tar of an OCI image layout plus `airlock.json`, optionally
 //! zstd-compressed. `docs/format.md` is the specification.
 
+mod check;
 pub mod compress;
 pub mod graph;
+mod hashing;
 pub mod hashpool;
+mod input;
 pub mod layout_files;
+mod manifest_check;
 pub mod names;
 pub mod reader;
 pub mod trust_material;

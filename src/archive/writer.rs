@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
-use indicatif::ProgressBar;
+use crate::model::progress::Progress;
 use sha2::{Digest as _, Sha256};
 
 use super::{compress, layout_files, names};
@@ -126,7 +126,7 @@ pub fn write_archive<W: Write>(
     set: &ImageSet,
     out: W,
     opts: &WriteOptions,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<(WriteOutcome, W), Error> {
     let all = set.all_blobs();
     let (manifest, index, docker) = plan_with(set, &all)?;
@@ -172,7 +172,7 @@ fn write_tar<W: Write>(
     blobs: &BTreeMap<Digest, PlannedBlob>,
     out: W,
     opts: &WriteOptions,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
     manifest_bytes: &[u8],
     index: &[u8],
     docker: &[u8],

@@ -7,8 +7,10 @@ pub mod limits;
 pub mod manifest;
 pub mod media;
 pub mod oci;
+pub mod progress;
 
 pub use digest::Digest;
 pub use manifest::{
     ArchiveEvidenceRecord, ArchiveManifest, BlobRecord, EvidenceRecord, ImageRecord, PlatformRecord,
 };
+pub use progress::{NoProgress, Progress, ProgressGroup};

@@ -10,7 +10,7 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use indicatif::ProgressBar;
+use crate::model::progress::Progress;
 use sha2::{Digest as _, Sha256};
 
 use crate::archive::compress::{self, Compression};
@@ -39,7 +39,7 @@ pub struct CheckedReader<'a, R> {
     hasher: Sha256,
     state: ReadState,
     stop: &'a AtomicBool,
-    progress: &'a ProgressBar,
+    progress: &'a dyn Progress,
 }
 
 impl<'a, R: Read> CheckedReader<'a, R> {
@@ -47,7 +47,7 @@ impl<'a, R: Read> CheckedReader<'a, R> {
         inner: R,
         rec: &'a BlobRecord,
         stop: &'a AtomicBool,
-        progress: &'a ProgressBar,
+        progress: &'a dyn Progress,
     ) -> Self {
         CheckedReader {
             inner,
@@ -156,7 +156,7 @@ pub fn copy_blobs(
     blobs: &[BlobRecord],
     sink: &mut dyn Sink,
     stop: &AtomicBool,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<(), Error> {
     let file = File::open(path).at("open", path)?;
     let (kind, raw) = compress::sniff(file).at("read", path)?;

@@ -12,7 +12,7 @@ pub mod select;
 pub mod spool;
 pub mod unpack;
 
-use indicatif::ProgressBar;
+use crate::model::progress::{NoProgress, Progress};
 use sha2::{Digest as _, Sha256};
 
 use crate::archive::{self, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome};
@@ -99,7 +99,7 @@ impl<W: Write> Write for HashingWriter<W> {
 pub fn pack(
     req: &PackRequest,
     set: &ImageSet,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<PackResult, Error> {
     let zstd = req.zstd || req.output.extension().is_some_and(|e| e == "zst");
     let dir = match req.output.parent() {
@@ -175,7 +175,7 @@ pub fn input_len(path: &Path) -> Option<u64> {
 }
 
 /// Check an archive's integrity in one pass; `-` reads stdin.
-pub fn verify(path: &Path, progress: &ProgressBar) -> Result<ReadOutcome, Error> {
+pub fn verify(path: &Path, progress: &dyn Progress) -> Result<ReadOutcome, Error> {
     read(path, &ReadOptions::default(), progress)
 }
 
@@ -185,10 +185,10 @@ pub fn inspect(path: &Path) -> Result<ReadOutcome, Error> {
         manifest_only: true,
         ..ReadOptions::default()
     };
-    read(path, &opts, &ProgressBar::hidden())
+    read(path, &opts, &NoProgress)
 }
 
-fn read(path: &Path, opts: &ReadOptions, progress: &ProgressBar) -> Result<ReadOutcome, Error> {
+fn read(path: &Path, opts: &ReadOptions, progress: &dyn Progress) -> Result<ReadOutcome, Error> {
     if path.as_os_str() == "-" {
         return archive::read_archive(io::stdin().lock(), opts, progress);
     }

@@ -17,14 +17,13 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use indicatif::ProgressBar;
-
 use super::copy;
 use super::select::{self, Selection};
 use super::spool::Spool;
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
 use crate::gate::{pass_gate, Gate, Plan};
+use crate::model::progress::Progress;
 use crate::model::Digest;
 use crate::sink::{self, Loaded, SinkOptions, Target};
 
@@ -54,8 +53,8 @@ pub struct UnpackReport {
 }
 
 /// Makes a progress bar for a phase (`None` total = unknown); the CLI hides
-/// them off a TTY.
-pub type ProgressFactory<'a> = &'a dyn Fn(Option<u64>, &'static str) -> ProgressBar;
+/// them off a TTY. Generic in the bar type so the CLI hands in its own.
+pub type ProgressFactory<'a, P> = &'a dyn Fn(Option<u64>, &'static str) -> P;
 
 fn check_stop(req: &UnpackRequest) -> Result<(), Error> {
     if req.sink.stop.load(Ordering::Relaxed) {
@@ -65,9 +64,9 @@ fn check_stop(req: &UnpackRequest) -> Result<(), Error> {
 }
 
 /// Verify the input fully; for stdin, also leave a spool to copy from.
-fn verify_input(
+fn verify_input<P: Progress>(
     req: &UnpackRequest,
-    progress: ProgressFactory<'_>,
+    progress: ProgressFactory<'_, P>,
 ) -> Result<(ReadOutcome, Option<Spool>), Error> {
     let opts = ReadOptions::default();
     if req.archive.as_os_str() == "-" {
@@ -78,7 +77,7 @@ fn verify_input(
         check_stop(req)?;
         let outcome = outcome?;
         tee.finish().at("write spool in", spool.dir())?;
-        bar.finish_and_clear();
+        bar.finish();
         return Ok((outcome, Some(spool)));
     }
     let file = File::open(&req.archive).at("open", &req.archive)?;
@@ -87,14 +86,14 @@ fn verify_input(
     let outcome = archive::read_archive_file(file, &opts, &bar);
     check_stop(req)?;
     let outcome = outcome?;
-    bar.finish_and_clear();
+    bar.finish();
     Ok((outcome, None))
 }
 
-pub fn unpack(
+pub fn unpack<P: Progress>(
     req: &UnpackRequest,
     gate: &dyn Gate,
-    progress: ProgressFactory<'_>,
+    progress: ProgressFactory<'_, P>,
 ) -> Result<UnpackReport, Error> {
     let sink = if req.dry_run {
         None
@@ -130,7 +129,7 @@ pub fn unpack(
         sink.begin(&plan)?;
         let bar = progress(Some(report.blob_bytes), "unpack");
         copy::copy_blobs(&source, &plan.blobs, sink.as_mut(), &req.sink.stop, &bar)?;
-        bar.finish_and_clear();
+        bar.finish();
         check_stop(req)
     })();
     if let Err(e) = staged {

@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
-use indicatif::ProgressBar;
 use oci_client::client::BlobResponse;
 use oci_client::manifest::OciDescriptor;
 use oci_client::{Client, Reference};
@@ -21,6 +20,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, IoContext};
 use crate::model::oci::DescriptorInfo;
+use crate::model::progress::Progress;
 use crate::model::Digest;
 use crate::registry_client::fail::{self, Failure};
 
@@ -75,7 +75,7 @@ impl BlobCache {
         repo: &Reference,
         desc: &DescriptorInfo,
         retries: u32,
-        progress: &[&ProgressBar],
+        progress: &[&dyn Progress],
     ) -> Result<PathBuf, Error> {
         let what = format!("blob {} of {}", desc.digest, repo.whole());
         if self.has(&desc.digest, desc.size) {
@@ -97,9 +97,7 @@ impl BlobCache {
                 }
                 Err(f) => {
                     let got = partial.as_ref().map_or(0, |p: &Partial| p.got);
-                    for p in progress {
-                        p.set_position(p.position().saturating_sub(got));
-                    }
+                    progress.iter().for_each(|p| p.dec(got));
                     return Err(fail::into_error(&what, f, attempt));
                 }
             }
@@ -112,7 +110,7 @@ impl BlobCache {
         client: &Client,
         repo: &Reference,
         desc: &DescriptorInfo,
-        progress: &[&ProgressBar],
+        progress: &[&dyn Progress],
         partial: &mut Option<Partial>,
     ) -> Result<PathBuf, Failure> {
         let what = format!("blob {} of {}", desc.digest, repo.whole());
@@ -142,9 +140,7 @@ impl BlobCache {
         };
         if !resumed {
             // From zero: forget what an earlier attempt kept.
-            for p in progress {
-                p.set_position(p.position().saturating_sub(resume_at));
-            }
+            progress.iter().for_each(|p| p.dec(resume_at));
             let tmp_dir = self.root.join("tmp");
             let tmp = tempfile::NamedTempFile::new_in(&tmp_dir)
                 .map_err(|e| Failure::Fatal(Error::io_path("create a file in", &tmp_dir, e)))?;

@@ -26,12 +26,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oci_client::{Client, Reference};
 
 use super::{BlobOrigin, ImageSet, PlatformFilter};
 use crate::error::{Error, IoContext};
 use crate::model::oci::{self, DescriptorInfo};
+use crate::model::progress::{NoProgress, Progress, ProgressGroup};
 use crate::model::{limits, media, BlobRecord, Digest, ImageRecord};
 use crate::registry_client::fail::{self, Failure};
 use crate::registry_client::{self, AccessOptions};
@@ -61,8 +61,9 @@ pub struct RegistryOptions {
     pub jobs: usize,
     /// Retries per request after the first attempt.
     pub retries: u32,
-    /// Where progress bars go (hidden when not on a terminal).
-    pub progress: MultiProgress,
+    /// Makes the download progress bars (the CLI hides them when not on a
+    /// terminal).
+    pub progress: Arc<dyn ProgressGroup>,
 }
 
 impl Default for RegistryOptions {
@@ -73,7 +74,7 @@ impl Default for RegistryOptions {
             artifact_types: Vec::new(),
             jobs: 4,
             retries: 4,
-            progress: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            progress: Arc::new(NoProgress),
         }
     }
 }
@@ -364,40 +365,26 @@ impl Ctx {
                 unique.entry(p.desc.digest).or_insert(p);
             }
         }
-        let style = ProgressStyle::with_template(
-            "{msg:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
         let mut per_image: BTreeMap<usize, u64> = BTreeMap::new();
         for p in unique.values() {
             *per_image.entry(p.image).or_default() += p.desc.size;
         }
-        let bars: BTreeMap<usize, ProgressBar> = per_image
+        let bars: BTreeMap<usize, Box<dyn Progress>> = per_image
             .iter()
             .map(|(i, total)| {
-                let b = self.opts.progress.add(ProgressBar::new(*total));
-                b.set_style(style.clone());
                 let label = set
                     .images
                     .get(*i)
                     .map(|im| short(&im.reference))
                     .unwrap_or_else(|| "evidence".into());
-                b.set_message(label);
-                (*i, b)
+                (*i, self.opts.progress.bar(*total, &label))
             })
             .collect();
-        let total = self
-            .opts
-            .progress
-            .add(ProgressBar::new(per_image.values().sum()));
-        total.set_style(style);
-        total.set_message("total");
-        let total = Arc::new(total);
-        let hidden = ProgressBar::hidden();
+        let total: Arc<dyn Progress> =
+            Arc::from(self.opts.progress.bar(per_image.values().sum(), "total"));
         let results: Vec<Result<(BlobRecord, PathBuf), Error>> =
             futures_util::stream::iter(unique.into_values().map(|p| {
-                let bar = bars.get(&p.image).unwrap_or(&hidden);
+                let bar: &dyn Progress = bars.get(&p.image).map_or(&NoProgress, |b| &**b);
                 let total = Arc::clone(&total);
                 async move {
                     let path = self
@@ -407,7 +394,7 @@ impl Ctx {
                             &p.repo,
                             &p.desc,
                             self.opts.retries,
-                            &[bar, &total],
+                            &[bar, &*total],
                         )
                         .await?;
                     Ok((
@@ -424,9 +411,9 @@ impl Ctx {
             .collect()
             .await;
         for b in bars.values() {
-            b.finish_and_clear();
+            b.finish();
         }
-        total.finish_and_clear();
+        total.finish();
         for r in results {
             let (record, path) = r?;
             set.add_blob(record, BlobOrigin::File(path));
