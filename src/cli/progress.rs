@@ -17,6 +17,10 @@ impl Progress for ProgressBar {
         self.set_position(self.position().saturating_sub(n));
     }
 
+    fn set_total(&self, total: u64) {
+        self.set_length(total);
+    }
+
     fn finish(&self) {
         self.finish_and_clear();
     }

@@ -12,6 +12,9 @@ pub trait Progress: Send + Sync {
     /// Take back `n` bytes counted by an attempt that failed (a download
     /// retried from zero).
     fn dec(&self, n: u64);
+    /// The total became known (pack sizes its bar once the sources are
+    /// resolved).
+    fn set_total(&self, _total: u64) {}
     /// The phase is over; a drawn bar goes away.
     fn finish(&self) {}
     /// Another handle on the same counter, for worker threads that outlive

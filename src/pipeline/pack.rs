@@ -1,12 +1,11 @@
 //! `airlock pack`, step by step: sources → Rekor proofs → gate → writer.
 //! Returns what happened (warnings included); the CLI prints and reports.
 
-use indicatif::ProgressBar;
-
 use super::{PackRequest, PackResult};
 use crate::error::Error;
 use crate::gate::{self, GateConfig, GateReport};
 use crate::model::image_set::ImageSet;
+use crate::model::progress::Progress;
 use crate::source::rekor;
 
 /// How pack treats transparency-log proofs and the policy.
@@ -54,7 +53,7 @@ pub enum PackOutcome {
 pub fn run(
     req: &PackRequest,
     steps: &PackSteps,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<PackOutcome, Error> {
     let mut set = super::resolve(req)?;
     let mut warnings: Vec<String> = set
@@ -95,7 +94,7 @@ pub fn run(
             None
         }
     };
-    progress.set_length(set.blobs.values().map(|b| b.record.size).sum());
+    progress.set_total(set.blobs.values().map(|b| b.record.size).sum());
     let result = super::pack(req, &set, progress)?;
     Ok(PackOutcome::Written(Box::new(Packed {
         result,
