@@ -8,6 +8,7 @@ pub mod registry_args;
 pub mod report;
 pub mod unpack;
 pub mod verify_bundle;
+pub mod warnings;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -123,12 +124,8 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
                 },
             };
             let mut set = pipeline::resolve(&req)?;
-            for i in set.images.iter().filter(|i| i.evidence.is_empty()) {
-                eprintln!(
-                    "airlock pack: warning: {} ({}): no signatures or other evidence found; the archive records none",
-                    i.reference, i.platform
-                );
-            }
+            let unsigned = warnings::no_evidence(&set.images);
+            warnings::print("pack", &unsigned);
             rekor_step(&mut set, a.no_rekor, &a.rekor_url)?;
             let gate_report = match &gate_cfg {
                 Some(_) if a.no_verify => {
@@ -139,9 +136,7 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
                     let metadata = crate::gate::metadata_of_set(&set);
                     let evidence = set.trust.as_ref().map(|t| t.records()).unwrap_or_default();
                     let mut g = crate::gate::run(&set.images, &metadata, &evidence, cfg)?;
-                    for w in &g.warnings {
-                        eprintln!("airlock pack: warning: {w}");
-                    }
+                    warnings::print_texts("pack", &g.warnings);
                     if let Some(e) = g.take_error() {
                         *reported = json;
                         emit(
@@ -163,6 +158,7 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
                 Some(g) => {
                     let mut v = report::pack_json(&result);
                     v["warnings"] = serde_json::json!(g.warnings);
+                    warnings::add_to_json(&mut v, &unsigned);
                     v["trust"] = report::gate_json(g);
                     let text = format!("{}{}", report::pack_text(&result), report::gate_text(g));
                     emit(json, v, text)
@@ -171,7 +167,9 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
                     if gate_cfg.is_none() {
                         eprintln!("airlock pack: warning: no policy given, so no signature was checked (integrity only)");
                     }
-                    emit(json, report::pack_json(&result), report::pack_text(&result))
+                    let mut v = report::pack_json(&result);
+                    warnings::add_to_json(&mut v, &unsigned);
+                    emit(json, v, report::pack_text(&result))
                 }
             }
         }
@@ -190,9 +188,7 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
                 &out.manifest.evidence,
                 &cfg,
             )?;
-            for w in &g.warnings {
-                eprintln!("airlock verify: warning: {w}");
-            }
+            warnings::print_texts("verify", &g.warnings);
             let err = g.take_error();
             if err.is_none() {
                 // Rollback marks only after every check of every image passed.
