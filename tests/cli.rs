@@ -395,3 +395,72 @@ fn verify_and_unpack_share_the_default_state_directory() {
         );
     }
 }
+
+/// Evidence discovery over a layout of many images (each found once, by an
+/// index of the layout): `.sig`, `.att`, `.sbom` tags and referrers land on
+/// their own image only, and the images without any share one stderr line
+/// while the JSON report lists each.
+#[test]
+fn many_images_find_their_own_evidence_and_warn_once() {
+    use airlock_testkit::many::{self, ManySpec};
+    const N: u64 = 40;
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = ManySpec {
+        reference: "localhost/many/img".into(),
+        images: N,
+        evidence: true,
+        seed: 3,
+    };
+    let (layout, images) = many::write(&tmp.path().join("layout"), &spec).unwrap();
+    let out = tmp.path().join("many.tar");
+    // Referrers are tagged too, so name the images.
+    let mut args = vec!["-q", "--output", "json"];
+    for (name, _) in &images {
+        args.extend(["--ref", name.as_str()]);
+    }
+    let r = pack(&layout, &out, &args);
+    assert_code(&r, 0);
+    let v = r.json();
+    let packed = v["images"].as_array().unwrap();
+    assert_eq!(packed.len(), images.len());
+    for (i, ((name, digest), img)) in images.iter().zip(packed).enumerate() {
+        assert_eq!(img["reference"], name.as_str());
+        let ev = img["evidence"].as_array().unwrap();
+        let roles: Vec<&str> = ev.iter().map(|e| e["role"].as_str().unwrap()).collect();
+        let want: &[&str] = match i % 4 {
+            0 => &["signature"],
+            1 => &["signature", "attestation"],
+            2 => &["sbom", "sbom"],
+            _ => &[],
+        };
+        assert_eq!(roles, want, "{name}");
+        let hex = digest.trim_start_matches("sha256:");
+        for e in ev {
+            assert_eq!(e["subject"], digest.as_str(), "{name}");
+            match e.get("tag").and_then(Value::as_str) {
+                Some(tag) => assert!(tag.starts_with(&format!("sha256-{hex}."))),
+                // The one untagged piece is the SPDX referrer.
+                None => assert_eq!(e["artifactType"], "application/spdx+json"),
+            }
+        }
+    }
+    let bare = N as usize / 4;
+    let line = format!(
+        "airlock pack: warning: no signatures or other evidence found for {bare} images: \
+         localhost/many/img:3 (linux/amd64), localhost/many/img:7 (linux/amd64), \
+         localhost/many/img:11 (linux/amd64) and {} more",
+        bare - 3
+    );
+    let warned: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("evidence"))
+        .collect();
+    assert_eq!(warned, [line.as_str()], "{}", r.stderr);
+    let listed = v["warnings"].as_array().unwrap();
+    let about: Vec<&Value> = listed
+        .iter()
+        .filter(|w| w.as_str().unwrap().contains("no signatures"))
+        .collect();
+    assert_eq!(about.len(), bare, "{v:#}");
+}

@@ -11,6 +11,7 @@ pub mod report;
 pub mod unpack;
 pub mod verify;
 pub mod verify_bundle;
+pub mod warnings;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -69,13 +70,6 @@ fn emit(json: bool, value: serde_json::Value, text: String) -> Result<(), Error>
         // A closed pipe (`| head`) is not a failure of the command.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::io("writing report", e)),
-    }
-}
-
-/// Print warnings on stderr, one line each.
-fn warn(command: &str, warnings: &[String]) {
-    for w in warnings {
-        eprintln!("airlock {command}: warning: {w}");
     }
 }
 

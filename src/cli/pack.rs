@@ -1,7 +1,7 @@
 //! `airlock pack`: flags → [`pipeline::pack::run`] → report.
 
 use super::args::PackArgs;
-use super::{config, emit, progress, report};
+use super::{config, emit, progress, report, warnings};
 use crate::error::Error;
 use crate::pipeline::pack::{PackOutcome, PackSteps};
 use crate::pipeline::{self, PackRequest};
@@ -42,7 +42,7 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
     bar.finish_and_clear();
     match outcome? {
         PackOutcome::Refused(r) => {
-            super::warn("pack", &r.warnings);
+            warnings::print("pack", &r.warnings);
             *reported = json;
             emit(
                 json,
@@ -55,8 +55,9 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
             for n in &p.notes {
                 eprintln!("airlock pack: {n}");
             }
-            super::warn("pack", &p.warnings);
-            let mut v = report::pack_json(&p.result, &p.warnings);
+            warnings::print("pack", &p.warnings);
+            let mut v = report::pack_json(&p.result);
+            warnings::add_to_json(&mut v, &p.warnings);
             let mut text = report::pack_text(&p.result);
             if let Some(g) = &p.gate {
                 v["trust"] = report::gate_json(g);

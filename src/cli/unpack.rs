@@ -52,10 +52,15 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
         },
     };
     let bars = |total: Option<u64>, label: &'static str| progress::bytes(total, label, quiet);
+    let mut gate_warnings = Vec::new();
     let report = match gate_cfg {
         Some(cfg) => {
             // A refusal is one line naming the image and the failed check.
-            unpack::unpack(&req, &PolicyGate::new(cfg), &bars)?
+            let gate = PolicyGate::new(cfg);
+            let r = unpack::unpack(&req, &gate, &bars);
+            gate_warnings = gate.take_warnings();
+            super::warnings::print_texts("unpack", &gate_warnings);
+            r?
         }
         None => {
             let r = unpack::unpack(&req, &IntegrityOnly, &bars)?;
@@ -65,7 +70,9 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
             r
         }
     };
-    emit(json_out, unpack_json(&report), unpack_text(&report))
+    let mut v = unpack_json(&report);
+    v["warnings"] = json!(gate_warnings);
+    emit(json_out, v, unpack_text(&report))
 }
 
 pub fn unpack_json(r: &UnpackReport) -> Value {

@@ -1,7 +1,7 @@
 //! `airlock verify`: integrity in one pass, then the policy when given.
 
 use super::args::VerifyArgs;
-use super::{config, emit, progress, report};
+use super::{config, emit, progress, report, warnings};
 use crate::error::Error;
 use crate::pipeline;
 
@@ -20,7 +20,7 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
         &out.manifest.evidence,
         &cfg,
     )?;
-    super::warn("verify", &g.warnings);
+    warnings::print_texts("verify", &g.warnings);
     let err = g.take_error();
     if err.is_none() {
         // Rollback marks only after every check of every image passed.

@@ -13,6 +13,8 @@ pub struct PolicyGate {
     cfg: GateConfig,
     pending: RefCell<Vec<PendingMark>>,
     report: RefCell<Option<GateReport>>,
+    /// The gate's warnings, for the caller to show (library code never prints).
+    warnings: RefCell<Vec<String>>,
 }
 
 impl PolicyGate {
@@ -21,7 +23,13 @@ impl PolicyGate {
             cfg,
             pending: RefCell::new(Vec::new()),
             report: RefCell::new(None),
+            warnings: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The warnings of the last `admit` (also when it refused).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut self.warnings.borrow_mut())
     }
 
     /// The per-image verdicts of the last `admit`, for reports.
@@ -39,9 +47,7 @@ impl Gate for PolicyGate {
             &outcome.manifest.evidence,
             &self.cfg,
         )?;
-        for w in &g.warnings {
-            eprintln!("airlock unpack: warning: {w}");
-        }
+        self.warnings.borrow_mut().clone_from(&g.warnings);
         let err = g.take_error();
         *self.pending.borrow_mut() = std::mem::take(&mut g.pending);
         *self.report.borrow_mut() = Some(g);

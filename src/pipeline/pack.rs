@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::gate::{self, GateConfig, GateReport};
 use crate::model::image_set::ImageSet;
 use crate::model::progress::Progress;
+use crate::model::warning::{no_evidence, Warning};
 use crate::source::rekor;
 
 /// How pack treats transparency-log proofs and the policy.
@@ -27,8 +28,8 @@ pub struct Packed {
     pub result: PackResult,
     /// The policy's verdicts; `None` without a policy or with `--no-verify`.
     pub gate: Option<GateReport>,
-    /// Loud notes for the operator, one per fact (the CLI may aggregate).
-    pub warnings: Vec<String>,
+    /// Loud notes for the operator, one per fact (the CLI folds repeats).
+    pub warnings: Vec<Warning>,
     /// Informational lines (e.g. how many proofs were stored).
     pub notes: Vec<String>,
 }
@@ -38,7 +39,7 @@ pub struct Packed {
 pub struct Refused {
     pub gate: GateReport,
     pub error: Error,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// What pack did: wrote an archive, or refused it on the policy.
@@ -56,30 +57,19 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<PackOutcome, Error> {
     let mut set = super::resolve(req)?;
-    let mut warnings: Vec<String> = set
-        .images
-        .iter()
-        .filter(|i| i.evidence.is_empty())
-        .map(|i| {
-            format!(
-                "{} ({}): no signatures or other evidence found; the archive records none",
-                i.reference, i.platform
-            )
-        })
-        .collect();
+    let mut warnings = no_evidence(&set.images);
     let mut notes = Vec::new();
     rekor_step(&mut set, steps, &mut warnings, &mut notes)?;
     let gate = match steps.gate {
         Some(_) if steps.no_verify => {
-            warnings.push(
-                "--no-verify: the policy was NOT checked; the archive may hold unsigned or untrusted images"
-                    .into(),
-            );
+            warnings.push(Warning::general(
+                "--no-verify: the policy was NOT checked; the archive may hold unsigned or untrusted images",
+            ));
             None
         }
         Some(cfg) => {
             let mut g = check_policy(&set, cfg)?;
-            warnings.append(&mut g.warnings.clone());
+            warnings.extend(g.warnings.iter().map(Warning::general));
             if let Some(error) = g.take_error() {
                 return Ok(PackOutcome::Refused(Box::new(Refused {
                     gate: g,
@@ -90,7 +80,9 @@ pub fn run(
             Some(g)
         }
         None => {
-            warnings.push("no policy given, so no signature was checked (integrity only)".into());
+            warnings.push(Warning::general(
+                "no policy given, so no signature was checked (integrity only)",
+            ));
             None
         }
     };
@@ -109,16 +101,16 @@ pub fn run(
 fn rekor_step(
     set: &mut ImageSet,
     steps: &PackSteps,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
     notes: &mut Vec<String>,
 ) -> Result<(), Error> {
     if steps.no_rekor {
         let s = rekor::omit_rekor_proofs(set)?;
         if s.signatures > 0 {
-            warnings.push(format!(
+            warnings.push(Warning::general(format!(
                 "--no-rekor: {} signature(s) carry only a SET; their inclusion proofs were not fetched",
                 s.signatures
-            ));
+            )));
         }
         return Ok(());
     }

@@ -10,6 +10,7 @@
 //! into place, so a multi-GiB random layer never sits in memory.
 
 pub mod cosign;
+pub mod many;
 pub mod publish;
 pub mod rekor_server;
 pub mod signed;

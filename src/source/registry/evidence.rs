@@ -138,19 +138,12 @@ struct Referrer {
 async fn referrers(ctx: &Ctx, r: &Reference, subject: Digest) -> Result<Vec<Referrer>, Error> {
     let at = r.clone_with_digest(subject.to_string());
     let what = format!("referrers of {}", at.whole());
-    let mut attempt = 0;
-    let index = loop {
-        attempt += 1;
-        match ctx.client.pull_referrers(&at, None).await {
-            Ok(i) => break i,
-            Err(e) => match fail::classify(&what, e) {
-                fail::Failure::NotFound(_) => return Ok(Vec::new()),
-                fail::Failure::Retry(_) if attempt <= ctx.opts.retries => {
-                    tokio::time::sleep(fail::backoff(attempt)).await;
-                }
-                f => return Err(fail::into_error(&what, f, attempt)),
-            },
-        }
+    let found = fail::retrying(&what, ctx.opts.retries, || {
+        ctx.client.pull_referrers(&at, None)
+    })
+    .await?;
+    let Some(index) = found else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for e in index.manifests {

@@ -33,7 +33,7 @@ use crate::error::{Error, IoContext};
 use crate::model::oci::{self, DescriptorInfo};
 use crate::model::progress::{NoProgress, Progress, ProgressGroup};
 use crate::model::{limits, media, BlobRecord, Digest, ImageRecord};
-use crate::registry_client::fail::{self, Failure};
+use crate::registry_client::fail;
 use crate::registry_client::{self, AccessOptions};
 use cache::BlobCache;
 
@@ -185,19 +185,12 @@ impl Ctx {
     ) -> Result<Option<Fetched>, Error> {
         let what = format!("manifest {}", r.whole());
         let auth = oci_client::secrets::RegistryAuth::Anonymous; // stored per host already
-        let mut attempt = 0;
-        let (bytes, _) = loop {
-            attempt += 1;
-            match self.client.pull_manifest_raw(r, &auth, ACCEPT).await {
-                Ok(v) => break v,
-                Err(e) => match fail::classify(&what, e) {
-                    Failure::NotFound(_) => return Ok(None),
-                    Failure::Retry(_) if attempt <= self.opts.retries => {
-                        tokio::time::sleep(fail::backoff(attempt)).await;
-                    }
-                    f => return Err(fail::into_error(&what, f, attempt)),
-                },
-            }
+        let found = fail::retrying(&what, self.opts.retries, || {
+            self.client.pull_manifest_raw(r, &auth, ACCEPT)
+        })
+        .await?;
+        let Some((bytes, _)) = found else {
+            return Ok(None);
         };
         // The client reads the whole body; bound what we keep and parse.
         if bytes.len() as u64 > limits::MAX_JSON_BYTES {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use airlock_testkit::publish::RegistryTarget;
 use airlock_testkit::signed::{self, PublishRequest};
-use airlock_testkit::{FileEntry, ImageSpec, Layout, Platform};
+use airlock_testkit::{many, FileEntry, ImageSpec, Layout, Platform};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -50,6 +50,22 @@ enum Cmd {
         seed: u64,
         #[arg(long, default_value_t = 1)]
         images: u64,
+    },
+    /// N small distinct images (one tiny layer each), for scale benchmarks;
+    /// with --evidence also cosign .sig/.att/.sbom tags and SPDX referrers
+    /// (pack such a layout with --ref per image: referrers are tagged too).
+    Many {
+        #[arg(long)]
+        out: PathBuf,
+        /// Image i is tagged `REF-i` (or `REF:i` without a tag).
+        #[arg(long = "ref")]
+        reference: String,
+        #[arg(long)]
+        images: u64,
+        #[arg(long)]
+        evidence: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Write a P-256 cosign-style key pair: PREFIX.key (PKCS#8) and PREFIX.pub.
     Keygen {
@@ -152,12 +168,30 @@ fn run(cmd: Cmd) -> io::Result<()> {
                 let name = if images == 1 {
                     reference.clone()
                 } else {
-                    numbered(&reference, i)
+                    many::numbered(&reference, i)
                 };
                 l.tag(&name, &m);
                 tagged.push((name, m.digest));
             }
             let dir = l.finish()?;
+            for (name, digest) in tagged {
+                report(&name, &digest, dir.clone());
+            }
+        }
+        Cmd::Many {
+            out,
+            reference,
+            images,
+            evidence,
+            seed,
+        } => {
+            let spec = many::ManySpec {
+                reference,
+                images,
+                evidence,
+                seed,
+            };
+            let (dir, tagged) = many::write(&out, &spec)?;
             for (name, digest) in tagged {
                 report(&name, &digest, dir.clone());
             }
@@ -228,16 +262,6 @@ fn run(cmd: Cmd) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `repo:tag` → `repo:tag-i`; `repo` → `repo:i` (a `:` before the last `/` is a port).
-fn numbered(reference: &str, i: u64) -> String {
-    let last = reference.rsplit('/').next().unwrap_or(reference);
-    if last.contains(':') {
-        format!("{reference}-{i}")
-    } else {
-        format!("{reference}:{i}")
-    }
 }
 
 fn report(reference: &str, digest: &str, dir: PathBuf) {

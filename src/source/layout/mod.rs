@@ -5,19 +5,25 @@
 //! `sha256-<hex>.sig|.att|.sbom` are cosign evidence, and manifests whose
 //! `subject` is an image are OCI 1.1 referrers.
 
+mod evidence;
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{BlobOrigin, ImageSet, PlatformFilter};
 use crate::error::{Error, IoContext};
-use crate::model::evidence::{cosign_tag, role_for_artifact};
+use crate::model::evidence::cosign_tag;
 use crate::model::oci::{self, DescriptorInfo};
-use crate::model::{limits, media, BlobRecord, Digest, EvidenceRecord, ImageRecord};
+use crate::model::{limits, media, BlobRecord, Digest, ImageRecord};
 
 use crate::model::media::REF_NAME;
 
 pub struct LayoutSource {
     root: PathBuf,
     entries: Vec<DescriptorInfo>,
+    /// Built on the first evidence lookup, then shared by every image.
+    evidence: OnceCell<evidence::EvidenceIndex>,
 }
 
 fn source_err(root: &Path, msg: impl std::fmt::Display) -> Error {
@@ -41,6 +47,7 @@ impl LayoutSource {
         Ok(LayoutSource {
             root: root.to_path_buf(),
             entries: index.manifests,
+            evidence: OnceCell::new(),
         })
     }
 
@@ -134,18 +141,21 @@ impl LayoutSource {
                 })
                 .collect()
         } else {
+            // Name → first entry carrying it, so N refs cost O(N), not O(N²).
+            let mut named: HashMap<&String, &DescriptorInfo> = HashMap::new();
+            for e in &self.entries {
+                if let Some(n) = e.annotations.get(REF_NAME) {
+                    named.entry(n).or_insert(e);
+                }
+            }
             let mut out = Vec::new();
             for r in refs {
-                let hit = self
-                    .entries
-                    .iter()
-                    .find(|e| e.annotations.get(REF_NAME) == Some(r))
-                    .ok_or_else(|| {
-                        source_err(
-                            &self.root,
-                            format!("no image named {r:?}; it has {:?}", self.image_refs()),
-                        )
-                    })?;
+                let hit = named.get(r).copied().ok_or_else(|| {
+                    source_err(
+                        &self.root,
+                        format!("no image named {r:?}; it has {:?}", self.image_refs()),
+                    )
+                })?;
                 out.push((hit, r.clone()));
             }
             out
@@ -250,59 +260,6 @@ impl LayoutSource {
             evidence: Vec::new(),
         });
         self.add_evidence(set, desc.digest)
-    }
-
-    /// Attach cosign tags and referrers about `subject` to the images that
-    /// have it as manifest or index digest.
-    fn add_evidence(&self, set: &mut ImageSet, subject: Digest) -> Result<(), Error> {
-        let mut found = Vec::new();
-        for e in &self.entries {
-            let tag = e.annotations.get(REF_NAME);
-            let tag_role = tag
-                .and_then(|t| cosign_tag(t))
-                .filter(|(d, _)| *d == subject)
-                .map(|(_, r)| r);
-            let is_manifest = media::is_image_manifest(&e.media_type);
-            if tag_role.is_none() && !is_manifest {
-                continue;
-            }
-            let bytes = self.read_json_blob(e)?;
-            let Ok(m) = oci::parse_manifest(&bytes) else {
-                if tag_role.is_some() {
-                    return Err(source_err(
-                        &self.root,
-                        format!("evidence {} is not an OCI manifest", e.digest),
-                    ));
-                }
-                continue;
-            };
-            let role = match tag_role {
-                Some(r) => r,
-                None if m.subject == Some(subject) => {
-                    role_for_artifact(m.artifact_type.as_deref().unwrap_or(&m.config.media_type))
-                }
-                None => continue,
-            };
-            for blob in std::iter::once(&m.config).chain(m.layers.iter()) {
-                if blob.size <= limits::MAX_JSON_BYTES {
-                    let b = self.read_json_blob(blob)?;
-                    Self::memory_blob(set, blob, b);
-                } else {
-                    self.file_blob(set, blob)?;
-                }
-            }
-            Self::memory_blob(set, e, bytes);
-            found.push(EvidenceRecord {
-                role,
-                digest: e.digest,
-                media_type: e.media_type.clone(),
-                subject,
-                artifact_type: m.artifact_type.clone(),
-                tag: tag.filter(|t| cosign_tag(t).is_some()).cloned(),
-            });
-        }
-        set.attach_evidence(subject, &found);
-        Ok(())
     }
 }
 
