@@ -65,3 +65,105 @@ fn sigterm_during_pack_exits_130_and_leaves_nothing_behind() {
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// A small one-image layout.
+fn small(root: &Path) -> PathBuf {
+    common::small_layout(root)
+}
+
+#[test]
+fn an_existing_output_is_only_replaced_with_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small(tmp.path());
+    let out = tmp.path().join("a.tar");
+    std::fs::write(&out, b"precious").unwrap();
+    let r = cli::pack(&layout, &out, &[]).run();
+    cli::assert_code(&r, 2);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    cli::ok(&cli::pack(&layout, &out, &["--force"]).run());
+    assert_ne!(std::fs::read(&out).unwrap(), b"precious");
+}
+
+#[test]
+fn an_output_inside_the_source_layout_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small(tmp.path());
+    let index = std::fs::read(layout.join("index.json")).unwrap();
+    for target in [layout.join("index.json"), layout.join("blobs/x.tar")] {
+        let r = cli::pack(&layout, &target, &["--force"]).run();
+        cli::assert_code(&r, 2);
+        assert!(
+            r.stderr.contains("inside the source layout"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(std::fs::read(layout.join("index.json")).unwrap(), index);
+    assert!(!layout.join("blobs/x.tar").exists());
+}
+
+#[test]
+fn a_missing_output_directory_is_refused_before_reading_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The layout does not exist either: the output is checked first.
+    let r = cli::pack(
+        &tmp.path().join("no-layout"),
+        &tmp.path().join("no/such/dir/a.tar"),
+        &[],
+    )
+    .run();
+    cli::assert_code(&r, 2);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+}
+
+#[test]
+fn a_registry_pack_into_a_missing_directory_contacts_no_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 127.0.0.1:9 (discard) answers nothing; a connection attempt would be
+    // retried for seconds and end in a registry error, not a usage error.
+    let r = cli::airlock([
+        "pack",
+        "127.0.0.1:9/app:1",
+        "--insecure-registry",
+        "127.0.0.1:9",
+    ])
+    .arg("-o")
+    .arg(tmp.path().join("missing/a.tar"))
+    .run();
+    cli::assert_code(&r, 2);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+}
+
+#[test]
+fn the_name_and_the_compression_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small(tmp.path());
+    for (name, extra) in [
+        ("a.tar.gz", &[][..]),
+        ("a.tgz", &[][..]),
+        ("b.tar", &["--zstd"][..]),
+    ] {
+        let r = cli::pack(&layout, &tmp.path().join(name), extra).run();
+        cli::assert_code(&r, 2);
+        assert!(!tmp.path().join(name).exists(), "{name}");
+    }
+}
+
+#[test]
+fn archives_and_checksums_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = small(tmp.path());
+    let out = tmp.path().join("a.tar");
+    let r = cli::airlock_with_umask("022", ["pack", "--from-oci-layout"])
+        .arg(&layout)
+        .arg("-o")
+        .arg(&out)
+        .run();
+    cli::ok(&r);
+    for f in [out.clone(), tmp.path().join("a.tar.sha256")] {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{}", f.display());
+    }
+}

@@ -67,6 +67,9 @@ pub struct PackArgs {
     /// Compress the archive with zstd.
     #[arg(long)]
     pub zstd: bool,
+    /// Replace OUT (and OUT.sha256) if it exists.
+    #[arg(long)]
+    pub force: bool,
     /// Write the archive even though a policy was given, without checking
     /// it (loudly reported).
     #[arg(long)]

@@ -24,6 +24,7 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
         },
         output: a.out,
         zstd: a.zstd,
+        force: a.force,
         trust: crate::source::trust::PackTrust {
             trusted_root: a.policy.trusted_root.clone(),
             tuf_metadata: a.tuf_metadata,

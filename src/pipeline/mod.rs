@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub mod copy;
+pub mod output;
 pub mod outputs;
 pub mod pack;
 pub mod select;
@@ -31,6 +32,8 @@ pub struct PackRequest {
     pub platforms: PlatformFilter,
     pub output: PathBuf,
     pub zstd: bool,
+    /// Replace an existing output file (`--force`).
+    pub force: bool,
     /// The trust material to carry: the trusted root (embedded public-good
     /// one by default) and optional TUF metadata vouching for it.
     pub trust: crate::source::trust::PackTrust,
@@ -101,13 +104,11 @@ pub fn pack(
     set: &ImageSet,
     progress: &dyn Progress,
 ) -> Result<PackResult, Error> {
-    let zstd = req.zstd || req.output.extension().is_some_and(|e| e == "zst");
-    let dir = match req.output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let zstd = output::compression(&req.output, req.zstd)?;
+    let dir = output::parent_dir(&req.output);
     let tmp = tempfile::Builder::new()
         .prefix(".airlock-pack-")
+        .permissions(public_file())
         .tempfile_in(&dir)
         .at("create a temporary file in", &dir)?;
     let _pending = outputs::register(tmp.path());
@@ -153,12 +154,22 @@ fn sidecar_path(output: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Archives and checksums are public content: created 0666 less the
+/// umask, like any file the user writes (a temp file alone would be 0600).
+fn public_file() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::Permissions::from_mode(0o666)
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).at("create a temporary file in", dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .permissions(public_file())
+        .tempfile_in(dir)
+        .at("create a temporary file in", dir)?;
     let _pending = outputs::register(tmp.path());
     tmp.write_all(bytes).at("write", tmp.path())?;
     tmp.persist(path)

@@ -56,6 +56,9 @@ pub fn run(
     steps: &PackSteps,
     progress: &dyn Progress,
 ) -> Result<PackOutcome, Error> {
+    // Where the archive goes is checked before any source is read.
+    super::output::compression(&req.output, req.zstd)?;
+    super::output::check(&req.output, &req.layouts, req.force)?;
     let mut set = super::resolve(req)?;
     let mut warnings = no_evidence(&set.images);
     let mut notes = Vec::new();

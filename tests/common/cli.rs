@@ -118,6 +118,27 @@ where
     }
 }
 
+/// `airlock ARGS…` started by `sh` under `umask MASK` (std cannot set a
+/// child's umask without unsafe code; a shell can).
+pub fn airlock_with_umask<I, S>(mask: &str, args: I) -> Airlock
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("umask {mask} && exec \"$0\" \"$@\""))
+        .arg(super::airlock_bin())
+        .args(args);
+    private_env(&mut cmd, home.path());
+    Airlock {
+        cmd,
+        input: Input::Empty,
+        home,
+    }
+}
+
 impl Airlock {
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
         self.cmd.arg(a);

@@ -92,6 +92,7 @@ pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
         platforms: PlatformFilter::default(),
         output: out.to_path_buf(),
         zstd: false,
+        force: false,
         trust: Default::default(),
     }
 }
