@@ -117,7 +117,7 @@ mod tests {
         let layout = t.path().join("layout");
         std::fs::create_dir(&layout).unwrap();
         let inside = layout.join("index.json");
-        let e = check(&inside, &[layout.clone()], true).unwrap_err();
+        let e = check(&inside, std::slice::from_ref(&layout), true).unwrap_err();
         assert!(e.to_string().contains("inside the source layout"), "{e}");
         let missing = t.path().join("no/such/dir/a.tar");
         let e = check(&missing, &[], false).unwrap_err();
