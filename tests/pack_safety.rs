@@ -167,3 +167,36 @@ fn archives_and_checksums_follow_the_umask() {
         assert_eq!(mode, 0o644, "{}", f.display());
     }
 }
+
+/// Same content, same bytes: however the layout path is spelt and
+/// wherever pack runs from, the archive is identical (and records no
+/// local path).
+#[test]
+fn the_layout_path_spelling_does_not_change_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let layout = small(&root);
+    let name = layout.file_name().unwrap().to_str().unwrap().to_string();
+    let sub = root.join("elsewhere");
+    std::fs::create_dir(&sub).unwrap();
+    let spellings: [(PathBuf, String); 4] = [
+        (root.clone(), name.clone()),
+        (root.clone(), format!("./{name}")),
+        (sub.clone(), format!("../{name}")),
+        (sub.clone(), s(&layout).to_string()),
+    ];
+    let mut archives = Vec::new();
+    for (i, (cwd, spelt)) in spellings.iter().enumerate() {
+        let out = root.join(format!("a{i}.tar"));
+        let r = cli::airlock(["pack", "--from-oci-layout", spelt.as_str(), "-o"])
+            .arg(&out)
+            .env("SOURCE_DATE_EPOCH", "0")
+            .current_dir(cwd)
+            .run();
+        cli::ok(&r);
+        archives.push(std::fs::read(&out).unwrap());
+    }
+    assert!(archives.windows(2).all(|w| w[0] == w[1]), "archives differ");
+    let text = String::from_utf8_lossy(&archives[0]);
+    assert!(!text.contains(s(&root)), "the archive records a local path");
+}

@@ -21,9 +21,21 @@ use crate::model::media::REF_NAME;
 
 pub struct LayoutSource {
     root: PathBuf,
+    /// What the archive records for this layout: the directory's own name,
+    /// never the path as typed (`l`, `./l` and `/abs/l` must give the same
+    /// bytes, and local paths must not travel to the site).
+    name: String,
     entries: Vec<DescriptorInfo>,
     /// Built on the first evidence lookup, then shared by every image.
     evidence: OnceCell<evidence::EvidenceIndex>,
+}
+
+/// The layout directory's own name, however it was spelt.
+fn layout_name(root: &Path) -> String {
+    let real = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    real.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "layout".into())
 }
 
 fn source_err(root: &Path, msg: impl std::fmt::Display) -> Error {
@@ -46,6 +58,7 @@ impl LayoutSource {
             oci::parse_index(&index).map_err(|e| source_err(root, format!("index.json: {e}")))?;
         Ok(LayoutSource {
             root: root.to_path_buf(),
+            name: layout_name(root),
             entries: index.manifests,
             evidence: OnceCell::new(),
         })
@@ -136,7 +149,7 @@ impl LayoutSource {
                     match name {
                         Some(n) if cosign_tag(&n).is_some() => None,
                         Some(n) => Some((e, n)),
-                        None => Some((e, format!("{}@{}", self.root.display(), e.digest))),
+                        None => Some((e, format!("{}@{}", self.name, e.digest))),
                     }
                 })
                 .collect()
@@ -177,7 +190,7 @@ impl LayoutSource {
         reference: &str,
         filter: &PlatformFilter,
     ) -> Result<(), Error> {
-        let source = format!("oci-layout:{}", self.root.display());
+        let source = format!("oci-layout:{}", self.name);
         if media::is_index(&entry.media_type) {
             let bytes = self.read_json_blob(entry)?;
             let index = oci::parse_index(&bytes)
