@@ -31,14 +31,20 @@ pub enum OutputFormat {
 pub enum Command {
     /// Pack images and their evidence into one deterministic archive.
     Pack(PackArgs),
-    /// Check an archive's integrity in one streaming pass (`-` reads stdin).
+    /// Check an archive's integrity in one streaming pass (`-` reads stdin), and with a policy every signature, attestation and Rekor proof, offline.
     Verify(VerifyArgs),
     /// Show what an archive holds (reads only its manifest; verifies nothing).
     Inspect(InspectArgs),
     /// Verify a Sigstore bundle for a file or digest (sigstore-conformance protocol).
     VerifyBundle(VerifyBundleArgs),
-    /// Verify an archive offline, then load it into docker, podman or an OCI layout dir.
+    /// Verify an archive offline, then load it into docker, podman, an OCI layout dir or the site registry.
     Unpack(UnpackArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout, e.g. `airlock man > airlock.1`.
+    Man,
+    /// Print airlock's version and the embedded Sigstore trust roots'.
+    Version,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +67,10 @@ pub struct PackArgs {
     /// Platform variant, e.g. v8 for arm64 or v7 for arm.
     #[arg(long)]
     pub variant: Option<String>,
+    /// The platform to take, `os/arch[/variant]` as for unpack (instead of
+    /// --os/--arch/--variant).
+    #[arg(long, value_name = "PLATFORM", conflicts_with_all = ["arch", "os", "variant", "all_platforms"])]
+    pub platform: Option<String>,
     /// Output archive; `.tar.zst` implies --zstd.
     #[arg(short = 'o', long = "output-file", value_name = "OUT")]
     pub out: PathBuf,
@@ -130,7 +140,7 @@ pub struct PolicyArgs {
     /// Do not compare the signed docker-reference with the image name.
     #[arg(long)]
     pub ignore_reference: bool,
-    /// Required attestation: slsaprovenance, slsaprovenance1, spdx, cyclonedx or a predicate URI (repeatable).
+    /// Required attestation (repeatable): slsaprovenance (= slsaprovenance02), slsaprovenance1, spdx (= spdxjson), cyclonedx, vuln, link, or a predicate type URI.
     #[arg(long = "attestation-type", value_name = "TYPE")]
     pub attestation_types: Vec<String>,
     /// SLSA provenance: source repository (e.g. https://github.com/org/repo).
@@ -277,4 +287,11 @@ pub struct VerifyBundleArgs {
     /// The signed file, or its digest as `sha256:<hex>`.
     #[arg(value_name = "FILE_OR_DIGEST")]
     pub file_or_digest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

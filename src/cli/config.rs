@@ -42,7 +42,7 @@ pub fn predicate_type(name: &str) -> Result<String, Error> {
         uri if uri.contains("://") && !uri.chars().any(char::is_whitespace) => uri.into(),
         other => {
             return Err(usage(format!(
-                "--attestation-type {other:?}: expected slsaprovenance, slsaprovenance1, spdx, cyclonedx or a predicate type URI"
+                "--attestation-type {other:?}: expected slsaprovenance, slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, link or a predicate type URI"
             )))
         }
     })

@@ -1,6 +1,7 @@
 //! Command line: parse, run, report, and the one place that turns an error
 //! into an exit code.
 
+pub mod about;
 pub mod args;
 pub mod config;
 pub mod interrupt;
@@ -55,6 +56,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Inspect(_) => "inspect",
         Command::VerifyBundle(_) => "verify-bundle",
         Command::Unpack(_) => "unpack",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
+        Command::Version => "version",
     }
 }
 
@@ -84,5 +88,8 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
         }
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Unpack(a) => unpack::run(a, json, cli.quiet),
+        Command::Completions(a) => about::completions(&a),
+        Command::Man => about::man(),
+        Command::Version => about::version(json),
     }
 }

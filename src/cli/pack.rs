@@ -12,16 +12,27 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
     let gate_cfg = config::gate_config(&a.policy, config::For::Pack)?;
     let (images, registry) = a.registry.resolve(quiet)?;
     let all = a.registry.all_platforms;
+    let platforms = match &a.platform {
+        Some(p) => {
+            let p = crate::pipeline::select::parse_platform(p)?;
+            PlatformFilter {
+                architectures: vec![p.architecture],
+                os: Some(p.os),
+                variant: p.variant,
+            }
+        }
+        None => PlatformFilter {
+            architectures: a.arch,
+            os: (!all).then_some(a.os),
+            variant: a.variant,
+        },
+    };
     let req = PackRequest {
         layouts: a.from_oci_layout,
         refs: a.refs,
         images,
         registry,
-        platforms: PlatformFilter {
-            architectures: a.arch,
-            os: (!all).then_some(a.os),
-            variant: a.variant,
-        },
+        platforms,
         output: a.out,
         zstd: a.zstd,
         force: a.force,
