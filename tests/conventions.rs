@@ -160,3 +160,25 @@ fn pack_takes_platform_as_os_arch_variant() {
     .run();
     cli::assert_code(&both, 2);
 }
+
+/// "One JSON document on failure", argument errors included.
+#[test]
+fn one_json_document_on_failure_even_for_argument_errors() {
+    for args in [
+        &["--output", "json", "pack", "--bogus"][..],
+        &["pack", "--output=json", "-o"][..],
+        &["--output", "json", "verify"][..],
+    ] {
+        let r = cli::run(args);
+        cli::assert_code(&r, 2);
+        let v = r.json();
+        assert_eq!(v["ok"], false, "{v:#}");
+        assert_eq!(v["error"]["kind"], "usage", "{v:#}");
+        assert_eq!(v["error"]["exitCode"], 2, "{v:#}");
+        assert_eq!(r.stdout.lines().count(), 1, "one document: {}", r.stdout);
+    }
+    // Help stays text.
+    assert!(cli::run(&["--output", "json", "pack", "--help"])
+        .stdout
+        .starts_with("Pack"));
+}

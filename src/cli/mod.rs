@@ -28,9 +28,16 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            let code = e.exit_code();
+            // An argument error under `--output json` is one JSON error
+            // document too (docs/cli.md); help and --version stay text.
+            if code != 0 && wants_json(std::env::args()) {
+                let (name, message) = usage_error(&e);
+                println!("{}", report::error_json(name, &Error::Usage(message)));
+            }
             let _ = e.print();
             // clap: help/version exit 0, usage errors 2 (our usage code too).
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            return ExitCode::from(u8::try_from(code).unwrap_or(2));
         }
     };
     let name = command_name(&cli.command);
@@ -47,6 +54,39 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Whether the raw arguments ask for JSON (they did not parse, so the
+/// parsed `--output` is not there to ask).
+fn wants_json(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.windows(2)
+        .any(|w| w[0] == "--output" && w[1] == "json")
+        || args.iter().any(|a| a == "--output=json")
+}
+
+/// The subcommand a clap error is about, and its first line.
+fn usage_error(e: &clap::Error) -> (&'static str, String) {
+    let name = std::env::args()
+        .skip(1)
+        .find_map(|a| {
+            [
+                "pack",
+                "verify",
+                "inspect",
+                "verify-bundle",
+                "unpack",
+                "completions",
+                "man",
+                "version",
+            ]
+            .into_iter()
+            .find(|c| *c == a)
+        })
+        .unwrap_or("airlock");
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    (name, first.trim_start_matches("error: ").to_string())
 }
 
 fn command_name(c: &Command) -> &'static str {
