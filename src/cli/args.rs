@@ -52,6 +52,10 @@ pub struct PackArgs {
     /// An OCI image layout directory to pack from (repeatable).
     #[arg(long = "from-oci-layout", value_name = "DIR")]
     pub from_oci_layout: Vec<PathBuf>,
+    /// An oci-archive file (a tar of an OCI layout: `skopeo copy … oci-archive:`,
+    /// `podman save --format oci-archive`) to pack from (repeatable).
+    #[arg(long = "from-oci-archive", value_name = "FILE")]
+    pub from_oci_archive: Vec<PathBuf>,
     /// Registry images and how to reach them.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -34,6 +34,9 @@ pub struct ImageSet {
     /// Archive-level trust material (see `source::trust::load`); kept apart from
     /// `blobs` so it can be replaced as a whole. The writer adds its blobs.
     pub trust: Option<TrustMaterial>,
+    /// Private copies some blobs are read from (an unpacked oci-archive),
+    /// kept until the set is dropped, i.e. until the writer is done.
+    pub spools: Vec<Arc<tempfile::TempDir>>,
 }
 
 impl ImageSet {
@@ -96,6 +99,7 @@ impl ImageSet {
     /// Merge another set; blobs shared between images are stored once.
     pub fn extend(&mut self, other: ImageSet) {
         self.images.extend(other.images);
+        self.spools.extend(other.spools);
         for (d, b) in other.blobs {
             self.blobs.entry(d).or_insert(b);
         }

@@ -25,6 +25,8 @@ use crate::source::{ImageSet, PlatformFilter};
 #[derive(Debug, Clone)]
 pub struct PackRequest {
     pub layouts: Vec<PathBuf>,
+    /// oci-archive files (tars of OCI layouts) to pack from.
+    pub oci_archives: Vec<PathBuf>,
     pub refs: Vec<String>,
     /// Registry image references (see `source::registry`).
     pub images: Vec<String>,
@@ -51,9 +53,9 @@ pub struct PackResult {
 
 /// Resolve the sources without writing anything (for sizing progress).
 pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
-    if req.layouts.is_empty() && req.images.is_empty() {
+    if req.layouts.is_empty() && req.images.is_empty() && req.oci_archives.is_empty() {
         return Err(Error::Usage(
-            "nothing to pack: give IMAGE references, -f FILE or --from-oci-layout DIR".into(),
+            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR or --from-oci-archive FILE".into(),
         ));
     }
     // Trust material first: a bad --trusted-root or TUF directory fails
@@ -70,6 +72,13 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     for dir in &req.layouts {
         let src = LayoutSource::open(dir)?;
         set.extend(src.resolve(&req.refs, &req.platforms)?);
+    }
+    for file in &req.oci_archives {
+        set.extend(crate::source::oci_archive::resolve(
+            file,
+            &req.refs,
+            &req.platforms,
+        )?);
     }
     // The same image named twice is packed once.
     let mut seen = std::collections::BTreeSet::new();

@@ -4,6 +4,7 @@
 //! when the archive writer copies them, not trusted here.
 
 pub mod layout;
+pub mod oci_archive;
 pub mod registry;
 pub mod rekor;
 pub mod trust;

@@ -86,6 +86,7 @@ pub fn small_layout(root: &Path) -> PathBuf {
 pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
     PackRequest {
         layouts: vec![layout.to_path_buf()],
+        oci_archives: vec![],
         refs: vec![],
         images: vec![],
         registry: Default::default(),

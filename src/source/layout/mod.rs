@@ -44,6 +44,12 @@ fn source_err(root: &Path, msg: impl std::fmt::Display) -> Error {
 
 impl LayoutSource {
     pub fn open(root: &Path) -> Result<Self, Error> {
+        Self::open_as(root, layout_name(root))
+    }
+
+    /// A layout recorded under `name` (an unpacked archive's file name,
+    /// not the private directory it was unpacked into).
+    pub fn open_as(root: &Path, name: String) -> Result<Self, Error> {
         let marker = read_bounded(&root.join("oci-layout"), limits::MAX_OCI_LAYOUT_BYTES)?;
         let v: serde_json::Value = serde_json::from_slice(&marker)
             .map_err(|e| source_err(root, format!("oci-layout: {e}")))?;
@@ -58,7 +64,7 @@ impl LayoutSource {
             oci::parse_index(&index).map_err(|e| source_err(root, format!("index.json: {e}")))?;
         Ok(LayoutSource {
             root: root.to_path_buf(),
-            name: layout_name(root),
+            name,
             entries: index.manifests,
             evidence: OnceCell::new(),
         })
