@@ -815,3 +815,71 @@ fn unpack_into_dir_opens_no_socket() {
     assert!(calls.is_empty(), "network system calls: {calls:?}");
     assert!(out.join("index.json").exists());
 }
+
+// ---------------------------------------------------------------- names and stores
+
+/// A bad `--tag` for `into`: exit 2 naming --tag. The archive path does not
+/// exist, so a refusal that came from reading it would say so instead.
+fn bad_tag_refused(into: &str, env: &[(&str, &str)]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("never-read.tar");
+    let o = airlock(
+        &[
+            "unpack",
+            missing.to_str().unwrap(),
+            "--into",
+            into,
+            "--tag",
+            "Bad Tag",
+        ],
+        env,
+        None,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--tag \"Bad Tag\""), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_tag_is_a_usage_error_for_podman_and_the_store_is_untouched() {
+    let Some(p) = Podman::new() else { return };
+    bad_tag_refused("podman", &[("AIRLOCK_PODMAN_ARGS", &p.env())]);
+    assert_eq!(p.podman(&["images", "--all", "--format", "{{.Id}}"]), "");
+}
+
+#[test]
+fn bad_tag_is_a_usage_error_for_docker_before_the_daemon_is_asked() {
+    // Nobody answers there: reaching the target would be exit 6.
+    let dead = std::env::temp_dir().join("airlock-no-docker.sock");
+    bad_tag_refused(
+        "docker",
+        &[("DOCKER_HOST", &format!("unix://{}", dead.display()))],
+    );
+}
+
+#[test]
+fn bad_tag_is_a_usage_error_for_dir_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    bad_tag_refused(&format!("dir:{}", out.display()), &[]);
+    assert!(leftovers(tmp.path()).is_empty());
+    // A name skopeo's oci: transport would reject is refused the same way.
+    let o = airlock(
+        &[
+            "unpack",
+            "missing.tar",
+            "--into",
+            &format!("dir:{}", out.display()),
+            "--tag",
+            "a//b",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn bad_tag_is_a_usage_error_for_registry_before_it_is_contacted() {
+    // Port 1 answers nothing: contacting it would be exit 6.
+    bad_tag_refused("registry:127.0.0.1:1/ns", &[]);
+}

@@ -14,6 +14,7 @@ pub mod docker;
 pub mod evidence;
 pub mod load;
 pub mod podman;
+pub mod refname;
 pub mod registry;
 pub mod staging;
 pub mod stream;
