@@ -988,10 +988,9 @@ fn podman_already_holding_the_image_tags_it() {
 /// The config digest of the host-platform image in `archive`.
 fn host_config(archive: &Path) -> String {
     let es = common::entries(&std::fs::read(archive).unwrap());
-    let m: Value = serde_json::from_slice(
-        &es.iter().find(|e| e.name == "airlock.json").unwrap().data,
-    )
-    .unwrap();
+    let m: Value =
+        serde_json::from_slice(&es.iter().find(|e| e.name == "airlock.json").unwrap().data)
+            .unwrap();
     m["images"]
         .as_array()
         .unwrap()
