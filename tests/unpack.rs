@@ -1059,4 +1059,28 @@ fn podman_failure_after_the_staging_load_leaves_no_staging_name() {
         p.podman(&["image", "inspect", "--format", "{{.Id}}", REF]),
         config.trim_start_matches("sha256:")
     );
+
+    // The name belongs to another image and cannot be moved: the error
+    // says which image holds it and what to run.
+    let other_dir = tmp.path().join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let (other, _, other_config) = packed(&other_dir, REF, 33, &["amd64"]);
+    let o = airlock(
+        &[
+            "unpack",
+            other.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--tag",
+            "localhost/beta/app:1",
+        ],
+        &[("AIRLOCK_PODMAN_ARGS", args.as_str())],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = unpack("localhost/beta/app:1");
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    let hint = format!("podman untag {other_config} localhost/beta/app:1");
+    assert!(stderr(&o).contains(&hint), "{}", stderr(&o));
+    assert!(!podman_names(&p).contains("airlock-stage"));
 }
