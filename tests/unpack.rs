@@ -699,6 +699,32 @@ fn docker_target_loads_checks_and_refuses() {
             .1,
         config
     );
+    assert!(o.stdout.contains("already held"), "{}", o.stdout);
+
+    // Already held, and `docker tag` fails: exit 6, no name added.
+    let no_tag = failing(tmp.path(), "docker", "tag");
+    let mut env_t = env.to_vec();
+    env_t.push(("AIRLOCK_DOCKER", no_tag.to_str().unwrap()));
+    let names = || {
+        d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .1
+    };
+    let before = names();
+    let o = airlock(
+        &[
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            "docker",
+            "--tag",
+            "localhost/x/z:9",
+        ],
+        &env_t,
+        None,
+    );
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    assert_eq!(names(), before);
+    assert!(!before.contains("airlock-stage"), "{before}");
 
     // A daemon that does not answer: clear error, exit 6, nothing lost.
     let before = d.image_ids();
@@ -814,4 +840,247 @@ fn unpack_into_dir_opens_no_socket() {
     assert_eq!(code, 0);
     assert!(calls.is_empty(), "network system calls: {calls:?}");
     assert!(out.join("index.json").exists());
+}
+
+// ---------------------------------------------------------------- names and stores
+
+/// `tool` in a wrapper script whose `sub` subcommand fails (exit 1) without
+/// running; every other call goes to the real tool.
+fn failing(dir: &Path, tool: &str, sub: &str) -> PathBuf {
+    let wrapper = dir.join(format!("{tool}-no-{sub}"));
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = {sub} ]; then echo \"Error: {sub} refused by the test\" >&2; exit 1; fi; done\nexec {tool} \"$@\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    wrapper
+}
+
+/// A bad `--tag` for `into`: exit 2 naming --tag. The archive path does not
+/// exist, so a refusal that came from reading it would say so instead.
+fn bad_tag_refused(into: &str, env: &[(&str, &str)]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("never-read.tar");
+    let o = airlock(
+        &[
+            "unpack",
+            missing.to_str().unwrap(),
+            "--into",
+            into,
+            "--tag",
+            "Bad Tag",
+        ],
+        env,
+        None,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--tag \"Bad Tag\""), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_tag_is_a_usage_error_for_podman_and_the_store_is_untouched() {
+    let Some(p) = Podman::new() else { return };
+    bad_tag_refused("podman", &[("AIRLOCK_PODMAN_ARGS", &p.env())]);
+    assert_eq!(p.podman(&["images", "--all", "--format", "{{.Id}}"]), "");
+}
+
+#[test]
+fn bad_tag_is_a_usage_error_for_docker_before_the_daemon_is_asked() {
+    // Nobody answers there: reaching the target would be exit 6.
+    let dead = std::env::temp_dir().join("airlock-no-docker.sock");
+    bad_tag_refused(
+        "docker",
+        &[("DOCKER_HOST", &format!("unix://{}", dead.display()))],
+    );
+}
+
+#[test]
+fn bad_tag_is_a_usage_error_for_dir_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    bad_tag_refused(&format!("dir:{}", out.display()), &[]);
+    assert!(leftovers(tmp.path()).is_empty());
+    // A name skopeo's oci: transport would reject is refused the same way.
+    let o = airlock(
+        &[
+            "unpack",
+            "missing.tar",
+            "--into",
+            &format!("dir:{}", out.display()),
+            "--tag",
+            "a//b",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn bad_tag_is_a_usage_error_for_registry_before_it_is_contacted() {
+    // Port 1 answers nothing: contacting it would be exit 6.
+    bad_tag_refused("registry:127.0.0.1:1/ns", &[]);
+}
+
+/// The README's "the archive loads with podman directly": after `podman
+/// load -i ARCHIVE`, unpack names the image podman holds (same config
+/// digest) instead of refusing podman's own manifest digest.
+#[test]
+fn podman_already_holding_the_image_tags_it() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // An index: podman stores it too and reports its digest for the image,
+    // not the platform manifest's (the refusal the issue reported).
+    let (archive, _, _) = packed(tmp.path(), REF, 31, &["amd64", "arm64"]);
+    let config = host_config(&archive);
+    let loaded = Command::new("podman")
+        .args(&p.args)
+        .args(["load", "-i", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    let ids = p.image_ids();
+    let env = [("AIRLOCK_PODMAN_ARGS", p.env())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for name in [REF, "localhost/present/again:2"] {
+        let o = airlock(
+            &[
+                "unpack",
+                archive.to_str().unwrap(),
+                "--into",
+                "podman",
+                "--image",
+                REF,
+                "--tag",
+                name,
+                "--output",
+                "json",
+            ],
+            &env,
+            None,
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let v = o.json();
+        assert_eq!(v["loaded"][0]["alreadyPresent"], true, "{v}");
+        assert!(v["notes"][0].as_str().unwrap().contains("already held"));
+        assert_eq!(
+            p.podman(&["image", "inspect", "--format", "{{.Id}}", name]),
+            config.trim_start_matches("sha256:")
+        );
+    }
+    assert_eq!(p.image_ids(), ids, "no second image");
+    assert!(!p
+        .podman(&["images", "--format", "{{.Repository}}"])
+        .contains("airlock-stage"));
+}
+
+/// The config digest of the host-platform image in `archive`.
+fn host_config(archive: &Path) -> String {
+    let es = common::entries(&std::fs::read(archive).unwrap());
+    let m: Value =
+        serde_json::from_slice(&es.iter().find(|e| e.name == "airlock.json").unwrap().data)
+            .unwrap();
+    m["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["platform"]["architecture"] == "amd64")
+        .unwrap()["configDigest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Names podman holds (repository:tag), one per line.
+fn podman_names(p: &Podman) -> String {
+    p.podman(&["images", "--all", "--format", "{{.Repository}}:{{.Tag}}"])
+}
+
+/// A failure after the staged layout was loaded (here `podman tag`) leaves
+/// no `airlock-stage` name, whether podman held the image before or not.
+#[test]
+fn podman_failure_after_the_staging_load_leaves_no_staging_name() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, config) = packed(tmp.path(), REF, 32, &["amd64"]);
+    let wrapper = failing(tmp.path(), "podman", "tag");
+    let args = p.env();
+    let env = [
+        ("AIRLOCK_PODMAN_ARGS", args.as_str()),
+        ("AIRLOCK_PODMAN", wrapper.to_str().unwrap()),
+    ];
+    let unpack = |tag: &str| {
+        airlock(
+            &[
+                "unpack",
+                archive.to_str().unwrap(),
+                "--into",
+                "podman",
+                "--tag",
+                tag,
+            ],
+            &env,
+            None,
+        )
+    };
+    // Fresh store: the loaded image is removed again.
+    let o = unpack("localhost/fresh/app:1");
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    assert_eq!(p.image_ids(), "");
+
+    // The image already held under another name: it stays, unchanged.
+    let o = airlock(
+        &["unpack", archive.to_str().unwrap(), "--into", "podman"],
+        &[("AIRLOCK_PODMAN_ARGS", args.as_str())],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let names = podman_names(&p);
+    let o = unpack("localhost/beta/app:1");
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    assert!(
+        !podman_names(&p).contains("airlock-stage"),
+        "{}",
+        podman_names(&p)
+    );
+    assert_eq!(podman_names(&p), names);
+    assert_eq!(
+        p.podman(&["image", "inspect", "--format", "{{.Id}}", REF]),
+        config.trim_start_matches("sha256:")
+    );
+
+    // The name belongs to another image and cannot be moved: the error
+    // says which image holds it and what to run.
+    let other_dir = tmp.path().join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let (other, _, other_config) = packed(&other_dir, REF, 33, &["amd64"]);
+    let o = airlock(
+        &[
+            "unpack",
+            other.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--tag",
+            "localhost/beta/app:1",
+        ],
+        &[("AIRLOCK_PODMAN_ARGS", args.as_str())],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = unpack("localhost/beta/app:1");
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    let hint = format!("podman untag {other_config} localhost/beta/app:1");
+    assert!(stderr(&o).contains(&hint), "{}", stderr(&o));
+    assert!(!podman_names(&p).contains("airlock-stage"));
 }

@@ -12,10 +12,17 @@ use crate::pipeline::unpack::{self, UnpackReport, UnpackRequest};
 use crate::sink::{SinkOptions, Target};
 use crate::Error;
 
+/// `--tag` must be a name the target accepts: a usage error (exit 2) before
+/// the archive is read or the target touched, not a failed load later.
+fn check_tag_arg(target: &Target, tag: Option<&str>) -> Result<(), Error> {
+    crate::sink::refname::check_tag(target, tag)
+}
+
 pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
     // The policy is validated before the archive is read.
     let gate_cfg = super::config::gate_config(&a.policy, super::config::For::Verify)?;
     let target: Target = a.into.parse()?;
+    check_tag_arg(&target, a.tag.as_deref())?;
     if a.access.any() && !matches!(target, Target::Registry(_)) {
         return Err(Error::Usage(
             "--username, --password-stdin, --ca-file and --insecure-registry are for --into registry:".into(),

@@ -149,6 +149,7 @@ impl Sink for DirSink {
                 platform: img.record.platform.to_string(),
                 record_file: None,
                 evidence: img.record.evidence.len(),
+                already_present: false,
             })
             .collect();
         Ok(Loaded {

@@ -10,8 +10,12 @@
 //! so the verified manifest digest is printed and written to
 //! `STATE_DIR/docker/<config-hex>.json`.
 //!
+//! An image docker already holds with the same ID (config digest) is not
+//! loaded again, only tagged, and reported as already present.
+//!
 //! Roll back: an image this run created is removed, a moved tag is put
-//! back; an image that already existed is never removed.
+//! back; an image that already existed is never removed. Nothing is staged
+//! under a transient name in docker (the stream carries the final name).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -128,12 +132,18 @@ impl DockerSink {
         let config_id = img.record.config_digest.to_string();
         let manifest_id = img.record.manifest_digest.to_string();
         let tag = stream::docker_tag(&img.tag);
+        let existed = self.image_id(&config_id).is_some();
         undo.push(Undo {
             id: config_id.clone(),
-            existed: self.image_id(&config_id).is_some(),
+            existed,
             tag: tag.clone(),
             previous_tag_target: self.image_id(&tag),
         });
+        if existed {
+            // Same config digest = same image (the classic store's ID):
+            // name it rather than stream every layer in again.
+            return self.tag_present(img, verified, &config_id, &tag);
+        }
         let layers = stream::layers(verified, img)?;
         let (out, fed) = self.tool.run_with_stdin(&["load"], |stdin| {
             if self.major < 25 {
@@ -169,17 +179,40 @@ impl DockerSink {
             )));
         }
         let record_file = self.record(img, verified)?;
-        Ok(LoadedImage {
-            reference: tag,
-            packed_reference: img.record.reference.clone(),
-            manifest_digest: img.record.manifest_digest,
-            config_digest: img.record.config_digest,
-            image_id: Some(id),
-            target_digest: None,
-            platform: img.record.platform.to_string(),
-            record_file,
-            evidence: 0,
-        })
+        Ok(loaded(img, tag, id, record_file, false))
+    }
+
+    /// Name an image docker already holds (same ID) instead of loading it.
+    fn tag_present(
+        &self,
+        img: &SelectedImage,
+        verified: &VerifiedArchive<'_>,
+        config_id: &str,
+        tag: &str,
+    ) -> Result<LoadedImage, Error> {
+        if self.image_id(tag).as_deref() != Some(config_id) {
+            let out = self.tool.run(&["tag", config_id, tag])?;
+            if !out.success {
+                let holder = match self.image_id(tag) {
+                    Some(other) => format!(
+                        "; {tag} names image {other}: free the name (docker rmi --no-prune {tag}) or choose another with --tag, then unpack again"
+                    ),
+                    None => String::new(),
+                };
+                return Err(Error::Sink(format!(
+                    "docker tag {config_id} {tag} failed: {}{holder}",
+                    out.stderr_line()
+                )));
+            }
+        }
+        let id = self.image_id(tag).unwrap_or_default();
+        if id != config_id {
+            return Err(Error::Sink(format!(
+                "docker reports image ID {id} for {tag}, expected the config digest {config_id}"
+            )));
+        }
+        let record_file = self.record(img, verified)?;
+        Ok(loaded(img, tag.to_string(), id, record_file, true))
     }
 
     fn roll_back(&self, undo: &[Undo]) {
@@ -201,6 +234,27 @@ impl DockerSink {
     }
 }
 
+fn loaded(
+    img: &SelectedImage,
+    reference: String,
+    id: String,
+    record_file: Option<PathBuf>,
+    present: bool,
+) -> LoadedImage {
+    LoadedImage {
+        reference,
+        packed_reference: img.record.reference.clone(),
+        manifest_digest: img.record.manifest_digest,
+        config_digest: img.record.config_digest,
+        image_id: Some(id),
+        target_digest: None,
+        platform: img.record.platform.to_string(),
+        record_file,
+        evidence: 0,
+        already_present: present,
+    }
+}
+
 impl Sink for DockerSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
         self.staging.begin(Staging::private)
@@ -217,10 +271,15 @@ impl Sink for DockerSink {
             |img, undo| self.load_one(staging, img, verified, undo),
             |undo| self.roll_back(undo),
         )?;
+        let notes = images
+            .iter()
+            .filter(|i| i.already_present)
+            .map(|i| super::load::present_note("docker", i))
+            .collect();
         Ok(Loaded {
             target: format!("docker ({}, engine {})", self.host, self.version),
             images,
-            notes: Vec::new(),
+            notes,
         })
     }
 

@@ -18,6 +18,22 @@ pub struct Undo {
     pub previous_tag_target: Option<String>,
 }
 
+/// The report's note for an image the runtime already held (same ID).
+pub fn present_note(tool: &str, img: &LoadedImage) -> String {
+    let id = img.image_id.as_deref().unwrap_or("?");
+    match img.target_digest.as_deref() {
+        Some(d) if d != img.manifest_digest.to_string() => format!(
+            "{}: {tool} already held image {id} (the config digest); tagged it, not loaded again. \
+             {tool} lists it under its own manifest digest {d}, not the verified {}",
+            img.reference, img.manifest_digest
+        ),
+        _ => format!(
+            "{}: {tool} already held image {id} (the config digest); tagged it, not loaded again",
+            img.reference
+        ),
+    }
+}
+
 /// Run `load` for every image; `load` records its undo entry before it
 /// changes anything. On error, `roll_back` gets every entry recorded.
 pub fn load_all(
@@ -80,6 +96,7 @@ mod tests {
             platform: img.record.platform.to_string(),
             record_file: None,
             evidence: 0,
+            already_present: false,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod docker;
 pub mod evidence;
 pub mod load;
 pub mod podman;
+pub mod refname;
 pub mod registry;
 pub mod staging;
 pub mod stream;
@@ -77,6 +78,10 @@ pub struct LoadedImage {
     pub record_file: Option<PathBuf>,
     /// Evidence documents written alongside (dir and registry targets).
     pub evidence: usize,
+    /// podman/docker already held an image with this config digest (its
+    /// image ID): it was tagged, not loaded again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub already_present: bool,
 }
 
 /// `--into` as typed.

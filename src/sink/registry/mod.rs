@@ -200,6 +200,7 @@ impl Sink for RegistrySink {
                 platform: img.record.platform.to_string(),
                 record_file: None,
                 evidence: ip.evidence,
+                already_present: false,
             })
             .collect();
         let mut notes = p.notes;
