@@ -56,6 +56,9 @@ pub struct PackArgs {
     /// `podman save --format oci-archive`) to pack from (repeatable).
     #[arg(long = "from-oci-archive", value_name = "FILE")]
     pub from_oci_archive: Vec<PathBuf>,
+    /// A docker-archive file (`docker save`, `podman save`) to pack from (repeatable).
+    #[arg(long = "from-docker-archive", value_name = "FILE")]
+    pub from_docker_archive: Vec<PathBuf>,
     /// Registry images and how to reach them.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -30,6 +30,7 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
     let req = PackRequest {
         layouts: a.from_oci_layout,
         oci_archives: a.from_oci_archive,
+        docker_archives: a.from_docker_archive,
         refs: a.refs,
         images,
         registry,

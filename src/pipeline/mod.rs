@@ -27,6 +27,8 @@ pub struct PackRequest {
     pub layouts: Vec<PathBuf>,
     /// oci-archive files (tars of OCI layouts) to pack from.
     pub oci_archives: Vec<PathBuf>,
+    /// docker-archive files (`docker save`, `podman save`) to pack from.
+    pub docker_archives: Vec<PathBuf>,
     pub refs: Vec<String>,
     /// Registry image references (see `source::registry`).
     pub images: Vec<String>,
@@ -53,9 +55,13 @@ pub struct PackResult {
 
 /// Resolve the sources without writing anything (for sizing progress).
 pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
-    if req.layouts.is_empty() && req.images.is_empty() && req.oci_archives.is_empty() {
+    if req.layouts.is_empty()
+        && req.images.is_empty()
+        && req.oci_archives.is_empty()
+        && req.docker_archives.is_empty()
+    {
         return Err(Error::Usage(
-            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR or --from-oci-archive FILE".into(),
+            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR, --from-oci-archive FILE or --from-docker-archive FILE".into(),
         ));
     }
     // Trust material first: a bad --trusted-root or TUF directory fails
@@ -72,6 +78,13 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     for dir in &req.layouts {
         let src = LayoutSource::open(dir)?;
         set.extend(src.resolve(&req.refs, &req.platforms)?);
+    }
+    for file in &req.docker_archives {
+        set.extend(crate::source::docker_archive::resolve(
+            file,
+            &req.refs,
+            &req.platforms,
+        )?);
     }
     for file in &req.oci_archives {
         set.extend(crate::source::oci_archive::resolve(

@@ -3,6 +3,7 @@
 //! its bytes can be read from. Blob bytes are checked against their digest
 //! when the archive writer copies them, not trusted here.
 
+pub mod docker_archive;
 pub mod layout;
 pub mod oci_archive;
 pub mod registry;

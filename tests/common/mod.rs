@@ -87,6 +87,7 @@ pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
     PackRequest {
         layouts: vec![layout.to_path_buf()],
         oci_archives: vec![],
+        docker_archives: vec![],
         refs: vec![],
         images: vec![],
         registry: Default::default(),
