@@ -145,7 +145,9 @@ pub struct PolicyArgs {
     /// SLSA provenance: workflow path (e.g. .github/workflows/release.yml).
     #[arg(long, value_name = "PATH")]
     pub workflow: Option<String>,
-    /// Policy file (schema/policy.schema.json) instead of signer flags.
+    /// Policy file (schema/policy.schema.json) instead of signer flags
+    /// (verify/unpack default: $AIRLOCK_POLICY, else /etc/airlock/policy.json
+    /// if it exists).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// trusted_root.json to use instead of the embedded Sigstore public-good
@@ -204,6 +206,10 @@ pub struct UnpackArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// INSECURE: load without any signature policy (integrity only) when no
+    /// policy is given anywhere; reported as INSECURE.
+    #[arg(long)]
+    pub insecure_no_policy: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod config;
 pub mod pack;
+pub mod policy_source;
 pub mod progress;
 pub mod registry_args;
 pub mod report;

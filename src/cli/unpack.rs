@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 use super::args::UnpackArgs;
 use super::report::{human, REPORT_MEDIA_TYPE};
 use super::{emit, progress};
+use crate::archive::ReadOutcome;
 use crate::gate::admit::PolicyGate;
-use crate::gate::IntegrityOnly;
+use crate::gate::{Gate, IntegrityOnly, Plan};
 use crate::pipeline::select::Selection;
 use crate::pipeline::unpack::{self, UnpackReport, UnpackRequest};
 use crate::sink::{SinkOptions, Target};
@@ -27,9 +28,25 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     stop
 }
 
+/// `--insecure-no-policy`: integrity only, and the report says INSECURE.
+struct InsecureNoPolicy;
+
+const INSECURE_NO_POLICY: &str =
+    "INSECURE: --insecure-no-policy: no signature policy, so no signature was checked (integrity only)";
+
+impl Gate for InsecureNoPolicy {
+    fn admit(&self, outcome: &ReadOutcome, plan: &Plan) -> Result<(), Error> {
+        IntegrityOnly.admit(outcome, plan)
+    }
+
+    fn describe(&self) -> String {
+        INSECURE_NO_POLICY.into()
+    }
+}
+
 pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
-    // The policy is validated before the archive is read.
-    let gate_cfg = super::config::gate_config(&a.policy, super::config::For::Verify)?;
+    // The policy is validated (and its absence refused) before the archive is read.
+    let (gate_cfg, source) = super::config::unpack_policy(&a.policy, a.insecure_no_policy)?;
     let target: Target = a.into.parse()?;
     if a.access.any() && !matches!(target, Target::Registry(_)) {
         return Err(Error::Usage(
@@ -73,14 +90,25 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
             unpack::unpack(&req, &PolicyGate::new(cfg), &bars)?
         }
         None => {
-            let r = unpack::unpack(&req, &IntegrityOnly, &bars)?;
+            let r = unpack::unpack(&req, &InsecureNoPolicy, &bars)?;
             if !r.dry_run {
-                eprintln!("airlock unpack: warning: no policy given, so no signature was checked (integrity only)");
+                eprintln!("airlock unpack: warning: {INSECURE_NO_POLICY}");
             }
             r
         }
     };
-    emit(json_out, unpack_json(&report), unpack_text(&report))
+    let mut doc = unpack_json(&report);
+    doc["policy"] = source.json();
+    if source == super::config::PolicySource::None {
+        doc["insecure"] = json!([INSECURE_NO_POLICY]);
+    }
+    let text = unpack_text(&report);
+    // The policy line goes right under "verified archive …".
+    let text = match text.split_once('\n') {
+        Some((first, rest)) => format!("{first}\n{}\n{rest}", source.text()),
+        None => format!("{text}{}\n", source.text()),
+    };
+    emit(json_out, doc, text)
 }
 
 pub fn unpack_json(r: &UnpackReport) -> Value {

@@ -7,7 +7,7 @@ use crate::pipeline;
 
 pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<(), Error> {
     // The policy is validated before the archive is read.
-    let gate_cfg = config::gate_config(&a.policy, config::For::Verify)?;
+    let (gate_cfg, source) = config::resolve(&a.policy, config::For::Verify)?;
     let bar = progress::bytes(pipeline::input_len(&a.archive), "verify", quiet);
     let out = pipeline::verify(&a.archive, &bar)?;
     bar.finish_and_clear();
@@ -27,11 +27,15 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
         crate::gate::state::commit(&g.pending)?;
     }
     *reported = json;
-    emit(
-        json,
-        report::verify_gate_json(&out, &g, err.as_ref()),
-        report::verify_gate_text(&out, &g),
-    )?;
+    let mut doc = report::verify_gate_json(&out, &g, err.as_ref());
+    doc["policy"] = source.json();
+    // Which policy, right under the verdict line (beside "trust root: …").
+    let text = report::verify_gate_text(&out, &g);
+    let text = match text.split_once('\n') {
+        Some((first, rest)) => format!("{first}\n  {}\n{rest}", source.text()),
+        None => text,
+    };
+    emit(json, doc, text)?;
     match err {
         Some(e) => Err(e),
         None => Ok(()),
