@@ -91,6 +91,11 @@ pub struct PackArgs {
 pub struct VerifyArgs {
     /// The archive, or `-` for stdin.
     pub archive: PathBuf,
+    /// Write the rollback marks of the accepted images into the state
+    /// directory (as unpack does). Without it verify only reads them, so a
+    /// check at a transfer station changes nothing on the host.
+    #[arg(long)]
+    pub record: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }

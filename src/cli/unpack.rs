@@ -102,12 +102,8 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
     if source == super::config::PolicySource::None {
         doc["insecure"] = json!([INSECURE_NO_POLICY]);
     }
-    let text = unpack_text(&report);
-    // The policy line goes right under "verified archive …".
-    let text = match text.split_once('\n') {
-        Some((first, rest)) => format!("{first}\n{}\n{rest}", source.text()),
-        None => format!("{text}{}\n", source.text()),
-    };
+    // Which policy, last: the lines above keep their places for readers.
+    let text = format!("{}{}\n", unpack_text(&report), source.text());
     emit(json_out, doc, text)
 }
 

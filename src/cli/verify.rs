@@ -8,6 +8,11 @@ use crate::pipeline;
 pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<(), Error> {
     // The policy is validated before the archive is read.
     let (gate_cfg, source) = config::resolve(&a.policy, config::For::Verify)?;
+    if a.record && gate_cfg.is_none() {
+        return Err(Error::Usage(
+            "--record writes the rollback marks of a trust policy; give a policy (--key, --policy FILE, AIRLOCK_POLICY or the site policy)".into(),
+        ));
+    }
     let bar = progress::bytes(pipeline::input_len(&a.archive), "verify", quiet);
     let out = pipeline::verify(&a.archive, &bar)?;
     bar.finish_and_clear();
@@ -22,19 +27,22 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
     )?;
     super::warn("verify", &g.warnings);
     let err = g.take_error();
-    if err.is_none() {
+    // A check changes no state unless asked (--record): verifying an old
+    // archive at a transfer station must not make this host refuse it later.
+    // The marks are still read, so a rollback is refused either way.
+    if err.is_none() && a.record {
         // Rollback marks only after every check of every image passed.
         crate::gate::state::commit(&g.pending)?;
     }
     *reported = json;
     let mut doc = report::verify_gate_json(&out, &g, err.as_ref());
     doc["policy"] = source.json();
-    // Which policy, right under the verdict line (beside "trust root: …").
-    let text = report::verify_gate_text(&out, &g);
-    let text = match text.split_once('\n') {
-        Some((first, rest)) => format!("{first}\n  {}\n{rest}", source.text()),
-        None => text,
-    };
+    // Which policy, last: the lines above keep their places for readers.
+    let text = format!(
+        "{}  {}\n",
+        report::verify_gate_text(&out, &g),
+        source.text()
+    );
     emit(json, doc, text)?;
     match err {
         Some(e) => Err(e),
