@@ -12,6 +12,11 @@ pub enum Error {
     /// The command line or a configuration file is incoherent.
     #[error("usage: {0}")]
     Usage(String),
+    /// `unpack` found no trust policy anywhere and was not told to load
+    /// without one (`--insecure-no-policy`). A usage refusal (exit 2) with
+    /// its own kind, so automation can tell "configure a policy" apart.
+    #[error("{0}")]
+    NoPolicy(String),
     /// The archive is damaged, tampered with, or not an airlock archive.
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
@@ -55,7 +60,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Io { .. } | Error::Source(_) => 1,
-            Error::Usage(_) => 2,
+            Error::Usage(_) | Error::NoPolicy(_) => 2,
             Error::Integrity(_) => 3,
             Error::Trust(_) | Error::ImageTrust { .. } => 4,
             Error::Rollback(_) => 5,
@@ -70,6 +75,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Usage(_) => "usage",
+            Error::NoPolicy(_) => "no-policy",
             Error::Integrity(e) => e.kind(),
             Error::Unsupported(_) => "unsupported-version",
             Error::Trust(e) => e.kind(),

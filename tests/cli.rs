@@ -309,7 +309,7 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// One default state directory for every command: with no `--state-dir`,
-/// `verify` and `unpack` both keep their rollback marks in
+/// `verify --record` and `unpack` both keep their rollback marks in
 /// `$AIRLOCK_STATE_DIR`, else in `$XDG_STATE_HOME/airlock`, the same file
 /// for the same image, and nothing under `$XDG_DATA_HOME`.
 #[test]
@@ -330,7 +330,7 @@ fn verify_and_unpack_share_the_default_state_directory() {
 
     let policy = ["--key", s(&site.key), "--trusted-root", s(&site.root)];
     let commands: [(&str, Vec<String>); 2] = [
-        ("verify", vec![]),
+        ("verify", vec!["--record".into()]),
         (
             "unpack",
             vec![

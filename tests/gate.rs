@@ -186,7 +186,7 @@ impl World {
 fn signed_archive_verifies_with_key() {
     let w = World::new();
     let a = w.signed_archive("ok", 10, T0);
-    let r = w.verify_key(&a, &[]);
+    let r = w.verify_key(&a, &["--record"]);
     assert_code(&r, 0);
     assert!(r.stdout.starts_with("OK archive"), "{}", r.stdout);
     assert!(r.stdout.contains("✓ signatures"), "{}", r.stdout);
@@ -380,15 +380,15 @@ fn rollback_is_refused_and_forced_with_allow_downgrade() {
     let w = World::new();
     let new = w.signed_archive("new", 10, T0 + 100);
     let old = w.signed_archive("old", 5, T0);
-    assert_code(&w.verify_key(&new, &[]), 0);
+    assert_code(&w.verify_key(&new, &["--record"]), 0);
     let recorded = w.state_snapshot();
     assert_eq!(recorded.len(), 1);
 
-    let r = w.verify_key_json(&old, &[]);
+    let r = w.verify_key_json(&old, &["--record"]);
     assert_refused(&r, 5, "rollback");
     assert_eq!(w.state_snapshot(), recorded, "state untouched by a refusal");
 
-    let r = w.verify_key(&old, &["--allow-downgrade"]);
+    let r = w.verify_key(&old, &["--allow-downgrade", "--record"]);
     assert_code(&r, 0);
     assert!(r.stderr.contains("DOWNGRADE"), "logged: {}", r.stderr);
     assert_eq!(
@@ -405,11 +405,14 @@ fn rollback_is_refused_and_forced_with_allow_downgrade() {
 fn rollback_is_not_checked_before_the_crypto_checks() {
     let w = World::new();
     let new = w.signed_archive("new", 10, T0 + 100);
-    assert_code(&w.verify_key(&new, &[]), 0);
+    assert_code(&w.verify_key(&new, &["--record"]), 0);
     let recorded = w.state_snapshot();
     // An older archive that also fails its signature check: exit 4, not 5.
     let old = w.signed_archive("old", 5, T0);
-    let r = w.verify(&old, &["--key", s(&w.other_key()), "--output", "json"]);
+    let r = w.verify(
+        &old,
+        &["--key", s(&w.other_key()), "--output", "json", "--record"],
+    );
     assert_code(&r, 4);
     assert_eq!(w.state_snapshot(), recorded);
 }
@@ -419,9 +422,9 @@ fn newer_archive_raises_the_mark() {
     let w = World::new();
     let old = w.signed_archive("old", 5, T0);
     let new = w.signed_archive("new", 10, T0 + 100);
-    assert_code(&w.verify_key(&old, &[]), 0);
+    assert_code(&w.verify_key(&old, &["--record"]), 0);
     let before = w.state_snapshot();
-    assert_code(&w.verify_key(&new, &[]), 0);
+    assert_code(&w.verify_key(&new, &["--record"]), 0);
     let after = w.state_snapshot();
     assert_ne!(before, after);
     let v: serde_json::Value = serde_json::from_slice(&after[0].1).unwrap();
@@ -435,7 +438,7 @@ fn newer_archive_raises_the_mark() {
 fn corrupt_state_file_is_not_treated_as_first_seen() {
     let w = World::new();
     let new = w.signed_archive("new", 10, T0 + 100);
-    assert_code(&w.verify_key(&new, &[]), 0);
+    assert_code(&w.verify_key(&new, &["--record"]), 0);
     let (path, _) = w.state_snapshot().remove(0);
     std::fs::write(&path, b"{not json").unwrap();
     let r = w.verify_key(&new, &[]);
@@ -929,7 +932,7 @@ fn bundle_archive(w: &World, name: &str, signer: &SigningKey) -> PathBuf {
 fn bundle_referrer_signature_verifies() {
     let w = World::new();
     let a = bundle_archive(&w, "bundle", &w.signer);
-    let r = w.verify_key(&a, &["--require-inclusion-proof"]);
+    let r = w.verify_key(&a, &["--require-inclusion-proof", "--record"]);
     assert_code(&r, 0);
     assert_eq!(w.state_snapshot().len(), 1, "its log index is recorded");
 }

@@ -122,16 +122,13 @@ fn a_hostile_oci_archive_is_refused() {
 /// is a symlink to the first layer, as docker writes repeated layers.
 fn legacy_docker_archive(path: &Path, tags: &[&str]) -> String {
     let layer = common::filler(7, 10_000);
-    let layer_digest = format!(
-        "sha256:{}",
-        airlock::model::Digest::of(&layer).hex().to_string()
-    );
+    let layer_digest = format!("sha256:{}", airlock::model::Digest::of(&layer).hex());
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux", "config": {},
         "rootfs": {"type": "layers", "diff_ids": [layer_digest, layer_digest]},
     }))
     .unwrap();
-    let config_hex = airlock::model::Digest::of(&config).hex().to_string();
+    let config_hex = airlock::model::Digest::of(&config).hex();
     let manifest = serde_json::to_vec(&serde_json::json!([{
         "Config": format!("{config_hex}.json"),
         "RepoTags": tags,

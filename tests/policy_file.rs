@@ -132,3 +132,56 @@ fn parsed_policy_carries_its_settings() {
         Some(".github/workflows/release.yml")
     );
 }
+
+#[test]
+fn keys_by_path_are_listed_and_read_by_the_caller() {
+    let schema = schema();
+    let doc =
+        json!({ "version": 1, "keys": [KEY, { "path": "keys/release.pub" }], "threshold": 2 });
+    assert!(schema.is_valid(&doc), "schema refused {doc}");
+    let bytes = doc.to_string();
+    assert_eq!(
+        TrustPolicy::key_paths(bytes.as_bytes()).unwrap(),
+        ["keys/release.pub"]
+    );
+    // The trust core opens no file: a path nobody read is refused.
+    let err = TrustPolicy::from_json(bytes.as_bytes()).unwrap_err();
+    assert!(matches!(err, TrustError::InvalidPolicy(_)), "{err}");
+    assert!(err.to_string().contains("keys/release.pub"), "{err}");
+    let other = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAhfmF/C2RDkoJ4+WmZ5pojpPLBUr\n321s32bluAKC1O0ZSn3ry5dxLS3aPKhaqHZaVvRfx1hZllLyiXxlMG5XlA==\n-----END PUBLIC KEY-----\n";
+    let files = [("keys/release.pub".to_string(), other.as_bytes().to_vec())]
+        .into_iter()
+        .collect();
+    let p = TrustPolicy::from_json_with_key_files(bytes.as_bytes(), &files).unwrap();
+    assert_eq!(p.signatures().signers().len(), 2);
+    assert_eq!(p.signatures().threshold(), 2);
+    // A bad PEM in a key file is named by its path.
+    let files = [("keys/release.pub".to_string(), b"not a key".to_vec())]
+        .into_iter()
+        .collect();
+    let err = TrustPolicy::from_json_with_key_files(bytes.as_bytes(), &files).unwrap_err();
+    assert!(err.to_string().contains("keys/release.pub"), "{err}");
+}
+
+#[test]
+fn malformed_key_paths_fail_schema_and_parser() {
+    let schema = schema();
+    for (doc, why) in [
+        (
+            json!({ "version": 1, "keys": [{ "path": "" }] }),
+            "empty path",
+        ),
+        (
+            json!({ "version": 1, "keys": [{ "path": "a.pub", "pem": "x" }] }),
+            "unknown key field",
+        ),
+        (json!({ "version": 1, "keys": [{}] }), "no path"),
+        (json!({ "version": 1, "keys": [42] }), "not a key"),
+    ] {
+        assert!(!schema.is_valid(&doc), "schema accepted ({why}) {doc}");
+        assert!(
+            TrustPolicy::key_paths(doc.to_string().as_bytes()).is_err(),
+            "parser accepted ({why}) {doc}"
+        );
+    }
+}

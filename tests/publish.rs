@@ -170,12 +170,17 @@ fn published_image_packs_with_rekor_proofs_and_verifies_offline() {
     assert_eq!(count(EvidenceRole::Sbom), 1);
     assert_eq!(count(EvidenceRole::Attestation), 1, "SLSA provenance .att");
 
-    // verify records its rollback marks where --state-dir says, and
+    // verify --record records its rollback marks where --state-dir says, and
     // nowhere else.
     let marks = w.tmp.path().join("marks");
     let o = w
         .guard
-        .airlock(&["verify", "--require-inclusion-proof", "--allow-downgrade"])
+        .airlock(&[
+            "verify",
+            "--record",
+            "--require-inclusion-proof",
+            "--allow-downgrade",
+        ])
         .args(w.policy())
         .arg("--state-dir")
         .arg(&marks)

@@ -130,6 +130,7 @@ fn dir_target_round_trips_digests() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             archive.to_str().unwrap(),
             "--into",
             &format!("dir:{}", out.display()),
@@ -174,6 +175,7 @@ fn dir_target_refuses_tampered_blob_and_leaves_nothing() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             bad.to_str().unwrap(),
             "--into",
             &format!("dir:{}", out.display()),
@@ -196,6 +198,7 @@ fn dir_target_refuses_a_non_empty_directory() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             archive.to_str().unwrap(),
             "--into",
             &format!("dir:{}", out.display()),
@@ -214,7 +217,13 @@ fn dir_target_from_stdin() {
     let (archive, manifest, _) = packed(tmp.path(), REF, 4, &["amd64"]);
     let out = tmp.path().join("out");
     let o = airlock(
-        &["unpack", "-", "--into", &format!("dir:{}", out.display())],
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            "-",
+            "--into",
+            &format!("dir:{}", out.display()),
+        ],
         &[],
         Some(&archive),
     );
@@ -230,7 +239,13 @@ fn stdin_tampered_is_refused() {
     let bad = tampered(&archive);
     let out = tmp.path().join("out");
     let o = airlock(
-        &["unpack", "-", "--into", &format!("dir:{}", out.display())],
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            "-",
+            "--into",
+            &format!("dir:{}", out.display()),
+        ],
         &[],
         Some(&bad),
     );
@@ -247,6 +262,7 @@ fn dry_run_verifies_and_touches_nothing() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             archive.to_str().unwrap(),
             "--into",
             &format!("dir:{}", out.display()),
@@ -262,6 +278,7 @@ fn dry_run_verifies_and_touches_nothing() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             bad.to_str().unwrap(),
             "--into",
             "docker",
@@ -284,6 +301,7 @@ fn platform_defaults_to_the_host_and_can_be_chosen() {
     let run = |extra: &[&str]| {
         let mut args = vec![
             "unpack",
+            "--insecure-no-policy",
             archive.to_str().unwrap(),
             "--into",
             "podman",
@@ -312,6 +330,7 @@ fn platform_defaults_to_the_host_and_can_be_chosen() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             arm_only.to_str().unwrap(),
             "--into",
             "podman",
@@ -325,6 +344,7 @@ fn platform_defaults_to_the_host_and_can_be_chosen() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             arm_only.to_str().unwrap(),
             "--into",
             "podman",
@@ -446,7 +466,13 @@ fn podman_target_loads_checks_and_refuses() {
     // Tampered: refused, store untouched.
     let bad = tampered(&archive);
     let o = airlock(
-        &["unpack", bad.to_str().unwrap(), "--into", "podman"],
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            bad.to_str().unwrap(),
+            "--into",
+            "podman",
+        ],
         &env,
         None,
     );
@@ -457,6 +483,7 @@ fn podman_target_loads_checks_and_refuses() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             archive.to_str().unwrap(),
             "--into",
             "podman",
@@ -482,6 +509,7 @@ fn podman_target_loads_checks_and_refuses() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             "-",
             "--into",
             "podman",
@@ -524,7 +552,13 @@ fn podman_load_failing_midway_leaves_no_image() {
     .unwrap();
     let args = p.env();
     let o = airlock(
-        &["unpack", archive.to_str().unwrap(), "--into", "podman"],
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            archive.to_str().unwrap(),
+            "--into",
+            "podman",
+        ],
         &[
             ("AIRLOCK_PODMAN_ARGS", &args),
             ("AIRLOCK_PODMAN", wrapper.to_str().unwrap()),
@@ -633,7 +667,13 @@ fn docker_target_loads_checks_and_refuses() {
     // Tampered: refused before docker sees anything.
     let bad = tampered(&archive);
     let o = airlock(
-        &["unpack", bad.to_str().unwrap(), "--into", "docker"],
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            bad.to_str().unwrap(),
+            "--into",
+            "docker",
+        ],
         &env,
         None,
     );
@@ -655,7 +695,13 @@ fn docker_target_loads_checks_and_refuses() {
     let mut env_w = env.to_vec();
     env_w.push(("AIRLOCK_DOCKER", wrapper.to_str().unwrap()));
     let o = airlock(
-        &["unpack", archive.to_str().unwrap(), "--into", "docker"],
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            archive.to_str().unwrap(),
+            "--into",
+            "docker",
+        ],
         &env_w,
         None,
     );
@@ -666,6 +712,7 @@ fn docker_target_loads_checks_and_refuses() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             archive.to_str().unwrap(),
             "--into",
             "docker",
@@ -689,7 +736,15 @@ fn docker_target_loads_checks_and_refuses() {
 
     // stdin with --tag; auto picks docker when the daemon answers.
     let o = airlock(
-        &["unpack", "-", "--into", "auto", "--tag", "localhost/x/y:3"],
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            "-",
+            "--into",
+            "auto",
+            "--tag",
+            "localhost/x/y:3",
+        ],
         &env,
         Some(&archive),
     );
@@ -713,6 +768,7 @@ fn docker_target_loads_checks_and_refuses() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             archive.to_str().unwrap(),
             "--into",
             "docker",
@@ -732,6 +788,7 @@ fn docker_target_loads_checks_and_refuses() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             archive.to_str().unwrap(),
             "--into",
             "docker",
@@ -776,9 +833,15 @@ fn sigint_while_reading_stdin_exits_130_and_leaves_nothing() {
     // checked.
     let tmpdir = tmp.path().join("tmpdir");
     std::fs::create_dir(&tmpdir).unwrap();
-    let mut run = cli::airlock(["unpack", "-", "--into", &format!("dir:{}", out.display())])
-        .env("TMPDIR", &tmpdir)
-        .spawn();
+    let mut run = cli::airlock([
+        "unpack",
+        "--insecure-no-policy",
+        "-",
+        "--into",
+        &format!("dir:{}", out.display()),
+    ])
+    .env("TMPDIR", &tmpdir)
+    .spawn();
     let mut stdin = run.stdin().unwrap();
     // A third of the archive (more than a pipe holds, so returning means
     // airlock is reading), then wait until it is spooling: the SIGINT
@@ -833,7 +896,13 @@ fn unpack_into_dir_opens_no_socket() {
     let out = tmp.path().join("out");
     let into = format!("dir:{}", out.display());
     let (code, calls) = common::trace::traced_airlock(
-        &["unpack", archive.to_str().unwrap(), "--into", &into],
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            archive.to_str().unwrap(),
+            "--into",
+            &into,
+        ],
         &tmp.path().join("trace"),
     )
     .expect("strace ran");
@@ -871,6 +940,7 @@ fn bad_tag_refused(into: &str, env: &[(&str, &str)]) {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             missing.to_str().unwrap(),
             "--into",
             into,
@@ -911,6 +981,7 @@ fn bad_tag_is_a_usage_error_for_dir_and_nothing_is_written() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             "missing.tar",
             "--into",
             &format!("dir:{}", out.display()),
@@ -957,6 +1028,7 @@ fn podman_already_holding_the_image_tags_it() {
         let o = airlock(
             &[
                 "unpack",
+                "--insecure-no-policy",
                 archive.to_str().unwrap(),
                 "--into",
                 "podman",
@@ -1024,6 +1096,7 @@ fn podman_failure_after_the_staging_load_leaves_no_staging_name() {
         airlock(
             &[
                 "unpack",
+                "--insecure-no-policy",
                 archive.to_str().unwrap(),
                 "--into",
                 "podman",
@@ -1041,7 +1114,13 @@ fn podman_failure_after_the_staging_load_leaves_no_staging_name() {
 
     // The image already held under another name: it stays, unchanged.
     let o = airlock(
-        &["unpack", archive.to_str().unwrap(), "--into", "podman"],
+        &[
+            "unpack",
+            archive.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--insecure-no-policy",
+        ],
         &[("AIRLOCK_PODMAN_ARGS", args.as_str())],
         None,
     );
@@ -1068,6 +1147,7 @@ fn podman_failure_after_the_staging_load_leaves_no_staging_name() {
     let o = airlock(
         &[
             "unpack",
+            "--insecure-no-policy",
             other.to_str().unwrap(),
             "--into",
             "podman",

@@ -670,14 +670,24 @@ fn registry_usage_errors() {
     let p = site.archive("usage", 11, None, false);
     let a = s(&p.archive);
     for (args, why) in [
-        (vec!["unpack", a, "--into", "registry:"], "no host"),
         (
-            vec!["unpack", a, "--into", "registry:reg.local/Upper"],
+            vec!["unpack", "--insecure-no-policy", a, "--into", "registry:"],
+            "no host",
+        ),
+        (
+            vec![
+                "unpack",
+                "--insecure-no-policy",
+                a,
+                "--into",
+                "registry:reg.local/Upper",
+            ],
             "bad namespace",
         ),
         (
             vec![
                 "unpack",
+                "--insecure-no-policy",
                 a,
                 "--into",
                 "dir:/nonexistent-x",
@@ -689,6 +699,7 @@ fn registry_usage_errors() {
         (
             vec![
                 "unpack",
+                "--insecure-no-policy",
                 "-",
                 "--into",
                 "registry:r",
@@ -701,6 +712,7 @@ fn registry_usage_errors() {
         (
             vec![
                 "unpack",
+                "--insecure-no-policy",
                 a,
                 "--into",
                 "registry:r",
@@ -838,6 +850,7 @@ fn a_failed_tag_write_puts_moved_tags_back() {
         run(
             &[
                 "unpack",
+                "--insecure-no-policy",
                 s(archive),
                 "--into",
                 &format!("registry:{host}"),

@@ -111,6 +111,11 @@ pub struct PackArgs {
 pub struct VerifyArgs {
     /// The archive, or `-` for stdin.
     pub archive: PathBuf,
+    /// Write the rollback marks of the accepted images into the state
+    /// directory (as unpack does). Without it verify only reads them, so a
+    /// check at a transfer station changes nothing on the host.
+    #[arg(long)]
+    pub record: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
@@ -165,7 +170,9 @@ pub struct PolicyArgs {
     /// SLSA provenance: workflow path (e.g. .github/workflows/release.yml).
     #[arg(long, value_name = "PATH")]
     pub workflow: Option<String>,
-    /// Policy file (schema/policy.schema.json) instead of signer flags.
+    /// Policy file (schema/policy.schema.json) instead of signer flags
+    /// (verify/unpack default: $AIRLOCK_POLICY, else /etc/airlock/policy.json
+    /// if it exists).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// trusted_root.json to use instead of the embedded Sigstore public-good
@@ -224,6 +231,10 @@ pub struct UnpackArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// INSECURE: load without any signature policy (integrity only) when no
+    /// policy is given anywhere; reported as INSECURE.
+    #[arg(long)]
+    pub insecure_no_policy: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,9 +3,17 @@
 //! is a usage error (exit 2) and nothing of the archive or layout is opened.
 //! Weakened checks (`--insecure-ignore-tlog`, `--ignore-reference`,
 //! `--allow-downgrade`) are returned as loud warnings for the report.
+//!
+//! Which policy applies (verify, unpack): the signer flags, else
+//! `--policy FILE`, else `AIRLOCK_POLICY`, else the site file
+//! [`SITE_POLICY`] when it exists. Secure by default: `unpack` with none of
+//! them refuses ([`Error::NoPolicy`]) unless `--insecure-no-policy`.
 
 use crate::error::read_input_file;
 use std::path::PathBuf;
+
+use super::policy_source::{load_policy_file, policy_file, site_policy_path};
+pub use super::policy_source::{FileOrigin, PolicySource, SITE_POLICY};
 
 use super::args::PolicyArgs;
 use crate::error::Error;
@@ -13,7 +21,7 @@ use crate::gate::{GateConfig, GatePolicy, RollbackOptions};
 use crate::trust::attestation::{SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
 use crate::trust::{
     HostRoot, HostTrust, IdentityPolicy, Matcher, ProvenancePolicy, PublicKey, SignaturePolicy,
-    Signer, TrustPolicy, TrustRoot,
+    Signer, TrustRoot,
 };
 
 /// Which command the policy is for.
@@ -73,6 +81,21 @@ fn policy_given(a: &PolicyArgs) -> bool {
         || a.allow_downgrade
 }
 
+/// The flags `--policy FILE` replaces: with any of them the command line
+/// is the policy, and `AIRLOCK_POLICY` and the site file are not read.
+fn signer_flags_given(a: &PolicyArgs) -> bool {
+    !a.keys.is_empty()
+        || a.certificate_identity.is_some()
+        || a.certificate_identity_regexp.is_some()
+        || a.certificate_oidc_issuer.is_some()
+        || a.certificate_oidc_issuer_regexp.is_some()
+        || a.threshold.is_some()
+        || a.insecure_ignore_tlog
+        || a.require_inclusion_proof
+        || a.ignore_reference
+        || provenance_given(a)
+}
+
 fn provenance_given(a: &PolicyArgs) -> bool {
     a.source_repository.is_some()
         || a.source_ref.is_some()
@@ -117,14 +140,59 @@ pub fn state_dir(flag: Option<&std::path::Path>) -> Option<PathBuf> {
 /// Validate the policy flags. `Ok(None)`: no policy flag at all (integrity
 /// only, reported as such).
 pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error> {
-    if !any_given(a, cmd) {
-        return Ok(None);
+    resolve(a, cmd).map(|(cfg, _)| cfg)
+}
+
+/// `unpack`'s policy: as [`resolve`], but with no policy anywhere it
+/// refuses ([`Error::NoPolicy`]) unless `insecure_no_policy`, which in turn
+/// contradicts every policy (a flag, `--policy`, `AIRLOCK_POLICY`, the site
+/// file) and every flag that only means something with one.
+pub fn unpack_policy(
+    a: &PolicyArgs,
+    insecure_no_policy: bool,
+) -> Result<(Option<GateConfig>, PolicySource), Error> {
+    let file = policy_file(a.policy.as_deref(), signer_flags_given(a), For::Verify)?;
+    if insecure_no_policy {
+        if let Some((origin, path)) = file {
+            return Err(usage(format!(
+                "--insecure-no-policy contradicts the policy in {} {}",
+                origin.label(),
+                path.display()
+            )));
+        }
+        // --state-dir still says where unpack records what it loaded.
+        let rest = PolicyArgs {
+            state_dir: None,
+            ..a.clone()
+        };
+        if any_given(&rest, For::Verify) {
+            return Err(usage(
+                "--insecure-no-policy loads without any signature check; it cannot be combined with policy flags",
+            ));
+        }
+        return Ok((None, PolicySource::None));
     }
+    if file.is_none() && !signer_flags_given(a) {
+        return Err(Error::NoPolicy(format!(
+            "no trust policy: give --policy FILE, set AIRLOCK_POLICY=FILE, or install {} (or pass --insecure-no-policy to load without checking signatures)",
+            site_policy_path().display()
+        )));
+    }
+    resolve(a, For::Verify)
+}
+
+/// Validate the policy flags and find the policy file (see [`policy_file`]).
+/// `Ok((None, PolicySource::None))`: no policy at all (integrity only).
+pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySource), Error> {
+    let file = policy_file(a.policy.as_deref(), signer_flags_given(a), cmd)?;
+    if !any_given(a, cmd) && file.is_none() {
+        return Ok((None, PolicySource::None));
+    }
+    let source = match &file {
+        Some((origin, path)) => PolicySource::File(*origin, path.clone()),
+        None => PolicySource::Flags,
+    };
     let mut warnings = Vec::new();
-    let identity_given = a.certificate_identity.is_some()
-        || a.certificate_identity_regexp.is_some()
-        || a.certificate_oidc_issuer.is_some()
-        || a.certificate_oidc_issuer_regexp.is_some();
 
     let rollback = match cmd {
         For::Pack => {
@@ -151,22 +219,13 @@ pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error
         }
     };
 
-    let mut policy = if let Some(file) = &a.policy {
-        if !a.keys.is_empty()
-            || identity_given
-            || a.threshold.is_some()
-            || a.insecure_ignore_tlog
-            || a.require_inclusion_proof
-            || a.ignore_reference
-            || provenance_given(a)
-        {
+    let mut policy = if let Some((origin, file)) = &file {
+        if signer_flags_given(a) {
             return Err(usage(
                 "--policy FILE replaces --key, --certificate-*, --threshold, --insecure-ignore-tlog, --require-inclusion-proof, --ignore-reference and the provenance flags; give one or the other",
             ));
         }
-        let bytes = read_input_file(file, crate::trust::policy_file::MAX_POLICY as u64, "policy")?;
-        let p = TrustPolicy::from_json(&bytes)
-            .map_err(|e| usage(format!("--policy {}: {e}", file.display())))?;
+        let p = load_policy_file(*origin, file)?;
         GatePolicy {
             signatures: p.signatures().clone(),
             ignore_reference: p.ignores_reference(),
@@ -254,12 +313,13 @@ pub fn gate_config(a: &PolicyArgs, cmd: For) -> Result<Option<GateConfig>, Error
     }
 
     let trust = host_trust(a, cmd)?;
-    Ok(Some(GateConfig {
+    let cfg = GateConfig {
         policy,
         trust,
         rollback,
         warnings,
-    }))
+    };
+    Ok((Some(cfg), source))
 }
 
 /// The host's trusted root (`--trusted-root` or the embedded one) and TUF

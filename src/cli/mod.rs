@@ -6,6 +6,7 @@ pub mod args;
 pub mod config;
 pub mod interrupt;
 pub mod pack;
+pub mod policy_source;
 pub mod progress;
 pub mod registry_args;
 pub mod report;

@@ -5,8 +5,9 @@ use serde_json::{json, Value};
 use super::args::UnpackArgs;
 use super::report::{human, REPORT_MEDIA_TYPE};
 use super::{emit, progress};
+use crate::archive::ReadOutcome;
 use crate::gate::admit::PolicyGate;
-use crate::gate::IntegrityOnly;
+use crate::gate::{Gate, IntegrityOnly, Plan};
 use crate::pipeline::select::Selection;
 use crate::pipeline::unpack::{self, UnpackReport, UnpackRequest};
 use crate::sink::{SinkOptions, Target};
@@ -18,9 +19,25 @@ fn check_tag_arg(target: &Target, tag: Option<&str>) -> Result<(), Error> {
     crate::sink::refname::check_tag(target, tag)
 }
 
+/// `--insecure-no-policy`: integrity only, and the report says INSECURE.
+struct InsecureNoPolicy;
+
+const INSECURE_NO_POLICY: &str =
+    "INSECURE: --insecure-no-policy: no signature policy, so no signature was checked (integrity only)";
+
+impl Gate for InsecureNoPolicy {
+    fn admit(&self, outcome: &ReadOutcome, plan: &Plan) -> Result<(), Error> {
+        IntegrityOnly.admit(outcome, plan)
+    }
+
+    fn describe(&self) -> String {
+        INSECURE_NO_POLICY.into()
+    }
+}
+
 pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
-    // The policy is validated before the archive is read.
-    let gate_cfg = super::config::gate_config(&a.policy, super::config::For::Verify)?;
+    // The policy is validated (and its absence refused) before the archive is read.
+    let (gate_cfg, source) = super::config::unpack_policy(&a.policy, a.insecure_no_policy)?;
     let target: Target = a.into.parse()?;
     check_tag_arg(&target, a.tag.as_deref())?;
     if a.access.any() && !matches!(target, Target::Registry(_)) {
@@ -70,16 +87,22 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
             r?
         }
         None => {
-            let r = unpack::unpack(&req, &IntegrityOnly, &bars)?;
+            let r = unpack::unpack(&req, &InsecureNoPolicy, &bars)?;
             if !r.dry_run {
-                eprintln!("airlock unpack: warning: no policy given, so no signature was checked (integrity only)");
+                eprintln!("airlock unpack: warning: {INSECURE_NO_POLICY}");
             }
             r
         }
     };
-    let mut v = unpack_json(&report);
-    v["warnings"] = json!(gate_warnings);
-    emit(json_out, v, unpack_text(&report))
+    let mut doc = unpack_json(&report);
+    doc["warnings"] = json!(gate_warnings);
+    doc["policy"] = source.json();
+    if source == super::config::PolicySource::None {
+        doc["insecure"] = json!([INSECURE_NO_POLICY]);
+    }
+    // Which policy, last: the lines above keep their places for readers.
+    let text = format!("{}{}\n", unpack_text(&report), source.text());
+    emit(json_out, doc, text)
 }
 
 pub fn unpack_json(r: &UnpackReport) -> Value {

@@ -5,7 +5,7 @@
 //! ```json
 //! {
 //!   "version": 1,
-//!   "keys": ["-----BEGIN PUBLIC KEY-----\n…"],
+//!   "keys": ["-----BEGIN PUBLIC KEY-----\n…", { "path": "keys/release.pub" }],
 //!   "identities": [{ "identity": "…", "issuer": "https://token.actions.githubusercontent.com" }],
 //!   "threshold": 1,
 //!   "transparencyLog": "required",
@@ -20,6 +20,7 @@ use super::error::TrustError;
 use super::keys::PublicKey;
 use super::policy::{IdentityPolicy, Matcher, SignaturePolicy, Signer};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Largest accepted policy file.
 pub const MAX_POLICY: usize = 1024 * 1024;
@@ -33,20 +34,47 @@ pub struct TrustPolicy {
 }
 
 impl TrustPolicy {
-    /// Parse and validate a policy document.
+    /// Parse and validate a policy document whose keys are all inline PEM
+    /// (a key named by path is refused: see [`Self::from_json_with_key_files`]).
     pub fn from_json(json: &[u8]) -> Result<Self, TrustError> {
-        super::limits::check("policy", json.len(), MAX_POLICY)?;
-        let doc: Document =
-            serde_json::from_slice(json).map_err(|e| TrustError::json("policy", e))?;
-        if doc.version != 1 {
-            return Err(TrustError::InvalidPolicy(format!(
-                "unsupported policy version {}",
-                doc.version
-            )));
-        }
+        Self::from_json_with_key_files(json, &BTreeMap::new())
+    }
+
+    /// The `{"path": …}` keys of a policy document, as written. The trust
+    /// core opens no file, so the caller reads them (the CLI: relative to the
+    /// policy file's directory) and passes the bytes to
+    /// [`Self::from_json_with_key_files`].
+    pub fn key_paths(json: &[u8]) -> Result<Vec<String>, TrustError> {
+        Ok(parse(json)?
+            .keys
+            .into_iter()
+            .filter_map(|k| match k {
+                KeyDoc::File(f) => Some(f.path),
+                KeyDoc::Pem(_) => None,
+            })
+            .collect())
+    }
+
+    /// Parse and validate a policy document; `key_files` maps each path of
+    /// [`Self::key_paths`] to the PEM bytes read from it.
+    pub fn from_json_with_key_files(
+        json: &[u8],
+        key_files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self, TrustError> {
+        let doc = parse(json)?;
         let mut signers = Vec::new();
-        for pem in &doc.keys {
-            signers.push(Signer::Key(PublicKey::from_pem(pem.as_bytes())?));
+        for key in &doc.keys {
+            let key = match key {
+                KeyDoc::Pem(pem) => PublicKey::from_pem(pem.as_bytes())?,
+                KeyDoc::File(KeyFile { path }) => {
+                    let pem = key_files.get(path).ok_or_else(|| {
+                        TrustError::InvalidPolicy(format!("key file {path:?} was not read"))
+                    })?;
+                    PublicKey::from_pem(pem)
+                        .map_err(|e| TrustError::InvalidPolicy(format!("key file {path:?}: {e}")))?
+                }
+            };
+            signers.push(Signer::Key(key));
         }
         for id in &doc.identities {
             signers.push(Signer::Identity(IdentityPolicy::from_matchers(
@@ -100,6 +128,26 @@ impl TrustPolicy {
     }
 }
 
+/// Size, JSON and version: everything before the signers are built.
+fn parse(json: &[u8]) -> Result<Document, TrustError> {
+    super::limits::check("policy", json.len(), MAX_POLICY)?;
+    let doc: Document = serde_json::from_slice(json).map_err(|e| TrustError::json("policy", e))?;
+    if doc.version != 1 {
+        return Err(TrustError::InvalidPolicy(format!(
+            "unsupported policy version {}",
+            doc.version
+        )));
+    }
+    if doc
+        .keys
+        .iter()
+        .any(|k| matches!(k, KeyDoc::File(f) if f.path.is_empty()))
+    {
+        return Err(TrustError::InvalidPolicy("a key file path is empty".into()));
+    }
+    Ok(doc)
+}
+
 fn one_matcher(
     what: &str,
     exact: &Option<String>,
@@ -119,7 +167,7 @@ fn one_matcher(
 struct Document {
     version: u32,
     #[serde(default)]
-    keys: Vec<String>,
+    keys: Vec<KeyDoc>,
     #[serde(default)]
     identities: Vec<IdentityDoc>,
     #[serde(default = "one")]
@@ -132,6 +180,21 @@ struct Document {
     require_inclusion_proof: bool,
     #[serde(default)]
     provenance: Option<ProvenanceDoc>,
+}
+
+/// A key inline (PEM text) or by path (`{"path": "keys/release.pub"}`,
+/// relative to the policy file's directory).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KeyDoc {
+    Pem(String),
+    File(KeyFile),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    path: String,
 }
 
 fn one() -> usize {

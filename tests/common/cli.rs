@@ -5,7 +5,8 @@
 //! state, cache, config), so the default state directory (rollback marks),
 //! the blob cache and any configuration land there and never in the
 //! developer's own home; the inherited `AIRLOCK_*` settings and registry
-//! credentials (`REGISTRY_AUTH_FILE`, `DOCKER_CONFIG`) are removed. A test
+//! credentials (`REGISTRY_AUTH_FILE`, `DOCKER_CONFIG`) are removed, and the
+//! site policy file (`AIRLOCK_SITE_POLICY`) points at nothing. A test
 //! that needs one of them sets it with `.env()`; a test that needs state
 //! across runs passes `--state-dir`.
 
@@ -44,6 +45,10 @@ pub fn private_env(cmd: &mut Command, home: &Path) {
     for key in XDG_DIRS {
         cmd.env(key, home);
     }
+    // A site-wide policy on the machine running the tests
+    // (/etc/airlock/policy.json) must not decide a test: the site file is
+    // moved to a path that does not exist. A test that wants one sets it.
+    cmd.env("AIRLOCK_SITE_POLICY", home.join("no-site-policy.json"));
 }
 
 /// Polls `done` every 20 ms until it holds; panics naming `what` when it
