@@ -182,3 +182,25 @@ fn one_json_document_on_failure_even_for_argument_errors() {
         .stdout
         .starts_with("Pack"));
 }
+
+/// `pack --help` offers no flag pack refuses (rollback is the receiving
+/// host's business); verify and unpack offer them.
+#[test]
+fn pack_help_lists_no_flag_pack_refuses() {
+    let pack = stdout(&cli::run(&["pack", "--help"]));
+    for flag in [
+        "--state-dir",
+        "--allow-downgrade",
+        "--record",
+        "--insecure-no-policy",
+    ] {
+        assert!(!pack.contains(flag), "pack --help lists {flag}");
+    }
+    for cmd in ["verify", "unpack"] {
+        let help = stdout(&cli::run(&[cmd, "--help"]));
+        assert!(
+            help.contains("--state-dir") && help.contains("--allow-downgrade"),
+            "{cmd}"
+        );
+    }
+}

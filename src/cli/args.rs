@@ -118,6 +118,8 @@ pub struct VerifyArgs {
     pub record: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub rollback: RollbackArgs,
 }
 
 /// Trust policy flags shared by `verify` and `pack` (validated by
@@ -183,6 +185,30 @@ pub struct PolicyArgs {
     /// an archive must chain (default: the embedded Sigstore public-good TUF root).
     #[arg(long, value_name = "FILE")]
     pub tuf_root: Option<PathBuf>,
+    /// Set from [`RollbackArgs`] (verify, unpack); pack has no such flags.
+    #[arg(skip)]
+    pub state_dir: Option<PathBuf>,
+    /// Set from [`RollbackArgs`].
+    #[arg(skip)]
+    pub allow_downgrade: bool,
+}
+
+impl PolicyArgs {
+    /// These flags plus the receiving host's rollback flags.
+    pub fn with_rollback(&self, r: &RollbackArgs) -> PolicyArgs {
+        PolicyArgs {
+            state_dir: r.state_dir.clone(),
+            allow_downgrade: r.allow_downgrade,
+            ..self.clone()
+        }
+    }
+}
+
+/// Rollback flags: a property of the receiving host (verify, unpack), so
+/// pack does not offer them.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Rollback")]
+pub struct RollbackArgs {
     /// State directory: rollback marks (default: $AIRLOCK_STATE_DIR, else
     /// $XDG_STATE_HOME/airlock, else ~/.local/state/airlock).
     #[arg(long, value_name = "DIR")]
@@ -231,6 +257,8 @@ pub struct UnpackArgs {
     pub access: AccessArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub rollback: RollbackArgs,
     /// INSECURE: load without any signature policy (integrity only) when no
     /// policy is given anywhere; reported as INSECURE.
     #[arg(long)]

@@ -37,7 +37,8 @@ impl Gate for InsecureNoPolicy {
 
 pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
     // The policy is validated (and its absence refused) before the archive is read.
-    let (gate_cfg, source) = super::config::unpack_policy(&a.policy, a.insecure_no_policy)?;
+    let policy = a.policy.with_rollback(&a.rollback);
+    let (gate_cfg, source) = super::config::unpack_policy(&policy, a.insecure_no_policy)?;
     let target: Target = a.into.parse()?;
     check_tag_arg(&target, a.tag.as_deref())?;
     if a.access.any() && !matches!(target, Target::Registry(_)) {
@@ -70,7 +71,7 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
         sink: SinkOptions {
             podman_args,
             docker_host: a.docker_host,
-            state_dir: super::config::state_dir(a.policy.state_dir.as_deref()),
+            state_dir: super::config::state_dir(a.rollback.state_dir.as_deref()),
             stop: super::interrupt::flag(),
             registry,
         },

@@ -7,7 +7,8 @@ use crate::pipeline;
 
 pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<(), Error> {
     // The policy is validated before the archive is read.
-    let (gate_cfg, source) = config::resolve(&a.policy, config::For::Verify)?;
+    let policy = a.policy.with_rollback(&a.rollback);
+    let (gate_cfg, source) = config::resolve(&policy, config::For::Verify)?;
     if a.record && gate_cfg.is_none() {
         return Err(Error::Usage(
             "--record writes the rollback marks of a trust policy; give a policy (--key, --policy FILE, AIRLOCK_POLICY or the site policy)".into(),
