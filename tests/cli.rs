@@ -257,18 +257,7 @@ fn shared_layers_are_stored_once() {
 #[test]
 fn multiarch_platform_selection() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("multi");
-    let o = std::process::Command::new(airlock_testkit::bin_path("airlock-mkimage"))
-        .args([
-            "multiarch",
-            "--out",
-            s(&dir),
-            "--ref",
-            "localhost/x/multi:1",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = common::multiarch_layout(&tmp.path().join("multi"));
 
     let one = tmp.path().join("arm.tar");
     let o = pack(&dir, &one, &["--arch", "aarch64", "--output", "json"]);

@@ -126,18 +126,7 @@ fn every_attestation_type_name_is_listed_and_accepted() {
 #[test]
 fn pack_takes_platform_as_os_arch_variant() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("multi");
-    let o = std::process::Command::new(airlock_testkit::bin_path("airlock-mkimage"))
-        .args([
-            "multiarch",
-            "--out",
-            s(&dir),
-            "--ref",
-            "localhost/x/multi:1",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = common::multiarch_layout(&tmp.path().join("multi"));
     let out = tmp.path().join("arm.tar");
     let r = cli::pack(
         &dir,

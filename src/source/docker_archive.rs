@@ -15,13 +15,12 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write as _};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
-use super::layout::LayoutSource;
+use super::layout;
 use super::{ImageSet, PlatformFilter};
 use crate::error::{Error, IoContext as _};
 use crate::model::{limits, media, Digest};
@@ -46,26 +45,16 @@ pub fn resolve(
     refs: &[String],
     filter: &PlatformFilter,
 ) -> Result<ImageSet, Error> {
-    let spool = tempfile::Builder::new()
-        .prefix("airlock-docker-archive-")
-        .tempdir()
-        .map_err(|e| Error::io("create a private directory", e))?;
-    let raw = spool.path().join("raw");
-    let links = extract(archive, &raw)?;
-    let name = archive
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "docker-archive".into());
-    let layout = if raw.join("oci-layout").is_file() {
-        raw
-    } else {
-        let layout = spool.path().join("layout");
+    layout::resolve_unpacked(archive, "docker-archive", refs, filter, |dir| {
+        let raw = dir.join("raw");
+        let links = extract(archive, &raw)?;
+        if raw.join("oci-layout").is_file() {
+            return Ok(raw);
+        }
+        let layout = dir.join("layout");
         convert(archive, &raw, &links, &layout)?;
-        layout
-    };
-    let mut set = LayoutSource::open_as(&layout, name)?.resolve(refs, filter)?;
-    set.spools.push(Arc::new(spool));
-    Ok(set)
+        Ok(layout)
+    })
 }
 
 /// A tar entry name as plain relative components (no `..`, no root).

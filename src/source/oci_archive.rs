@@ -14,9 +14,8 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
 
-use super::layout::LayoutSource;
+use super::layout;
 use super::{ImageSet, PlatformFilter};
 use crate::error::{Error, IoContext as _};
 use crate::model::limits;
@@ -31,18 +30,10 @@ pub fn resolve(
     refs: &[String],
     filter: &PlatformFilter,
 ) -> Result<ImageSet, Error> {
-    let spool = tempfile::Builder::new()
-        .prefix("airlock-oci-archive-")
-        .tempdir()
-        .map_err(|e| Error::io("create a private directory", e))?;
-    unpack(archive, spool.path())?;
-    let name = archive
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "oci-archive".into());
-    let mut set = LayoutSource::open_as(spool.path(), name)?.resolve(refs, filter)?;
-    set.spools.push(Arc::new(spool));
-    Ok(set)
+    layout::resolve_unpacked(archive, "oci-archive", refs, filter, |dir| {
+        unpack(archive, dir)?;
+        Ok(dir.to_path_buf())
+    })
 }
 
 fn unpack(archive: &Path, dir: &Path) -> Result<(), Error> {

@@ -77,6 +77,20 @@ pub fn layout_with_layers(root: &Path, reference: &str, layers: &[(u8, usize)]) 
     dir
 }
 
+/// `airlock-mkimage multiarch`: an index of linux/amd64 and linux/arm64/v8
+/// tagged `localhost/x/multi:1`, in `dir`.
+pub fn multiarch_layout(dir: &Path) -> PathBuf {
+    let o = std::process::Command::new(airlock_testkit::bin_path("airlock-mkimage"))
+        .arg("multiarch")
+        .arg("--out")
+        .arg(dir)
+        .args(["--ref", "localhost/x/multi:1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dir.to_path_buf()
+}
+
 pub fn small_layout(root: &Path) -> PathBuf {
     layout_with_layers(root, REF, &[(1, 70_000), (2, 3_000_000)])
 }

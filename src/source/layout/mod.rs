@@ -30,6 +30,31 @@ pub struct LayoutSource {
     evidence: OnceCell<evidence::EvidenceIndex>,
 }
 
+/// Resolve the images of an archive file (`kind`: "oci-archive",
+/// "docker-archive") that `unpack` turns into a layout inside a private
+/// spool directory; the spool lives as long as the returned set, and the
+/// layout is recorded by the archive's file name.
+pub fn resolve_unpacked(
+    archive: &Path,
+    kind: &str,
+    refs: &[String],
+    filter: &PlatformFilter,
+    unpack: impl FnOnce(&Path) -> Result<PathBuf, Error>,
+) -> Result<ImageSet, Error> {
+    let spool = tempfile::Builder::new()
+        .prefix(&format!("airlock-{kind}-"))
+        .tempdir()
+        .map_err(|e| Error::io("create a private directory", e))?;
+    let layout = unpack(spool.path())?;
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| kind.to_string());
+    let mut set = LayoutSource::open_as(&layout, name)?.resolve(refs, filter)?;
+    set.spools.push(std::sync::Arc::new(spool));
+    Ok(set)
+}
+
 /// The layout directory's own name, however it was spelt.
 fn layout_name(root: &Path) -> String {
     let real = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
