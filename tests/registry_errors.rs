@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use airlock::model::Digest;
 use airlock_testkit::{ImageSpec, Layout, Platform};
+use base64::Engine as _;
 use common::cli::{self, failed, ok};
-use common::registry::Registry;
+use common::registry::{Registry, PASSWORD, USER};
 
 /// A registry holding one small unsigned image, `team/app:1`.
 struct World {
@@ -56,6 +57,17 @@ impl World {
             .arg(out)
             .env("DOCKER_CONFIG", self.tmp.path().join("no-docker-config"))
     }
+
+    /// A containers `auth.json` holding the test registry's credentials.
+    fn auth_json(&self, dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+        cli::put(
+            dir,
+            "auth.json",
+            format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, self.reg.host),
+        )
+    }
 }
 
 fn packed_digest(out: &Path) -> Digest {
@@ -86,4 +98,68 @@ fn plain_http_registry_addressed_over_https_fails_at_once_with_the_flag_to_add()
     // The flag it names works.
     ok(&w.pack(&["--insecure-registry", host], &out).run());
     assert_eq!(packed_digest(&out), w.image);
+}
+
+#[test]
+fn credentials_from_registry_auth_file() {
+    let Some(w) = world(Registry::secure()) else {
+        return;
+    };
+    let ca = w.reg.ca_file();
+    let ca = ca.to_str().unwrap();
+    let out = w.out("auth-file.tar");
+    // Without it the registry refuses: the credentials come from the file.
+    let err = failed(&w.pack(&["--ca-file", ca], &out).run(), 1);
+    assert!(err.contains("refused access"), "{err}");
+    let file = w.auth_json(&w.tmp.path().join("elsewhere"));
+    ok(&w
+        .pack(&["--ca-file", ca], &out)
+        .env("REGISTRY_AUTH_FILE", &file)
+        .run());
+    assert_eq!(packed_digest(&out), w.image);
+}
+
+#[test]
+fn credentials_from_xdg_runtime_dir_containers_auth_json() {
+    let Some(w) = world(Registry::secure()) else {
+        return;
+    };
+    let ca = w.reg.ca_file();
+    let ca = ca.to_str().unwrap();
+    let runtime = w.tmp.path().join("run");
+    w.auth_json(&runtime.join("containers"));
+    let out = w.out("xdg.tar");
+    ok(&w
+        .pack(&["--ca-file", ca], &out)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .run());
+    assert_eq!(packed_digest(&out), w.image);
+}
+
+#[test]
+fn docker_config_comes_before_containers_auth_json() {
+    let Some(w) = world(Registry::secure()) else {
+        return;
+    };
+    let ca = w.reg.ca_file();
+    let ca = ca.to_str().unwrap();
+    // A wrong password in the docker config wins over the right one in
+    // auth.json: the docker lookup order is kept, auth.json comes after.
+    let docker = w.tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let bad = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:wrong"));
+    cli::put(
+        &docker,
+        "config.json",
+        format!(r#"{{"auths":{{"{}":{{"auth":"{bad}"}}}}}}"#, w.reg.host),
+    );
+    let file = w.auth_json(&w.tmp.path().join("elsewhere"));
+    let out = w.out("order.tar");
+    let r = w
+        .pack(&["--ca-file", ca], &out)
+        .env("DOCKER_CONFIG", &docker)
+        .env("REGISTRY_AUTH_FILE", &file)
+        .run();
+    let err = failed(&r, 1);
+    assert!(err.contains("refused access"), "{err}");
 }

@@ -37,7 +37,7 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 fn auth_error(what: &str, detail: &str) -> Failure {
     Failure::Fatal(Error::Source(format!(
         "{what}: the registry refused access ({detail}); check --username/--password-stdin, \
-         the docker config (DOCKER_CONFIG) or the credential helper"
+         the docker config (DOCKER_CONFIG), the credential helper or REGISTRY_AUTH_FILE"
     )))
 }
 
