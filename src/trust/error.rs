@@ -79,8 +79,10 @@ pub enum TrustError {
     /// An image reference does not parse.
     #[error("invalid image reference {reference:?}: {reason}")]
     InvalidReference { reference: String, reason: String },
-    /// The payload is not a cosign container image signature.
-    #[error("not a cosign container image signature: {0}")]
+    /// The payload is not a cosign container image signature. The type is
+    /// the payload's own text: quoted, escaped and bounded, since the
+    /// report prints it on a terminal.
+    #[error("not a cosign container image signature: type {}", super::signer::quote(.0))]
     PayloadType(String),
     /// The DSSE bundle is not an in-toto attestation of the expected kind.
     #[error("not the expected attestation: {0}")]

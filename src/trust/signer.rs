@@ -257,6 +257,15 @@ mod tests {
     }
 
     #[test]
+    fn a_payload_type_from_input_cannot_reach_the_terminal_raw() {
+        let e = TrustError::PayloadType("x\u{1b}[2J\nOK".into());
+        assert_eq!(
+            e.to_string(),
+            r#"not a cosign container image signature: type "x\u{1b}[2J\nOK""#
+        );
+    }
+
+    #[test]
     fn quotes_escape_and_bound() {
         assert_eq!(quote("a\nb"), r#""a\nb""#);
         assert!(quote(&"x".repeat(500)).ends_with("\"…"));
