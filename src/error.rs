@@ -10,7 +10,7 @@
 #[non_exhaustive]
 pub enum Error {
     /// The command line or a configuration file is incoherent.
-    #[error("usage: {0}")]
+    #[error("usage: {}", escaped(.0))]
     Usage(String),
     /// `unpack` found no trust policy anywhere and was not told to load
     /// without one (`--insecure-no-policy`). A usage refusal (exit 2) with
@@ -21,33 +21,33 @@ pub enum Error {
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
     /// The archive is well-formed but newer than this tool understands.
-    #[error("unsupported archive: {0}")]
+    #[error("unsupported archive: {}", escaped(.0))]
     Unsupported(String),
     /// A signature, certificate, log proof or policy check failed.
-    #[error("trust: {0}")]
+    #[error("trust: {}", escaped(&.0.to_string()))]
     Trust(#[from] crate::trust::TrustError),
     /// An image of an archive (or layout) failed the trust policy; the
     /// per-image report says which check.
-    #[error("trust: image {image}: {source}")]
+    #[error("trust: image {}: {}", escaped(.image), escaped(&.source.to_string()))]
     ImageTrust {
         image: String,
         #[source]
         source: crate::trust::TrustError,
     },
     /// The evidence is older than what this host already accepted.
-    #[error("rollback: {0}")]
+    #[error("rollback: {}", escaped(.0))]
     Rollback(String),
     /// The target (docker, podman, directory, registry) refused or failed.
-    #[error("sink: {0}")]
+    #[error("sink: {}", escaped(.0))]
     Sink(String),
     /// The image source (an OCI layout or a registry) is unusable.
-    #[error("source: {0}")]
+    #[error("source: {}", escaped(.0))]
     Source(String),
     /// The operator interrupted (SIGINT); whatever was staged was removed.
     #[error("interrupted; nothing was loaded")]
     Interrupted,
     /// Reading or writing a local file failed.
-    #[error("{context}: {source}")]
+    #[error("{}: {}", escaped(.context), escaped(&.source.to_string()))]
     Io {
         context: String,
         #[source]
@@ -105,25 +105,25 @@ impl Error {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IntegrityError {
-    #[error("not an airlock archive: {0}")]
+    #[error("not an airlock archive: {}", escaped(.0))]
     NotAnArchive(String),
     #[error("archive is truncated{}", at_entry(.entry))]
     Truncated { entry: Option<String> },
-    #[error("unreadable archive stream: {0}")]
+    #[error("unreadable archive stream: {}", quoted_text(.0))]
     Corrupt(String),
-    #[error("unsafe entry {name:?}: {reason}")]
+    #[error("unsafe entry {}: {reason}", quoted(.name))]
     UnsafePath { name: String, reason: &'static str },
     #[error(
-        "entry {name:?} is a {kind}; only regular files and the layout's directories are allowed"
+        "entry {} is a {kind}; only regular files and the layout's directories are allowed", quoted(.name)
     )]
     ForbiddenEntryType { name: String, kind: &'static str },
-    #[error("entry {name:?} is not part of an OCI image layout")]
+    #[error("entry {} is not part of an OCI image layout", quoted(.name))]
     UnexpectedName { name: String },
-    #[error("entry {name:?} is out of order: {reason}")]
+    #[error("entry {} is out of order: {}", quoted(.name), escaped(.reason))]
     OutOfOrder { name: String, reason: String },
-    #[error("duplicate entry {name:?}")]
+    #[error("duplicate entry {}", quoted(.name))]
     DuplicateEntry { name: String },
-    #[error("extra blob {name:?} is not listed in the archive manifest")]
+    #[error("extra blob {} is not listed in the archive manifest", quoted(.name))]
     ExtraBlob { name: String },
     #[error("blob {digest} is listed in the archive manifest but missing from the archive")]
     MissingBlob { digest: String },
@@ -137,17 +137,17 @@ pub enum IntegrityError {
     },
     #[error("blob stored as {expected} has sha256:{actual} (content altered or stored under the wrong digest)")]
     DigestMismatch { expected: String, actual: String },
-    #[error("{name}: malformed JSON: {reason}")]
+    #[error("{}: malformed JSON: {}", escaped(.name), escaped(.reason))]
     MalformedJson { name: String, reason: String },
-    #[error("{name}: {size} bytes exceeds the {limit}-byte limit for this document")]
+    #[error("{}: {size} bytes exceeds the {limit}-byte limit for this document", escaped(.name))]
     TooLarge { name: String, size: u64, limit: u64 },
-    #[error("{0}")]
+    #[error("{}", escaped(.0))]
     Contradiction(String),
-    #[error("{from} references {digest}, which the archive does not contain")]
+    #[error("{} references {digest}, which the archive does not contain", escaped(.from))]
     DanglingReference { from: String, digest: String },
     #[error("blob {digest} is not reachable from any image or evidence")]
     Unreachable { digest: String },
-    #[error("decompression limit: {0}")]
+    #[error("decompression limit: {}", escaped(.0))]
     DecompressionLimit(String),
     #[error("unexpected data after the end of the tar archive")]
     TrailingData,
@@ -155,7 +155,7 @@ pub enum IntegrityError {
 
 fn at_entry(entry: &Option<String>) -> String {
     match entry {
-        Some(e) => format!(" inside {e:?}"),
+        Some(e) => format!(" inside {}", quoted(e)),
         None => String::new(),
     }
 }
@@ -187,6 +187,72 @@ impl IntegrityError {
     }
 }
 
+/// Longest piece of input (an entry name, a media type, a reference, a
+/// library's message about input bytes) quoted in an error message: enough
+/// to recognise it, short enough that a hostile archive cannot flood the
+/// one-line error or the JSON report.
+pub const MAX_QUOTED: usize = 200;
+
+/// Longest whole message part escaped by [`escaped`]: those are composed
+/// by airlock (and may hold several digests), so they get more room.
+const MAX_MESSAGE: usize = 2000;
+
+/// Writes `c` so the message stays one printable line: control characters
+/// (newlines, escape sequences, NUL…) and invisible format characters
+/// (bidirectional overrides, zero-width) become `\u{…}` escapes, which
+/// terminals and log viewers cannot interpret.
+fn push_safe(out: &mut String, c: char) {
+    let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+    if c.is_control() || invisible {
+        out.extend(c.escape_default());
+    } else {
+        out.push(c);
+    }
+}
+
+/// `text` with unsafe characters escaped and at most `max` characters kept
+/// (then `…`).
+fn bounded(text: &str, max: usize, quote: bool) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 2);
+    if quote {
+        out.push('"');
+    }
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        match c {
+            '"' | '\\' if quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => push_safe(&mut out, c),
+        }
+    }
+    if quote {
+        out.push('"');
+    }
+    out
+}
+
+/// A message part that may embed input, made one printable line.
+pub fn escaped(text: &str) -> String {
+    bounded(text, MAX_MESSAGE, false)
+}
+
+/// A library's message about input bytes (e.g. a tar header it could not
+/// read, which it quotes raw): escaped and bounded like input itself.
+fn quoted_text(text: &str) -> String {
+    bounded(text, MAX_QUOTED, false)
+}
+
+/// A string taken from input (an entry name, a media type, a reference),
+/// in double quotes, escaped and bounded to [`MAX_QUOTED`] characters.
+pub fn quoted(text: &str) -> String {
+    bounded(text, MAX_QUOTED, true)
+}
+
 /// Convenience for `path`-carrying I/O failures.
 pub(crate) trait IoContext<T> {
     fn at(self, action: &str, path: &std::path::Path) -> Result<T, Error>;
@@ -215,6 +281,24 @@ pub fn read_input_file(path: &std::path::Path, limit: u64, what: &str) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_in_messages_is_escaped_quoted_and_bounded() {
+        assert_eq!(quoted("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(
+            quoted("x\u{1b}[2J\n\u{202e}y"),
+            r#""x\u{1b}[2J\n\u{202e}y""#
+        );
+        assert_eq!(escaped("tab\there"), r"tab\there");
+        let long = quoted(&"é".repeat(MAX_QUOTED + 5));
+        assert_eq!(long.chars().count(), MAX_QUOTED + 3, "{long}");
+        assert!(long.ends_with("é…\""), "{long}");
+        let e = IntegrityError::Corrupt("bad \u{7}bell\r\n".into());
+        assert_eq!(
+            e.to_string(),
+            r"unreadable archive stream: bad \u{7}bell\r\n"
+        );
+    }
 
     #[test]
     fn an_oversized_input_file_is_a_usage_error_naming_it() {

@@ -79,6 +79,10 @@ fn tampered_dangerzone_signature_fails() {
                 &root,
             );
             assert!(r.is_err(), "tampered signature {} verified", path.display());
+            // Signed by the policy's own key: never called a key mismatch.
+            if let Err(e) = r {
+                assert!(!e.to_string().contains("not in the policy"), "{e}");
+            }
             checked += 1;
         }
     }
@@ -141,11 +145,25 @@ fn dangerzone_signature_with_other_key_is_refused() {
     let policy = SignaturePolicy::new(Signer::Key(PublicKey::from_pem(&other).unwrap()));
     let err = verify_cosign_signature(&sigs[0], &format!("sha256:{digest}"), None, &policy, &root)
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
-        ),
-        "{err}"
+    // Named for what it is: the real signer (its key is in the Rekor entry
+    // and verifies the signature) beside the key the policy expected.
+    let signer = std::fs::read(fx.join("dangerzone/test.pub.key")).unwrap();
+    let signer = PublicKey::from_pem(&signer).unwrap().fingerprint();
+    let expected = PublicKey::from_pem(&other).unwrap().fingerprint();
+    match &err {
+        TrustError::NotPolicyKey {
+            signer: Some(s),
+            expected: e,
+            ..
+        } => {
+            assert_eq!(s, &signer);
+            assert_eq!(e, &vec![expected.clone()]);
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(err.kind(), "signature-invalid");
+    assert_eq!(
+        err.to_string(),
+        format!("signed by a key not in the policy: {signer}; the policy expects {expected}")
     );
 }

@@ -184,12 +184,24 @@ fn docker_hub_defaults_are_normalised() {
 fn wrong_key_is_refused() {
     let w = World::new();
     let sig = w.signature(payload(IMAGE, REPO));
-    let policy = SignaturePolicy::new(key_signer(&key()));
+    let other = key();
+    let policy = SignaturePolicy::new(key_signer(&other));
     let err = verify_cosign_signature(&sig, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
-    assert_err!(
-        err,
-        TrustError::SignatureInvalid(_) | TrustError::LogEntryMismatch(_)
+    // The logged key verifies the signature: it names the signer.
+    let want = format!(
+        "signed by a key not in the policy: {}; the policy expects {}",
+        fingerprint(&w.signer),
+        fingerprint(&other)
     );
+    assert_eq!(err.to_string(), want);
+    assert_eq!(err.kind(), "signature-invalid");
+}
+
+fn fingerprint(k: &SigningKey) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(common::forge::spki(k)))
+    )
 }
 
 #[test]
@@ -202,7 +214,9 @@ fn tampered_payload_is_refused() {
         sign(&w.signer, &payload(IMAGE, REPO)),
         &w.entry(good.payload(), &sign(&w.signer, good.payload())),
     );
-    assert!(verify_cosign_signature(&forged, IMAGE, None, &w.key_policy(), &w.root).is_err());
+    let err = verify_cosign_signature(&forged, IMAGE, None, &w.key_policy(), &w.root).unwrap_err();
+    // Made by the policy's key, then altered: not a key mismatch.
+    assert!(!err.to_string().contains("not in the policy"), "{err}");
 }
 
 #[test]
@@ -227,7 +241,15 @@ fn key_signature_without_tlog_accepted_only_with_insecure_ignore_tlog() {
     // The signature itself is still checked.
     let bad = CosignSignature::new(p.clone(), sign(&key(), &p), None, None, None).unwrap();
     let err = verify_cosign_signature(&bad, IMAGE, Some(REPO), &policy, &w.root).unwrap_err();
-    assert_err!(err, TrustError::SignatureInvalid(_));
+    // A bare signature names no signer: only the keys it failed under.
+    assert_err!(err, TrustError::NotPolicyKey { signer: None, .. });
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "signature does not verify under any key in the policy (expected {})",
+            fingerprint(&w.signer)
+        )
+    );
 }
 
 #[test]

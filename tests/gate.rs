@@ -215,30 +215,90 @@ fn json_report_lists_each_check() {
     assert_eq!(status("rollback").as_deref(), Some("pass"));
 }
 
+/// `sha256:<hex>` of a key's DER SubjectPublicKeyInfo, as messages name it.
+fn fingerprint(k: &SigningKey) -> String {
+    use sha2::Digest as _;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(forge::spki(k)))
+    )
+}
+
 #[test]
 fn wrong_key_is_refused() {
     let w = World::new();
     let a = w.signed_archive("wrong-key", 10, T0);
-    let r = w.verify(&a, &["--key", s(&w.other_key())]);
+    let other = forge::key();
+    let r = w.verify(&a, &["--key", s(&w.key_file("other.pub", &other))]);
     assert_code(&r, 4);
     assert!(r.stdout.starts_with("REFUSED"), "{}", r.stdout);
     assert!(r.stdout.contains("✗ signatures"), "{}", r.stdout);
     assert!(w.state_snapshot().is_empty(), "no state after a failure");
+    // Not "signature does not verify": whose it is (the Rekor entry names
+    // the key, and the signature verifies under it) and what was expected.
+    let want = format!(
+        "signed by a key not in the policy: {}; the policy expects {}",
+        fingerprint(&w.signer),
+        fingerprint(&other)
+    );
+    assert!(r.stdout.contains(&want), "{}", r.stdout);
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    assert!(
+        !r.stdout.contains("signature does not verify"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
 fn wrong_key_json_report_carries_the_error_once() {
     let w = World::new();
     let a = w.signed_archive("wrong-key-json", 10, T0);
-    let r = w.verify(&a, &["--key", s(&w.other_key()), "--output", "json"]);
+    let other = forge::key();
+    let key = w.key_file("other.pub", &other);
+    let r = w.verify(&a, &["--key", s(&key), "--output", "json"]);
     assert_code(&r, 4);
     // One JSON document: the report with the error inside it.
     let v = r.json();
     assert_eq!(v["ok"], false);
     assert_eq!(v["error"]["exitCode"], 4);
+    // The kind automation keys on is unchanged.
+    assert_eq!(v["error"]["kind"], "signature-invalid");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&fingerprint(&other)), "{message}");
     let sig = &v["trust"]["images"][0]["checks"][0];
     assert_eq!(sig["name"], "signatures");
     assert_eq!(sig["status"], "fail");
+    assert_eq!(sig["kind"], "signature-invalid");
+}
+
+#[test]
+fn bare_key_signature_by_another_key_names_the_expected_keys_only() {
+    let w = World::new();
+    let a = w.archive("no-tlog-other", false, |m, _| {
+        on(m, vec![w.sig(m, REF, None)])
+    });
+    let (k1, k2) = (forge::key(), forge::key());
+    let r = w.verify(
+        &a,
+        &[
+            "--key",
+            s(&w.key_file("k1.pub", &k1)),
+            "--key",
+            s(&w.key_file("k2.pub", &k2)),
+            "--insecure-ignore-tlog",
+        ],
+    );
+    assert_code(&r, 4);
+    // Nothing names the signer of a bare signature, and a wrong key looks
+    // like an altered payload: the wording holds for both.
+    let want = format!(
+        "signature does not verify under any key in the policy (expected {}, {})",
+        fingerprint(&k1),
+        fingerprint(&k2)
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    assert!(!r.stderr.contains("signed by"), "{}", r.stderr);
 }
 
 #[test]
@@ -807,7 +867,9 @@ fn show_reports() {
         r.stdout
     );
     assert!(
-        report_checks(&r)[0].2.contains("signature does not verify"),
+        report_checks(&r)[0]
+            .2
+            .contains("signed by a key not in the policy"),
         "{}",
         r.stdout
     );
@@ -940,6 +1002,15 @@ fn bundle_referrer_signature_verifies() {
 #[test]
 fn bundle_referrer_by_another_key_is_refused() {
     let w = World::new();
-    let a = bundle_archive(&w, "bundle-other", &forge::key());
-    assert_code(&w.verify_key(&a, &[]), 4);
+    let other = forge::key();
+    let a = bundle_archive(&w, "bundle-other", &other);
+    let r = w.verify_key(&a, &[]);
+    assert_code(&r, 4);
+    // The bundle's hashedrekord entry names the key that signed it.
+    let want = format!(
+        "signed by a key not in the policy: {}; the policy expects {}",
+        fingerprint(&other),
+        fingerprint(&w.signer)
+    );
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
 }

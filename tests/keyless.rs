@@ -121,6 +121,32 @@ fn certificate_valid_at_integrated_time_is_accepted() {
 }
 
 #[test]
+fn keyless_signature_under_a_key_policy_names_the_certificate_identity() {
+    use sha2::Digest as _;
+    let c = Core::new();
+    let other = forge::key();
+    let policy = SignaturePolicy::new(forge::key_signer(&other));
+    let sig = c.signature(&c.fulcio, INSIDE);
+    let err = verify_cosign_signature(&sig, IMAGE, Some(REPO), &policy, &c.root).unwrap_err();
+    let fp = |k: &SigningKey| {
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(forge::spki(k)))
+        )
+    };
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "signed by a key not in the policy: {} (certificate identity {IDENTITY:?}); \
+             the policy expects {}",
+            fp(&c.signer),
+            fp(&other)
+        )
+    );
+    assert_eq!(err.kind(), "signature-invalid");
+}
+
+#[test]
 fn certificate_expired_at_integrated_time_is_refused() {
     let c = Core::new();
     let err = c

@@ -142,7 +142,8 @@ impl Checker {
         if i > self.next_preamble {
             if self.next_preamble == 0 {
                 return Err(IntegrityError::NotAnArchive(format!(
-                    "first entry is {name:?}, not oci-layout"
+                    "first entry is {}, not oci-layout",
+                    crate::error::quoted(name)
                 ))
                 .into());
             }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::layout_files;
-use crate::error::IntegrityError;
+use crate::error::{quoted, IntegrityError};
 use crate::model::oci::{self, IndexInfo, ManifestInfo};
 use crate::model::{ArchiveManifest, Digest};
 
@@ -49,19 +49,23 @@ pub fn check(
         let Some(Doc::Manifest(man)) = docs.get(&img.manifest_digest) else {
             return Err(contradiction(format!(
                 "image {} has no image manifest {}",
-                img.reference, img.manifest_digest
+                quoted(&img.reference),
+                img.manifest_digest
             )));
         };
         if man.config.digest != img.config_digest {
             return Err(contradiction(format!(
                 "image {}: airlock.json says config {} but the manifest names {}",
-                img.reference, img.config_digest, man.config.digest
+                quoted(&img.reference),
+                img.config_digest,
+                man.config.digest
             )));
         }
         let config = metadata.get(&img.config_digest).ok_or_else(|| {
             contradiction(format!(
                 "image {}: config {} is not a JSON document",
-                img.reference, img.config_digest
+                quoted(&img.reference),
+                img.config_digest
             ))
         })?;
         let platform = oci::config_platform(config).map_err(|e| IntegrityError::MalformedJson {
@@ -71,7 +75,8 @@ pub fn check(
         if platform != img.platform {
             return Err(contradiction(format!(
                 "image {}: airlock.json says platform {} but its config says {platform}",
-                img.reference, img.platform
+                quoted(&img.reference),
+                img.platform
             )));
         }
         let size =
@@ -80,14 +85,14 @@ pub fn check(
         if size != img.size || listed_manifest_size != Some(img.manifest_size) {
             return Err(contradiction(format!(
                 "image {}: recorded sizes do not add up",
-                img.reference
+                quoted(&img.reference)
             )));
         }
         if let Some(ix) = &img.index_digest {
             let Some(Doc::Index(index)) = docs.get(ix) else {
                 return Err(contradiction(format!(
                     "image {}: {ix} is not an image index",
-                    img.reference
+                    quoted(&img.reference)
                 )));
             };
             if !index
@@ -97,7 +102,8 @@ pub fn check(
             {
                 return Err(contradiction(format!(
                     "image {}: index {ix} does not contain manifest {}",
-                    img.reference, img.manifest_digest
+                    quoted(&img.reference),
+                    img.manifest_digest
                 )));
             }
         }
@@ -105,7 +111,9 @@ pub fn check(
             if ev.subject != img.manifest_digest && Some(ev.subject) != img.index_digest {
                 return Err(contradiction(format!(
                     "evidence {} is about {}, which is neither image {}'s manifest nor its index",
-                    ev.digest, ev.subject, img.reference
+                    ev.digest,
+                    ev.subject,
+                    quoted(&img.reference)
                 )));
             }
             if let Some(Doc::Manifest(evm)) = docs.get(&ev.digest) {

@@ -167,10 +167,12 @@ pub fn check_index(bytes: &[u8], images: &[ImageRecord]) -> Result<(), Integrity
                 "index.json entry {} does not match airlock.json image {} ({})",
                 g.digest,
                 w.digest,
-                w.annotations
-                    .get(AIRLOCK_REFERENCE)
-                    .map(String::as_str)
-                    .unwrap_or("")
+                crate::error::quoted(
+                    w.annotations
+                        .get(AIRLOCK_REFERENCE)
+                        .map(String::as_str)
+                        .unwrap_or("")
+                )
             )));
         }
     }

@@ -129,7 +129,7 @@ fn validate_archive_manifest(m: &ArchiveManifest) -> Result<(), IntegrityError> 
             if ev.role.is_archive_level() {
                 return Err(IntegrityError::Contradiction(format!(
                     "image {} lists {} evidence, which belongs to the whole archive",
-                    img.reference,
+                    crate::error::quoted(&img.reference),
                     ev.role.name()
                 )));
             }

@@ -46,8 +46,9 @@ pub(crate) fn validate(m: &ArchiveManifest) -> Result<(), IntegrityError> {
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !name_ok {
             return Err(bad(format!(
-                "{role} evidence {} has an invalid name {:?}",
-                ev.digest, ev.name
+                "{role} evidence {} has an invalid name {}",
+                ev.digest,
+                crate::error::quoted(&ev.name)
             )));
         }
         if !digests.insert(ev.digest) {

@@ -7,9 +7,10 @@ use super::{Steps, COSIGN_SIGN_PREDICATE};
 use crate::model::{Digest, ImageRecord};
 use crate::trust::attestation::statement;
 use crate::trust::evidence::{bundle_has_inclusion_proof, ImageEvidence, Origin};
+use crate::trust::signer::{explain_bundle, key_refusal};
 use crate::trust::{
-    verify_bundle, verify_cosign_signature, Artifact, HighWater, SignaturePolicy, TrustError,
-    TrustRoot, VerifiedBundle,
+    verify_bundle, verify_cosign_signature, Artifact, HighWater, SignaturePolicy, Signer,
+    TrustError, TrustRoot, VerifiedBundle,
 };
 
 /// A signature that passed, whatever its carrier.
@@ -161,15 +162,23 @@ fn verify_bundle_any(
         return Err(TrustError::MissingInclusionProof);
     }
     let mut first = None;
+    let mut all_key_refusals = true;
     for signer in policy.signers() {
         match verify_bundle(bytes, Artifact::Sha256(*subject.as_bytes()), signer, root) {
             Ok(v) => return Ok(v),
             Err(e) => {
+                all_key_refusals &= matches!(signer, Signer::Key(_)) && key_refusal(&e);
                 first.get_or_insert(e);
             }
         }
     }
-    Err(first.unwrap_or(TrustError::NoSignatures))
+    Err(match first {
+        // Every key refused it: say whose signature it is, if it can be
+        // known, beside the keys the policy expects.
+        Some(e) if all_key_refusals => explain_bundle(bytes, subject.as_bytes(), &policy.keys(), e),
+        Some(e) => e,
+        None => TrustError::NoSignatures,
+    })
 }
 
 /// `None` for an image signature (message signature over the digest, or a

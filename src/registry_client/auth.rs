@@ -1,8 +1,12 @@
-//! Registry credentials, looked up the way docker does: an explicit
-//! `--username`/`--password-stdin`, then the docker config
-//! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`):
-//! `credHelpers[host]`, `auths[host].auth`, `credsStore`; else anonymous
-//! (the client still runs the anonymous bearer-token flow).
+//! Registry credentials, looked up the way docker does, then the way
+//! skopeo and podman do: an explicit `--username`/`--password-stdin`, then
+//! the docker config (`$DOCKER_CONFIG/config.json`, else
+//! `~/.docker/config.json`): `credHelpers[host]`, `auths[host].auth`,
+//! `credsStore`; then the containers `auth.json` (`$REGISTRY_AUTH_FILE`,
+//! else `$XDG_RUNTIME_DIR/containers/auth.json`), which has the same
+//! shape; else anonymous (the client still runs the anonymous bearer-token
+//! flow). Docker's order comes first so a working docker setup keeps
+//! meaning what it meant.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -52,8 +56,19 @@ fn config_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker").join("config.json"))
 }
 
-fn load_config() -> Result<DockerConfig, Error> {
-    let Some(path) = config_path() else {
+/// The containers `auth.json` skopeo and podman use.
+fn containers_auth_path() -> Option<PathBuf> {
+    if let Some(file) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|f| !f.is_empty()) {
+        return Some(PathBuf::from(file));
+    }
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join("containers").join("auth.json"))
+}
+
+/// The config at `path`; an absent file (or no path) is an empty config.
+fn load_config(path: Option<PathBuf>) -> Result<DockerConfig, Error> {
+    let Some(path) = path else {
         return Ok(DockerConfig::default());
     };
     let f = match std::fs::File::open(&path) {
@@ -69,7 +84,7 @@ fn load_config() -> Result<DockerConfig, Error> {
         return Err(Error::Usage(format!("{} is too large", path.display())));
     }
     serde_json::from_slice(&buf)
-        .map_err(|e| Error::Usage(format!("docker config {}: {e}", path.display())))
+        .map_err(|e| Error::Usage(format!("credentials file {}: {e}", path.display())))
 }
 
 /// Docker files Hub credentials under its v1 URL; other registries under
@@ -94,14 +109,12 @@ fn server_url(registry: &str) -> String {
 fn decode_basic(b64: &str, registry: &str) -> Result<RegistryAuth, Error> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
-        .map_err(|e| Error::Usage(format!("docker config auth for {registry}: {e}")))?;
+        .map_err(|e| Error::Usage(format!("stored auth for {registry}: {e}")))?;
     let s = String::from_utf8(raw)
-        .map_err(|_| Error::Usage(format!("docker config auth for {registry} is not UTF-8")))?;
-    let (user, pass) = s.split_once(':').ok_or_else(|| {
-        Error::Usage(format!(
-            "docker config auth for {registry} is not user:password"
-        ))
-    })?;
+        .map_err(|_| Error::Usage(format!("stored auth for {registry} is not UTF-8")))?;
+    let (user, pass) = s
+        .split_once(':')
+        .ok_or_else(|| Error::Usage(format!("stored auth for {registry} is not user:password")))?;
     Ok(RegistryAuth::Basic(user.to_string(), pass.to_string()))
 }
 
@@ -164,14 +177,24 @@ pub fn credentials_for(
     if let Some((u, p)) = explicit {
         return Ok(RegistryAuth::Basic(u.clone(), p.clone()));
     }
-    let cfg = load_config()?;
+    for path in [config_path(), containers_auth_path()] {
+        if let Some(a) = from_config(&load_config(path)?, registry)? {
+            return Ok(a);
+        }
+    }
+    Ok(RegistryAuth::Anonymous)
+}
+
+/// What one config file (docker's or the containers `auth.json`) holds for
+/// `registry`, in docker's order.
+fn from_config(cfg: &DockerConfig, registry: &str) -> Result<Option<RegistryAuth>, Error> {
     if let Some((_, helper)) = cfg
         .cred_helpers
         .iter()
         .find(|(k, _)| key_matches(k, registry))
     {
         if let Some(a) = run_helper(helper, registry)? {
-            return Ok(a);
+            return Ok(Some(a));
         }
     }
     if let Some(auth) = cfg
@@ -180,14 +203,12 @@ pub fn credentials_for(
         .filter(|(k, _)| key_matches(k, registry))
         .find_map(|(_, e)| e.auth.as_deref().filter(|a| !a.is_empty()))
     {
-        return decode_basic(auth, registry);
+        return decode_basic(auth, registry).map(Some);
     }
     if let Some(store) = &cfg.creds_store {
-        if let Some(a) = run_helper(store, registry)? {
-            return Ok(a);
-        }
+        return run_helper(store, registry);
     }
-    Ok(RegistryAuth::Anonymous)
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -37,8 +37,24 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 fn auth_error(what: &str, detail: &str) -> Failure {
     Failure::Fatal(Error::Source(format!(
         "{what}: the registry refused access ({detail}); check --username/--password-stdin, \
-         the docker config (DOCKER_CONFIG) or the credential helper"
+         the docker config (DOCKER_CONFIG), the credential helper or REGISTRY_AUTH_FILE"
     )))
+}
+
+/// `host[:port]` (as written in references and `--insecure-registry`)
+/// when an HTTPS request met a server speaking plain HTTP: rustls reads the
+/// HTTP answer as a TLS record of an invalid content type. `url` is the
+/// request's (scheme, host, port).
+fn plain_http_host(url: Option<(&str, Option<&str>, Option<u16>)>, text: &str) -> Option<String> {
+    let (scheme, host, port) = url?;
+    if scheme != "https" || !text.contains("InvalidContentType") {
+        return None;
+    }
+    let host = host?;
+    Some(match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
 }
 
 /// Classify a client error for `what` (e.g. "manifest reg/app:1").
@@ -80,6 +96,14 @@ pub fn classify(what: &str, e: OciDistributionError) -> Failure {
             let text = chain(&e);
             if r.is_builder() {
                 Failure::Fatal(Error::Source(format!("{what}: {text}")))
+            } else if let Some(host) =
+                plain_http_host(r.url().map(|u| (u.scheme(), u.host_str(), u.port())), &text)
+            {
+                // A TLS handshake answered with HTTP never heals by retrying.
+                Failure::Fatal(Error::Source(format!(
+                    "{what}: {host} speaks plain HTTP, not HTTPS; if that is intended, \
+                     add --insecure-registry {host}"
+                )))
             } else if text.contains("certificate") || text.contains("InvalidCertificate") {
                 // A TLS trust failure does not heal by retrying.
                 Failure::Fatal(Error::Source(format!(

@@ -257,6 +257,7 @@ pub fn verify_cosign_signature(
         super::reference::normalize_repository(expected)?;
     }
     let mut first_error = None;
+    let mut all_key_refusals = true;
     for signer in policy.signers() {
         match verify_with_signer(
             sig,
@@ -268,11 +269,42 @@ pub fn verify_cosign_signature(
         ) {
             Ok(v) => return Ok(v),
             Err(e) => {
+                all_key_refusals &=
+                    matches!(signer, Signer::Key(_)) && super::signer::key_refusal(&e);
                 first_error.get_or_insert(e);
             }
         }
     }
-    Err(first_error.unwrap_or_else(|| TrustError::InvalidPolicy("no key or identity given".into())))
+    let e =
+        first_error.unwrap_or_else(|| TrustError::InvalidPolicy("no key or identity given".into()));
+    Err(if all_key_refusals {
+        explain_refusal(sig, policy, e)
+    } else {
+        e
+    })
+}
+
+/// Why no key of the policy accepted `sig` (see [`super::signer`]): its
+/// raw signature over the payload is checked against the policy's keys
+/// and against the keys it claims (certificate, Rekor entry body).
+fn explain_refusal(sig: &CosignSignature, policy: &SignaturePolicy, e: TrustError) -> TrustError {
+    use super::signer::{explain, verifies_raw, Claimed};
+    let Ok(raw) = STANDARD.decode(sig.signature_b64.trim()) else {
+        return e;
+    };
+    let mut claimed: Vec<Claimed> = sig
+        .certificate_pem
+        .as_deref()
+        .and_then(|pem| parse_cert_pem(pem.as_bytes()).ok())
+        .and_then(|c| Claimed::from_cert(&c))
+        .into_iter()
+        .collect();
+    if let Some(body) = sig.rekor_bundle.as_ref().and_then(|r| r.body().ok()) {
+        claimed.extend(Claimed::from_rekor_body(&body));
+    }
+    let keys = policy.keys();
+    let verifies = |k: &sigstore_verify::types::DerPublicKey| verifies_raw(k, &sig.payload, &raw);
+    explain(&verifies, &claimed, None, &keys, e)
 }
 
 /// Signatures that together satisfy a policy's threshold.

@@ -52,6 +52,20 @@ pub enum TrustError {
     /// The signature does not verify with the signing key.
     #[error("signature does not verify: {0}")]
     SignatureInvalid(String),
+    /// No key of the policy verifies the signature. `signer` names who did
+    /// sign when the signature verifies under a key it claims (its
+    /// certificate's or its log entry's); without one, a wrong key and an
+    /// altered payload look the same and the text fits both. Reported with
+    /// the kind of [`TrustError::SignatureInvalid`].
+    #[error("{}", not_policy_key(.signer, .hint, .expected))]
+    NotPolicyKey {
+        /// `sha256:<hex>` of the signer's key, with its certificate identity.
+        signer: Option<String>,
+        /// The unauthenticated key hint the signature carries, quoted.
+        hint: Option<String>,
+        /// `sha256:<hex>` of each key of the policy.
+        expected: Vec<String>,
+    },
     /// The signed digest (message digest, hashedrekord hash, in-toto subject)
     /// is not the artifact's.
     #[error("artifact does not match what was signed: {0}")]
@@ -65,8 +79,10 @@ pub enum TrustError {
     /// An image reference does not parse.
     #[error("invalid image reference {reference:?}: {reason}")]
     InvalidReference { reference: String, reason: String },
-    /// The payload is not a cosign container image signature.
-    #[error("not a cosign container image signature: {0}")]
+    /// The payload is not a cosign container image signature. The type is
+    /// the payload's own text: quoted, escaped and bounded, since the
+    /// report prints it on a terminal.
+    #[error("not a cosign container image signature: type {}", super::signer::quote(.0))]
     PayloadType(String),
     /// The DSSE bundle is not an in-toto attestation of the expected kind.
     #[error("not the expected attestation: {0}")]
@@ -142,6 +158,24 @@ pub enum TrustError {
     Crypto(String),
 }
 
+fn not_policy_key(signer: &Option<String>, hint: &Option<String>, expected: &[String]) -> String {
+    let expected = expected.join(", ");
+    match signer {
+        Some(signer) => {
+            format!("signed by a key not in the policy: {signer}; the policy expects {expected}")
+        }
+        None => {
+            let hint = hint
+                .as_ref()
+                .map(|h| format!("; the signature's key hint is {h}"))
+                .unwrap_or_default();
+            format!(
+                "signature does not verify under any key in the policy (expected {expected}){hint}"
+            )
+        }
+    }
+}
+
 impl TrustError {
     /// A stable, machine-readable name for the refusal, for JSON reports.
     pub fn kind(&self) -> &'static str {
@@ -158,7 +192,10 @@ impl TrustError {
             TrustError::TufChain(_) => "tuf-chain",
             TrustError::InvalidPolicy(_) => "invalid-policy",
             TrustError::MaterialMismatch(_) => "material-mismatch",
-            TrustError::SignatureInvalid(_) => "signature-invalid",
+            // One kind for both: automation keyed on it keeps working.
+            TrustError::SignatureInvalid(_) | TrustError::NotPolicyKey { .. } => {
+                "signature-invalid"
+            }
             TrustError::ArtifactMismatch(_) => "artifact-mismatch",
             TrustError::DigestMismatch { .. } => "image-digest-mismatch",
             TrustError::ReferenceMismatch { .. } => "reference-mismatch",

@@ -53,6 +53,11 @@ impl PublicKey {
         self.der.as_bytes()
     }
 
+    /// `sha256:<hex>` of the DER SubjectPublicKeyInfo, how messages name it.
+    pub fn fingerprint(&self) -> String {
+        super::signer::fingerprint(self.der())
+    }
+
     /// The key algorithm, e.g. `EcdsaP256`.
     pub fn algorithm_name(&self) -> String {
         format!("{:?}", self.algorithm)

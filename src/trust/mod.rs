@@ -24,6 +24,7 @@ pub mod rekor;
 pub mod rollback;
 pub mod root;
 pub mod root_choice;
+pub mod signer;
 pub mod tuf;
 
 pub use attestation::{

@@ -209,6 +209,17 @@ impl SignaturePolicy {
         &self.signers
     }
 
+    /// The keys among the signers (`--key`), for messages naming them.
+    pub fn keys(&self) -> Vec<&PublicKey> {
+        self.signers
+            .iter()
+            .filter_map(|s| match s {
+                Signer::Key(k) => Some(k),
+                Signer::Identity(_) => None,
+            })
+            .collect()
+    }
+
     /// How many distinct signing keys must have produced valid signatures.
     pub fn threshold(&self) -> usize {
         self.threshold
