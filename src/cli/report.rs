@@ -17,26 +17,26 @@ pub fn error_json(command: &str, e: &Error) -> Value {
         "command": command,
         "ok": false,
         "error": { "kind": e.kind(), "exitCode": e.exit_code(), "message": e.to_string() },
+        "warnings": [],
     })
 }
 
 fn images_json(m: &ArchiveManifest) -> Value {
-    Value::Array(
-        m.images
-            .iter()
-            .map(|i| {
-                json!({
-                    "reference": i.reference,
-                    "platform": i.platform.to_string(),
-                    "indexDigest": i.index_digest,
-                    "manifestDigest": i.manifest_digest,
-                    "configDigest": i.config_digest,
-                    "size": i.size,
-                    "evidence": i.evidence,
-                })
-            })
-            .collect(),
-    )
+    Value::Array(m.images.iter().map(image_json).collect())
+}
+
+/// One image, the same shape in every report (pack, verify, inspect,
+/// unpack): sizes in bytes, evidence as the records airlock.json holds.
+pub fn image_json(i: &crate::model::ImageRecord) -> Value {
+    json!({
+        "reference": i.reference,
+        "platform": i.platform.to_string(),
+        "indexDigest": i.index_digest,
+        "manifestDigest": i.manifest_digest,
+        "configDigest": i.config_digest,
+        "size": i.size,
+        "evidence": i.evidence,
+    })
 }
 
 fn compression_name(c: Compression) -> &'static str {
@@ -62,6 +62,7 @@ pub fn verify_json(out: &ReadOutcome) -> Value {
         },
         "checks": ["tar-safety", "entry-order", "sizes", "sha256", "references", "reachability", "layout-files"],
         "images": images_json(&out.manifest),
+        "warnings": [],
     })
 }
 
@@ -104,6 +105,7 @@ pub fn inspect_json(out: &ReadOutcome) -> Value {
         },
         "evidence": archive_evidence_json(m),
         "images": images_json(m),
+        "warnings": [],
     })
 }
 
@@ -235,6 +237,7 @@ pub fn pack_json(r: &PackResult) -> Value {
             "bytes": r.archive_bytes,
             "manifestDigest": r.written.manifest_digest,
             "blobs": r.written.manifest.blobs.len(),
+            "blobBytes": r.written.manifest.blobs.iter().map(|b| b.size).sum::<u64>(),
         },
         "images": images_json(&r.written.manifest),
         "warnings": [],
@@ -332,6 +335,7 @@ pub fn verify_gate_json(
     let mut v = verify_json(out);
     v["ok"] = json!(error.is_none());
     v["trust"] = gate_json(g);
+    v["warnings"] = json!(g.warnings);
     if let Some(e) = error {
         v["error"] =
             json!({ "kind": e.kind(), "exitCode": e.exit_code(), "message": e.to_string() });
@@ -363,6 +367,7 @@ pub fn pack_refused_json(g: &crate::gate::GateReport, e: &Error) -> Value {
         "written": false,
         "error": { "kind": e.kind(), "exitCode": e.exit_code(), "message": e.to_string() },
         "trust": gate_json(g),
+        "warnings": g.warnings,
     })
 }
 

@@ -78,12 +78,14 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
     };
     let bars = |total: Option<u64>, label: &'static str| progress::bytes(total, label, quiet);
     let mut gate_warnings = Vec::new();
+    let mut verdicts = None;
     let report = match gate_cfg {
         Some(cfg) => {
             // A refusal is one line naming the image and the failed check.
             let gate = PolicyGate::new(cfg);
             let r = unpack::unpack(&req, &gate, &bars);
             gate_warnings = gate.take_warnings();
+            verdicts = gate.take_report();
             super::warnings::print_texts("unpack", &gate_warnings);
             r?
         }
@@ -97,9 +99,13 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
     };
     let mut doc = unpack_json(&report);
     doc["warnings"] = json!(gate_warnings);
+    if let Some(g) = &verdicts {
+        add_verdicts(&mut doc, g);
+    }
     doc["policy"] = source.json();
     if source == super::config::PolicySource::None {
         doc["insecure"] = json!([INSECURE_NO_POLICY]);
+        doc["warnings"] = json!([INSECURE_NO_POLICY]);
     }
     // Which policy, last: the lines above keep their places for readers.
     let text = format!("{}{}\n", unpack_text(&report), source.text());
@@ -113,14 +119,12 @@ pub fn unpack_json(r: &UnpackReport) -> Value {
         .iter()
         .zip(&r.names)
         .map(|(i, name)| {
-            json!({
-                "reference": name,
-                "packedReference": i.record.reference,
-                "platform": i.record.platform.to_string(),
-                "manifestDigest": i.record.manifest_digest,
-                "configDigest": i.record.config_digest,
-                "evidence": i.record.evidence.len(),
-            })
+            // The shared image shape; `reference` is the name in the target.
+            let mut v = super::report::image_json(&i.record);
+            v["packedReference"] = json!(i.record.reference);
+            v["reference"] = json!(name);
+            v["checks"] = json!([]);
+            v
         })
         .collect();
     json!({
@@ -128,15 +132,37 @@ pub fn unpack_json(r: &UnpackReport) -> Value {
         "command": "unpack",
         "ok": true,
         "dryRun": r.dry_run,
-        "archive": { "manifestDigest": r.archive_manifest_digest },
+        "archive": {
+            "manifestDigest": r.archive_manifest_digest,
+            "blobs": r.plan.blobs.len(),
+            "blobBytes": r.blob_bytes,
+        },
         "gate": r.gate,
         "target": r.target,
         "blobs": r.plan.blobs.len(),
         "blobBytes": r.blob_bytes,
         "images": planned,
-        "loaded": r.loaded.as_ref().map(|l| &l.images),
-        "notes": r.loaded.as_ref().map(|l| &l.notes).filter(|n| !n.is_empty()),
+        "loaded": r.loaded.as_ref().map(|l| json!(l.images)).unwrap_or_else(|| json!([])),
+        "notes": r.loaded.as_ref().map(|l| json!(l.notes)).unwrap_or_else(|| json!([])),
+        "warnings": [],
     })
+}
+
+/// The policy's verdicts: `trust` as verify reports it, and each image's
+/// `checks` beside it.
+fn add_verdicts(doc: &mut Value, g: &crate::gate::GateReport) {
+    doc["trust"] = super::report::gate_json(g);
+    if let Some(images) = doc["images"].as_array_mut() {
+        for img in images {
+            let verdict = g.images.iter().find(|v| {
+                json!(v.manifest_digest) == img["manifestDigest"]
+                    && json!(v.platform) == img["platform"]
+            });
+            if let Some(v) = verdict {
+                img["checks"] = json!(v.checks);
+            }
+        }
+    }
 }
 
 pub fn unpack_text(r: &UnpackReport) -> String {

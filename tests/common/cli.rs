@@ -394,6 +394,14 @@ pub fn archive_schema() -> jsonschema::Validator {
 }
 
 /// Asserts `doc` is valid under the archive schema.
+/// The schema of one command's `--output json` report (`schema/report-CMD.schema.json`).
+pub fn report_schema(command: &str) -> jsonschema::Validator {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("schema/report-{command}.schema.json"));
+    let schema: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
 pub fn assert_schema_valid(schema: &jsonschema::Validator, doc: &Value) {
     let errors: Vec<String> = schema.iter_errors(doc).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
