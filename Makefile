@@ -30,7 +30,10 @@ lint:
 
 # Unit, integration and end-to-end tests (skopeo/podman interop included).
 # Tests that need ../shared/fixtures fail rather than skip when CI is set.
+# The tests run the testkit's binaries (airlock-mkimage, airlock-test-rekor),
+# which `cargo test` does not build: build them first, same profile.
 unit:
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 	$(CARGO) test --workspace --doc
 
