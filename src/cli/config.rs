@@ -65,17 +65,8 @@ fn any_given(a: &PolicyArgs, cmd: For) -> bool {
 }
 
 fn policy_given(a: &PolicyArgs) -> bool {
-    !a.keys.is_empty()
-        || a.certificate_identity.is_some()
-        || a.certificate_identity_regexp.is_some()
-        || a.certificate_oidc_issuer.is_some()
-        || a.certificate_oidc_issuer_regexp.is_some()
-        || a.threshold.is_some()
-        || a.insecure_ignore_tlog
-        || a.require_inclusion_proof
-        || a.ignore_reference
+    signer_flags_given(a)
         || !a.attestation_types.is_empty()
-        || provenance_given(a)
         || a.policy.is_some()
         || a.state_dir.is_some()
         || a.allow_downgrade
