@@ -451,7 +451,7 @@ impl Podman {
     }
 
     fn image_ids(&self) -> String {
-        self.podman(&["images", "--all", "--quiet", "--no-trunc"])
+        sorted_lines(&self.podman(&["images", "--all", "--quiet", "--no-trunc"]))
     }
 }
 
@@ -631,7 +631,7 @@ impl Dockerd {
     }
 
     fn image_ids(&self) -> String {
-        self.docker(&["images", "--all", "--quiet", "--no-trunc"]).1
+        sorted_lines(&self.docker(&["images", "--all", "--quiet", "--no-trunc"]).1)
     }
 }
 
@@ -761,8 +761,10 @@ fn docker_target_loads_checks_and_refuses() {
     let mut env_t = env.to_vec();
     env_t.push(("AIRLOCK_DOCKER", no_tag.to_str().unwrap()));
     let names = || {
-        d.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
-            .1
+        let listed = d
+            .docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .1;
+        sorted_lines(&listed)
     };
     let before = names();
     let o = airlock(
@@ -1076,7 +1078,15 @@ fn host_config(archive: &Path) -> String {
 
 /// Names podman holds (repository:tag), one per line.
 fn podman_names(p: &Podman) -> String {
-    p.podman(&["images", "--all", "--format", "{{.Repository}}:{{.Tag}}"])
+    sorted_lines(&p.podman(&["images", "--all", "--format", "{{.Repository}}:{{.Tag}}"]))
+}
+
+/// Image stores list images created in the same second in no fixed order,
+/// so listings are compared sorted.
+fn sorted_lines(listed: &str) -> String {
+    let mut lines: Vec<&str> = listed.lines().collect();
+    lines.sort_unstable();
+    lines.join("\n")
 }
 
 /// A failure after the staged layout was loaded (here `podman tag`) leaves
