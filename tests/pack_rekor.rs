@@ -284,7 +284,7 @@ fn inspect_reports_transparency() {
 #[test]
 fn index_signature_proof_is_shared_by_its_platforms() {
     use airlock::pipeline;
-    use airlock::source::rekor::{attach_rekor_proofs, RekorClient};
+    use airlock::source::rekor::{attach_rekor_proofs, EntrySource, RekorClient};
     let tmp = tempfile::tempdir().unwrap();
     let server = rekor::start();
     let signer = forge::key();
@@ -307,7 +307,12 @@ fn index_signature_proof_is_shared_by_its_platforms() {
     let req = common::pack_request(&dir, &tmp.path().join("a.tar"));
     let mut set = pipeline::resolve(&req).unwrap();
     let client = RekorClient::new(&server.url()).unwrap();
-    let summary = attach_rekor_proofs(&mut set, &client).unwrap();
+    let source = EntrySource {
+        client: &client,
+        cache: None,
+        refresh: false,
+    };
+    let summary = attach_rekor_proofs(&mut set, &source).unwrap();
     assert_eq!((summary.signatures, summary.proofs), (1, 1));
     pipeline::pack(&req, &set, &indicatif::ProgressBar::hidden()).unwrap();
     let read = common::verify_file_bytes(&std::fs::read(&req.output).unwrap()).unwrap();
@@ -365,4 +370,86 @@ fn archive_manifest_with_proofs_matches_schema() {
     let doc: Value = common::archive_json(&out);
     assert_eq!(doc["transparency"]["rekorProofs"], "fetched");
     cli::assert_schema_valid(&cli::archive_schema(), &doc);
+}
+
+/// The log signs every SET and checkpoint afresh (random nonces) and its
+/// tree grows between two packs: the second pack reuses the cached entry and
+/// writes the same bytes; `--refresh-proofs` fetches anew (other bytes, and
+/// the archive still verifies with the newer proof).
+#[test]
+fn repack_reuses_cached_proofs_against_a_log_that_signs_afresh() {
+    let l = Logged::new();
+    l.server.log().set_fresh_signatures(true);
+    let url = l.server.url();
+    let cache = l.tmp.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let pack = |name: &str, extra: &[&str]| {
+        let mut args = vec!["--rekor-url", url.as_str(), "--cache-dir", cache];
+        args.extend(extra);
+        let (o, out) = l.pack(name, &args);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        std::fs::read(out).unwrap()
+    };
+    let first = pack("a.tar", &[]);
+    // The log moves on: another entry, a bigger tree, new signatures.
+    let _later = signed_layout(&l.tmp.path().join("later"), &l.server, &l.signer);
+    let second = pack("b.tar", &[]);
+    assert!(
+        first == second,
+        "a re-pack of the same inputs changed bytes"
+    );
+
+    let refreshed = pack("c.tar", &["--refresh-proofs"]);
+    assert!(
+        first != refreshed,
+        "--refresh-proofs reused the cached entry"
+    );
+    let v = cli::airlock(["verify", l.tmp.path().join("c.tar").to_str().unwrap()]).run();
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    // The refreshed entry replaced the cached one: packing again reuses it.
+    assert!(pack("d.tar", &[]) == refreshed);
+}
+
+/// A cached entry that no longer matches the signature (here: edited on
+/// disk) is not used: pack fetches the entry again and the archive verifies.
+#[test]
+fn a_cached_entry_that_does_not_match_is_fetched_again() {
+    let l = Logged::new();
+    let url = l.server.url();
+    let cache = l.tmp.path().join("cache");
+    let args = [
+        "--rekor-url",
+        url.as_str(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let (o, _) = l.pack("a.tar", &args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let entries: Vec<_> = walk_files(&cache.join("rekor"));
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let mut e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&entries[0]).unwrap()).unwrap();
+    e["integratedTime"] = serde_json::json!(e["integratedTime"].as_i64().unwrap() + 1);
+    std::fs::write(&entries[0], serde_json::to_vec(&e).unwrap()).unwrap();
+
+    let (o, out) = l.pack("b.tar", &args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("0 log entries reused"), "{}", o.stderr);
+    let v = cli::airlock(["verify", out.to_str().unwrap()]).run();
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let (o, _) = l.pack("c.tar", &args);
+    assert!(o.stderr.contains("1 log entry reused"), "{}", o.stderr);
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

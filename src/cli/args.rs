@@ -100,6 +100,10 @@ pub struct PackArgs {
     /// Do not contact Rekor; the archive manifest records that proofs were omitted.
     #[arg(long, conflicts_with = "rekor_url")]
     pub no_rekor: bool,
+    /// Fetch Rekor entries anew instead of reusing those kept in the pack
+    /// cache (a re-pack of unchanged inputs then differs in its proofs).
+    #[arg(long, conflicts_with = "no_rekor")]
+    pub refresh_proofs: bool,
     /// TUF metadata directory (N.root.json, timestamp.json, snapshot.json,
     /// targets.json and the trusted_root.json target) to carry in the archive,
     /// so a receiving host can accept its trusted root via TUF chaining.

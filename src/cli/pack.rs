@@ -44,9 +44,16 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
             tuf_root: a.policy.tuf_root.clone(),
         },
     };
+    let cache_dir = a
+        .registry
+        .cache_dir
+        .clone()
+        .unwrap_or_else(crate::source::registry::cache::default_dir);
     let steps = PackSteps {
         no_rekor: a.no_rekor,
         rekor_url: &a.rekor_url,
+        cache_dir: &cache_dir,
+        refresh_proofs: a.refresh_proofs,
         gate: gate_cfg.as_ref(),
         no_verify: a.no_verify,
     };

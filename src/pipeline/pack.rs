@@ -8,6 +8,7 @@ use crate::model::image_set::ImageSet;
 use crate::model::progress::Progress;
 use crate::model::warning::{no_evidence, Warning};
 use crate::source::rekor;
+use crate::source::rekor_cache::ProofCache;
 
 /// How pack treats transparency-log proofs and the policy.
 #[derive(Debug)]
@@ -16,6 +17,10 @@ pub struct PackSteps<'a> {
     pub no_rekor: bool,
     /// Where inclusion proofs are fetched from.
     pub rekor_url: &'a str,
+    /// The pack cache, where fetched log entries are kept for re-packs.
+    pub cache_dir: &'a std::path::Path,
+    /// `--refresh-proofs`: fetch log entries anew instead of reusing them.
+    pub refresh_proofs: bool,
     /// The validated policy; `None`: integrity only.
     pub gate: Option<&'a GateConfig>,
     /// `--no-verify`: carry the policy's evidence without checking it.
@@ -118,12 +123,20 @@ fn rekor_step(
         return Ok(());
     }
     let client = rekor::RekorClient::new(steps.rekor_url)?;
-    let s = rekor::attach_rekor_proofs(set, &client)?;
+    let cache = ProofCache::new(steps.cache_dir, client.url());
+    let source = rekor::EntrySource {
+        client: &client,
+        cache: Some(&cache),
+        refresh: steps.refresh_proofs,
+    };
+    let s = rekor::attach_rekor_proofs(set, &source)?;
     if s.proofs > 0 {
         notes.push(format!(
-            "stored {} Rekor inclusion proof(s) from {}",
+            "stored {} Rekor inclusion proof(s) from {} ({} log entr{} reused from the pack cache)",
             s.proofs,
-            client.url()
+            client.url(),
+            s.reused,
+            if s.reused == 1 { "y" } else { "ies" }
         ));
     }
     Ok(())

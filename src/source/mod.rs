@@ -8,6 +8,7 @@ pub mod layout;
 pub mod oci_archive;
 pub mod registry;
 pub mod rekor;
+pub mod rekor_cache;
 pub mod trust;
 
 pub use crate::model::image_set::{BlobOrigin, ImageSet, PlannedBlob};

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::rekor_cache::ProofCache;
 use super::{BlobOrigin, ImageSet};
 use crate::error::Error;
 use crate::model::manifest::{EvidenceRole, RekorProofs, TransparencyRecord};
@@ -44,7 +45,7 @@ pub struct RekorClient {
 }
 
 /// One log entry as Rekor serves it (`{uuid: LogEntry}`'s value).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FetchedEntry {
     pub body: String,
@@ -56,7 +57,7 @@ pub struct FetchedEntry {
     pub verification: Option<Verification>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     #[serde(default)]
@@ -170,6 +171,42 @@ pub struct RekorSummary {
     pub signatures: usize,
     /// Proof documents stored (one per signature layer).
     pub proofs: usize,
+    /// Log entries taken from the proof cache instead of the log.
+    pub reused: usize,
+}
+
+/// Where log entries come from: the log, through a cache of earlier
+/// fetches unless `refresh` (see `rekor_cache`).
+pub struct EntrySource<'a> {
+    pub client: &'a RekorClient,
+    pub cache: Option<&'a ProofCache>,
+    /// `--refresh-proofs`: fetch every entry anew (and replace the cached one).
+    pub refresh: bool,
+}
+
+impl EntrySource<'_> {
+    /// Entry `sig.bundle.log_index()`: the cached one when it still matches
+    /// `sig` (else it is fetched and the cache updated). The flag says
+    /// whether it came from the cache.
+    fn entry_for(&self, sig: &LegacySignature) -> Result<(FetchedEntry, bool), Error> {
+        let index = sig.bundle.log_index();
+        if let Some(cache) = self.cache.filter(|_| !self.refresh) {
+            if let Some(e) = cache.load(index) {
+                if proof_document(self.client, sig, &e).is_ok() {
+                    return Ok((e, true));
+                }
+            }
+        }
+        let fetched = self.client.entry_by_index(index)?;
+        if let Some(cache) = self.cache {
+            // Only an entry that matches its SET is kept; a bad one is
+            // refused below with the log's own error.
+            if proof_document(self.client, sig, &fetched).is_ok() {
+                cache.store(index, &fetched)?;
+            }
+        }
+        Ok((fetched, false))
+    }
 }
 
 /// A `.sig` layer carrying a legacy Rekor bundle.
@@ -244,12 +281,13 @@ fn blob_bytes(set: &ImageSet, d: &Digest) -> Result<Vec<u8>, Error> {
 /// manifest that proofs were fetched (or that none were needed).
 pub fn attach_rekor_proofs(
     set: &mut ImageSet,
-    client: &RekorClient,
+    source: &EntrySource,
 ) -> Result<RekorSummary, Error> {
+    let client = source.client;
     let sigs = legacy_signatures(set)?;
     let mut summary = RekorSummary {
         signatures: sigs.len(),
-        proofs: 0,
+        ..RekorSummary::default()
     };
     let mut fetched: BTreeMap<i64, FetchedEntry> = BTreeMap::new();
     for sig in &sigs {
@@ -257,7 +295,9 @@ pub fn attach_rekor_proofs(
         let entry = match fetched.entry(index) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(client.entry_by_index(index)?)
+                let (entry, cached) = source.entry_for(sig)?;
+                summary.reused += usize::from(cached);
+                v.insert(entry)
             }
         };
         let doc = proof_document(client, sig, entry)?;
@@ -306,7 +346,7 @@ pub fn omit_rekor_proofs(set: &mut ImageSet) -> Result<RekorSummary, Error> {
     });
     Ok(RekorSummary {
         signatures: n,
-        proofs: 0,
+        ..RekorSummary::default()
     })
 }
 

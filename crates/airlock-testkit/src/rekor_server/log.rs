@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
+use p256::ecdsa::signature::RandomizedSigner as _;
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _, LineEnding};
@@ -62,6 +63,9 @@ pub struct Log {
     fixed_time: Option<i64>,
     /// Fault injection for tests: bodies served instead of the logged ones.
     body_overrides: HashMap<usize, Vec<u8>>,
+    /// Sign every served SET and checkpoint afresh with a random nonce, as
+    /// the public log does (its signatures differ on every request).
+    fresh_signatures: bool,
 }
 
 impl Log {
@@ -90,6 +94,7 @@ impl Log {
             by_leaf: HashMap::new(),
             fixed_time: None,
             body_overrides: HashMap::new(),
+            fresh_signatures: false,
         })
     }
 
@@ -101,6 +106,49 @@ impl Log {
     /// Use `t` (Unix seconds) as every entry's integrated time.
     pub fn set_fixed_time(&mut self, t: Option<i64>) {
         self.fixed_time = t;
+    }
+
+    /// Sign each served SET and checkpoint anew with a random ECDSA nonce
+    /// (tests of clients that must not depend on a log's signature bytes).
+    pub fn set_fresh_signatures(&mut self, on: bool) {
+        self.fresh_signatures = on;
+    }
+
+    /// `msg` signed with the log key: deterministically (RFC 6979), or with
+    /// a random nonce when fresh signatures are on.
+    fn sign(&self, msg: &[u8]) -> DerSignature {
+        if self.fresh_signatures {
+            let sig: Signature = self.key.sign_with_rng(&mut rand_core::OsRng, msg);
+            sig.to_der()
+        } else {
+            self.key.sign(msg)
+        }
+    }
+
+    /// The SET of a stored entry: the one made at upload, or a fresh one.
+    fn served_set(&self, index: usize, e: &Stored) -> Result<Vec<u8>, LogError> {
+        if !self.fresh_signatures {
+            return Ok(e.set.clone());
+        }
+        let canonical = self.set_payload(&e.body, e.integrated_time, index)?;
+        Ok(self.sign(&canonical).as_bytes().to_vec())
+    }
+
+    /// The canonical JSON a SET signs.
+    fn set_payload(
+        &self,
+        body: &[u8],
+        integrated_time: i64,
+        index: usize,
+    ) -> Result<Vec<u8>, LogError> {
+        let payload = json!({
+            "body": STANDARD.encode(body),
+            "integratedTime": integrated_time,
+            "logID": hex::encode(self.log_id),
+            "logIndex": index,
+        });
+        serde_json_canonicalizer::to_vec(&payload)
+            .map_err(|e| LogError::bad(format!("canonical JSON: {e}")))
     }
 
     /// Serve `body` instead of the logged body of entry `index` (tests of
@@ -207,15 +255,8 @@ impl Log {
         }
         let index = self.entries.len();
         let integrated_time = self.now();
-        let set_payload = json!({
-            "body": STANDARD.encode(&body),
-            "integratedTime": integrated_time,
-            "logID": hex::encode(self.log_id),
-            "logIndex": index,
-        });
-        let canonical = serde_json_canonicalizer::to_vec(&set_payload)
-            .map_err(|e| LogError::bad(format!("canonical JSON: {e}")))?;
-        let set: DerSignature = self.key.sign(&canonical);
+        let canonical = self.set_payload(&body, integrated_time, index)?;
+        let set = self.sign(&canonical);
         self.entries.push(Stored {
             body,
             integrated_time,
@@ -231,7 +272,7 @@ impl Log {
     pub fn checkpoint(&self, size: usize) -> String {
         let root = merkle::root(&self.leaves[..size.min(self.leaves.len())]);
         let note = format!("{}\n{size}\n{}\n", self.origin(), STANDARD.encode(root));
-        let sig: DerSignature = self.key.sign(note.as_bytes());
+        let sig = self.sign(note.as_bytes());
         let mut blob = self.log_id[..4].to_vec();
         blob.extend_from_slice(sig.as_bytes());
         format!("{note}\n\u{2014} {} {}\n", self.host, STANDARD.encode(blob))
@@ -277,6 +318,7 @@ impl Log {
         let size = self.leaves.len();
         let hashes = merkle::inclusion_path(index, &self.leaves).unwrap_or_default();
         let body = self.body_overrides.get(&index).unwrap_or(&e.body);
+        let set = self.served_set(index, e)?;
         let mut map = serde_json::Map::new();
         map.insert(
             uuid,
@@ -293,7 +335,7 @@ impl Log {
                         "rootHash": hex::encode(merkle::root(&self.leaves)),
                         "treeSize": size,
                     },
-                    "signedEntryTimestamp": STANDARD.encode(&e.set),
+                    "signedEntryTimestamp": STANDARD.encode(&set),
                 },
             }),
         );
