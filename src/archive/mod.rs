@@ -7,6 +7,7 @@ pub mod graph;
 mod hashing;
 pub mod hashpool;
 mod input;
+pub mod layer_tree;
 pub mod layout_files;
 mod manifest_check;
 pub mod names;

@@ -39,6 +39,8 @@ pub enum Command {
     VerifyBundle(VerifyBundleArgs),
     /// Verify an archive offline, then load it into docker, podman, an OCI layout dir or the site registry.
     Unpack(UnpackArgs),
+    /// Compare two images file by file, ignoring timestamps: exit 0 when identical or equivalent, 1 when different.
+    Diff(DiffArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout, e.g. `airlock man > airlock.1`.
@@ -220,6 +222,26 @@ pub struct RollbackArgs {
     /// Accept evidence older than what this host accepted before (logged).
     #[arg(long)]
     pub allow_downgrade: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// First image: ARCHIVE[:REF] (verified whole first), oci:DIR[:REF], or a registry reference.
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// Second image, in the same forms.
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Also compare timestamps (file mtimes, config `created`, history dates).
+    #[arg(long)]
+    pub strict: bool,
+    /// The platform to take from multi-platform images, `os/arch[/variant]`
+    /// (default: this host's).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// How to reach registries (for registry references).
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 #[derive(Debug, Args)]

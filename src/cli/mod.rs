@@ -4,6 +4,7 @@
 pub mod about;
 pub mod args;
 pub mod config;
+pub mod diff;
 pub mod interrupt;
 pub mod pack;
 pub mod policy_source;
@@ -46,13 +47,16 @@ pub fn main() -> ExitCode {
     // Set when a JSON report that already carries the error was printed.
     let mut reported = false;
     match run(cli, &mut reported) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
+            let code = diff::exit_code(name, &e);
             if json && !reported {
-                println!("{}", report::error_json(name, &e));
+                let mut v = report::error_json(name, &e);
+                v["error"]["exitCode"] = code.into();
+                println!("{v}");
             }
             eprintln!("airlock {name}: {e}");
-            ExitCode::from(e.exit_code())
+            ExitCode::from(code)
         }
     }
 }
@@ -77,6 +81,7 @@ fn usage_error(e: &clap::Error) -> (&'static str, String) {
                 "inspect",
                 "verify-bundle",
                 "unpack",
+                "diff",
                 "completions",
                 "man",
                 "version",
@@ -97,6 +102,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Inspect(_) => "inspect",
         Command::VerifyBundle(_) => "verify-bundle",
         Command::Unpack(_) => "unpack",
+        Command::Diff(_) => "diff",
         Command::Completions(_) => "completions",
         Command::Man => "man",
         Command::Version => "version",
@@ -118,9 +124,11 @@ fn emit(json: bool, value: serde_json::Value, text: String) -> Result<(), Error>
     }
 }
 
-fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
+/// Runs the command; `Ok` carries the exit code of a completed command
+/// (0, or 1 when `diff` found differences).
+fn run(cli: Cli, reported: &mut bool) -> Result<u8, Error> {
     let json = cli.output == OutputFormat::Json;
-    match cli.command {
+    let done = match cli.command {
         Command::Pack(a) => pack::run(a, json, cli.quiet, reported),
         Command::Verify(a) => verify::run(a, json, cli.quiet, reported),
         Command::Inspect(a) => {
@@ -129,8 +137,10 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
         }
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Unpack(a) => unpack::run(a, json, cli.quiet),
+        Command::Diff(a) => return diff::run(a, json),
         Command::Completions(a) => about::completions(&a),
         Command::Man => about::man(),
         Command::Version => about::version(json),
-    }
+    };
+    done.map(|()| 0)
 }

@@ -29,6 +29,10 @@ pub const SMALL_BLOB_BYTES: u64 = MAX_JSON_BYTES;
 /// Total of the small JSON documents a reader keeps in memory.
 pub const MAX_METADATA_TOTAL: u64 = 256 << 20;
 
+/// Most entries one image's layers may hold for `airlock diff` (its memory
+/// grows with the number of files, a few hundred bytes each).
+pub const MAX_DIFF_FILES: usize = 2_000_000;
+
 /// Reads all of `r`, or `Ok(None)` when it holds more than `limit` bytes
 /// (it never reads more than `limit + 1`).
 pub fn read_at_most(r: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {

@@ -86,7 +86,7 @@ impl<'a, R: Read> CheckedReader<'a, R> {
     }
 
     /// Turn the outcome into the error to report, if any.
-    fn verdict(&mut self, sink_result: Result<(), Error>) -> Result<(), Error> {
+    pub fn verdict(&mut self, sink_result: Result<(), Error>) -> Result<(), Error> {
         if sink_result.is_ok() {
             // A sink that stopped early still gets its blob checked.
             let _ = self.drain();
@@ -158,6 +158,21 @@ pub fn copy_blobs(
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<(), Error> {
+    for_each_blob(path, blobs, stop, progress, &mut |rec, data| {
+        sink.put_blob(rec, data)
+    })
+}
+
+/// Hand every blob of `blobs`, in archive order, from the archive file at
+/// `path` to `each` as a reader that re-checks its size and digest (read it
+/// to the end). Stops reading once all were found; a missing one is an error.
+pub fn for_each_blob(
+    path: &Path,
+    blobs: &[BlobRecord],
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+    each: &mut dyn FnMut(&BlobRecord, &mut dyn Read) -> Result<(), Error>,
+) -> Result<(), Error> {
     let file = File::open(path).at("open", path)?;
     let (kind, raw) = compress::sniff(file).at("read", path)?;
     let stream: Box<dyn Read> = match kind {
@@ -203,7 +218,7 @@ pub fn copy_blobs(
             .into());
         }
         let mut reader = CheckedReader::new(&mut entry, rec, stop, progress);
-        let result = sink.put_blob(rec, &mut reader);
+        let result = each(rec, &mut reader);
         reader.verdict(result)?;
     }
     if let Some(d) = wanted.keys().next() {

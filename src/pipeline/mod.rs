@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub mod copy;
+pub mod diff;
 pub mod output;
 pub mod outputs;
 pub mod pack;
