@@ -356,20 +356,28 @@ fn verify_and_unpack_share_the_default_state_directory() {
             }
             let what = format!("{command} (state expected in ${expected})");
             ok(&run.run());
-            let in_expected = if with_env {
+            let all_in_expected = if with_env {
                 files_under(&state)
             } else {
                 files_under(&xdg_state.join("airlock"))
             };
             let everything: Vec<_> = files_under(home.path());
+            let in_expected: Vec<_> = all_in_expected
+                .iter()
+                .filter(|f| f.starts_with("rollback"))
+                .cloned()
+                .collect();
             assert_eq!(
                 in_expected.len(),
                 1,
                 "{what}: one rollback mark; written: {everything:?}"
             );
+            // unpack also keeps what admitted the image (for verify-local).
+            let admitted = all_in_expected.iter().any(|f| f.starts_with("admitted"));
+            assert_eq!(admitted, *command == "unpack", "{what}: {everything:?}");
             assert_eq!(
                 everything.len(),
-                1,
+                all_in_expected.len(),
                 "{what}: nothing written anywhere else, e.g. $XDG_DATA_HOME: {everything:?}"
             );
             assert!(files_under(&xdg_data).is_empty(), "{what}: {everything:?}");

@@ -1076,6 +1076,72 @@ fn host_config(archive: &Path) -> String {
         .to_string()
 }
 
+/// verify-local asks podman which image a name points at (its image ID is
+/// the config digest) and refuses a name retagged to another image.
+#[test]
+fn verify_local_reads_podman_and_refuses_a_retagged_name() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 12, &["amd64"]);
+    let other_ref = "localhost/other/app:2";
+    let other_dir = tmp.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let (other, _, _) = packed(&other_dir, other_ref, 13, &["amd64"]);
+    let env = [("AIRLOCK_PODMAN_ARGS", p.env())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let state = tmp.path().join("state");
+    let key = tmp.path().join("k.pub");
+    std::fs::write(&key, common::forge::pem(&common::forge::key())).unwrap();
+    let load = |archive: &Path, state: &Path| {
+        let o = airlock(
+            &[
+                "unpack",
+                "--insecure-no-policy",
+                archive.to_str().unwrap(),
+                "--into",
+                "podman",
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+            &env,
+            None,
+        );
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    };
+    let check = || {
+        airlock(
+            &[
+                "verify-local",
+                REF,
+                "--in",
+                "podman",
+                "--key",
+                key.to_str().unwrap(),
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+            &env,
+            None,
+        )
+    };
+    load(&archive, &state);
+    // Found and matched: the (unsigned) image then fails the key policy.
+    let o = check();
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(o.stdout.starts_with("REFUSED"), "{}", o.stdout);
+    assert!(!stderr(&o).contains("retagged"), "{}", stderr(&o));
+
+    load(&other, &tmp.path().join("state-other"));
+    p.podman(&["tag", other_ref, REF]);
+    let o = check();
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("retagged or replaced"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// Names podman holds (repository:tag), one per line.
 fn podman_names(p: &Podman) -> String {
     sorted_lines(&p.podman(&["images", "--all", "--format", "{{.Repository}}:{{.Tag}}"]))

@@ -39,6 +39,8 @@ pub enum Command {
     VerifyBundle(VerifyBundleArgs),
     /// Verify an archive offline, then load it into docker, podman, an OCI layout dir or the site registry.
     Unpack(UnpackArgs),
+    /// Re-verify an installed image offline against the evidence that admitted it at unpack.
+    VerifyLocal(VerifyLocalArgs),
     /// Compare two images file by file, ignoring timestamps: exit 0 when identical or equivalent, 1 when different.
     Diff(DiffArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -222,6 +224,27 @@ pub struct RollbackArgs {
     /// Accept evidence older than what this host accepted before (logged).
     #[arg(long)]
     pub allow_downgrade: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyLocalArgs {
+    /// The image's name in the target, as `unpack` reported it.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Where it is installed: podman, docker, dir:PATH, or auto (docker if a
+    /// daemon answers, else podman).
+    #[arg(long = "in", value_name = "TARGET", default_value = "auto")]
+    pub target: String,
+    /// Global argument for podman (repeatable; also AIRLOCK_PODMAN_ARGS).
+    #[arg(long = "podman-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub podman_args: Vec<String>,
+    /// Docker daemon to ask (default: DOCKER_HOST, else docker's default).
+    #[arg(long, value_name = "HOST")]
+    pub docker_host: Option<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub rollback: RollbackArgs,
 }
 
 #[derive(Debug, Args)]

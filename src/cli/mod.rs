@@ -14,6 +14,7 @@ pub mod report;
 pub mod unpack;
 pub mod verify;
 pub mod verify_bundle;
+pub mod verify_local;
 pub mod warnings;
 
 use std::io::Write;
@@ -81,6 +82,7 @@ fn usage_error(e: &clap::Error) -> (&'static str, String) {
                 "inspect",
                 "verify-bundle",
                 "unpack",
+                "verify-local",
                 "diff",
                 "completions",
                 "man",
@@ -102,6 +104,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Inspect(_) => "inspect",
         Command::VerifyBundle(_) => "verify-bundle",
         Command::Unpack(_) => "unpack",
+        Command::VerifyLocal(_) => "verify-local",
         Command::Diff(_) => "diff",
         Command::Completions(_) => "completions",
         Command::Man => "man",
@@ -137,6 +140,7 @@ fn run(cli: Cli, reported: &mut bool) -> Result<u8, Error> {
         }
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Unpack(a) => unpack::run(a, json, cli.quiet),
+        Command::VerifyLocal(a) => verify_local::run(a, json, reported),
         Command::Diff(a) => return diff::run(a, json),
         Command::Completions(a) => about::completions(&a),
         Command::Man => about::man(),

@@ -19,6 +19,7 @@
 //! file I/O (the state directory).
 
 pub mod admit;
+pub mod admitted;
 mod attestations;
 mod report;
 mod signatures;

@@ -13,6 +13,7 @@ pub mod pack;
 pub mod select;
 pub mod spool;
 pub mod unpack;
+pub mod verify_local;
 
 use crate::model::progress::{NoProgress, Progress};
 use sha2::{Digest as _, Sha256};

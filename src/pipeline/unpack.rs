@@ -22,7 +22,7 @@ use super::select::{self, Selection};
 use super::spool::Spool;
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
-use crate::gate::{pass_gate, Gate, Plan};
+use crate::gate::{admitted, pass_gate, Gate, Plan};
 use crate::model::progress::Progress;
 use crate::model::Digest;
 use crate::sink::{self, Loaded, SinkOptions, Target};
@@ -140,6 +140,15 @@ pub fn unpack<P: Progress>(
     // killed and rolled back); one arriving after it lost the race.
     let loaded = sink.finish(&verified)?;
     gate.committed(&outcome, &plan)?;
+    if let Some(state) = &req.sink.state_dir {
+        // What admitted each image, for `verify-local` (after the commit:
+        // only what was really loaded is recorded).
+        let target = admitted::target_id(&loaded.target);
+        let now = jiff::Timestamp::now();
+        for (img, name) in plan.images.iter().zip(&report.names) {
+            admitted::record(state, &target, name, img, &outcome, now)?;
+        }
+    }
     report.target = loaded.target.clone();
     report.loaded = Some(loaded);
     drop(spool);

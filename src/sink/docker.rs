@@ -85,7 +85,7 @@ impl DockerSink {
         })
     }
 
-    fn image_id(&self, name: &str) -> Option<String> {
+    pub fn image_id(&self, name: &str) -> Option<String> {
         let out = self
             .tool
             .run(&["image", "inspect", "--format", "{{.Id}}", name])

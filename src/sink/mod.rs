@@ -12,6 +12,7 @@ pub mod command;
 pub mod dir;
 pub mod docker;
 pub mod evidence;
+pub mod installed;
 pub mod load;
 pub mod podman;
 pub mod refname;

@@ -54,7 +54,7 @@ impl PodmanSink {
     }
 
     /// The full image ID a name or ID resolves to, if any.
-    fn image_id(&self, name: &str) -> Option<String> {
+    pub fn image_id(&self, name: &str) -> Option<String> {
         let out = self
             .tool
             .run(&["image", "inspect", "--format", "{{.Id}}", name])
