@@ -4,7 +4,8 @@
 #   signature logged in a Rekor-compatible log  →  airlock pack --arch amd64
 #   (fetches the image, its signatures, SBOM and Rekor inclusion proofs,
 #   checks them against the publisher's key)  →  airlock verify (offline)  →
-#   airlock unpack into podman (or docker) → the loaded image.
+#   airlock unpack into podman (or docker) → the loaded image → airlock
+#   verify-local of the installed image; airlock diff of a rebuilt image.
 # Services it starts (docker-registry, airlock-test-rekor) are stopped by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -106,6 +107,16 @@ set +e; "$AIRLOCK" unpack "${POLICY[@]}" --into podman -q \
     $(printf -- '--podman-arg=%s ' "${PODMAN[@]}") "$OUT/busybox.tar"; rc=$?; set -e
 echo "exit code: $rc"
 [ "$rc" -eq 5 ] || { echo "demo: expected exit code 5" >&2; exit 1; }
+
+step "airlock verify-local: the installed image against the evidence unpack kept (offline)"
+"$AIRLOCK" verify-local "${POLICY[@]}" --in podman \
+    $(printf -- '--podman-arg=%s ' "${PODMAN[@]}") "$IMAGE"
+
+step "airlock diff: a rebuild of the same busybox a day later differs only in timestamps"
+"$MKIMAGE" busybox --out "$OUT/build-1" --ref demo/busybox:rebuild >/dev/null
+"$MKIMAGE" busybox --out "$OUT/build-2" --ref demo/busybox:rebuild --rebuilt >/dev/null
+"$AIRLOCK" diff --platform linux/amd64 \
+    "oci:$OUT/build-1:demo/busybox:rebuild" "oci:$OUT/build-2:demo/busybox:rebuild"
 
 step "airlock unpack --into registry: the site's own registry (a second docker-registry)"
 SRC_REG=$REG

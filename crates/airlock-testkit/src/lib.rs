@@ -167,6 +167,10 @@ pub struct Layout {
     dir: PathBuf,
     /// (reference, descriptor of the manifest or index it names).
     refs: BTreeSet<(String, DescriptorKey)>,
+    /// File mtime in layers and the config's `created` (a rebuild of the
+    /// same content at another time; see [`Layout::set_build_time`]).
+    mtime: u64,
+    created: String,
 }
 
 /// Sortable copy of a descriptor so `index.json` order never depends on call order.
@@ -186,7 +190,17 @@ impl Layout {
         Ok(Layout {
             dir,
             refs: BTreeSet::new(),
+            mtime: 0,
+            created: "1970-01-01T00:00:00Z".into(),
         })
+    }
+
+    /// Build what follows "at another time": every file's mtime and the
+    /// config's `created` (and nothing else) change, as in a rebuild of
+    /// the same sources.
+    pub fn set_build_time(&mut self, mtime: u64, created: &str) {
+        self.mtime = mtime;
+        self.created = created.to_string();
     }
 
     pub fn dir(&self) -> &Path {
@@ -259,15 +273,16 @@ impl Layout {
                 "duplicate or conflicting layer paths",
             ));
         }
+        let mtime = self.mtime;
         let desc = self.write_blob(MEDIA_TYPE_LAYER, |w| {
             let mut tar = tar::Builder::new(w);
             // Directories first (sorted, so parents precede children), then files.
             for d in &dirs {
-                let mut h = header(tar::EntryType::Directory, 0o755, 0);
+                let mut h = header(tar::EntryType::Directory, 0o755, 0, mtime);
                 tar.append_data(&mut h, d, io::empty())?;
             }
             for f in &sorted {
-                append_file(&mut tar, f)?;
+                append_file(&mut tar, f, mtime)?;
             }
             tar.into_inner()?;
             Ok(())
@@ -278,9 +293,10 @@ impl Layout {
     /// Writes a layer whose single file `random.bin` holds `size` bytes from
     /// a seeded PRNG; streamed, so any size fits in constant memory.
     pub fn add_random_layer(&mut self, size: u64, seed: u64) -> io::Result<Layer> {
+        let mtime = self.mtime;
         let desc = self.write_blob(MEDIA_TYPE_LAYER, |w| {
             let mut tar = tar::Builder::new(w);
-            let mut h = header(tar::EntryType::Regular, 0o644, size);
+            let mut h = header(tar::EntryType::Regular, 0o644, size, mtime);
             tar.append_data(&mut h, "random.bin", Prng::new(seed).take(size))?;
             tar.into_inner()?;
             Ok(())
@@ -292,7 +308,7 @@ impl Layout {
     /// the manifest's descriptor.
     pub fn add_image(&mut self, spec: &ImageSpec, layers: &[Layer]) -> io::Result<Descriptor> {
         let config = ConfigJson {
-            created: "1970-01-01T00:00:00Z",
+            created: &self.created,
             architecture: &spec.platform.architecture,
             os: &spec.platform.os,
             variant: spec.platform.variant.as_deref(),
@@ -384,28 +400,28 @@ fn clean(p: &str) -> &str {
 }
 
 /// A header with nothing host-specific in it.
-fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(mode);
     h.set_size(size);
-    h.set_mtime(0);
+    h.set_mtime(mtime);
     h.set_uid(0);
     h.set_gid(0);
     h
 }
 
-fn append_file<W: Write>(tar: &mut tar::Builder<W>, f: &FileEntry) -> io::Result<()> {
+fn append_file<W: Write>(tar: &mut tar::Builder<W>, f: &FileEntry, mtime: u64) -> io::Result<()> {
     let path = clean(&f.path);
     match &f.source {
         Source::Bytes(b) => {
-            let mut h = header(tar::EntryType::Regular, f.mode, b.len() as u64);
+            let mut h = header(tar::EntryType::Regular, f.mode, b.len() as u64, mtime);
             tar.append_data(&mut h, path, b.as_slice())
         }
         Source::File(host) => {
             let file = File::open(host)?;
             let size = file.metadata()?.len();
-            let mut h = header(tar::EntryType::Regular, f.mode, size);
+            let mut h = header(tar::EntryType::Regular, f.mode, size, mtime);
             // tar pads by bytes actually copied; a file that shrinks mid-copy
             // would silently corrupt the archive, so insist on the full size.
             let mut reader = ExactReader {

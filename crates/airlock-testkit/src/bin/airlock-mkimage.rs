@@ -33,6 +33,10 @@ enum Cmd {
         /// Static busybox binary for that platform.
         #[arg(long, default_value = "/bin/busybox")]
         busybox: PathBuf,
+        /// Build it a day later (file mtimes and config `created`): the
+        /// same content with other digests, as a rebuild gives.
+        #[arg(long)]
+        rebuilt: bool,
     },
     /// K images of N pseudo-random layers each (benchmark data).
     Random {
@@ -132,8 +136,12 @@ fn run(cmd: Cmd) -> io::Result<()> {
             reference,
             arch,
             busybox,
+            rebuilt,
         } => {
             let mut l = Layout::create(out)?;
+            if rebuilt {
+                l.set_build_time(86_400, "1970-01-02T00:00:00Z");
+            }
             // /bin/sh is a second copy, not a link: archives must stay link-free.
             let layer = l.add_layer(&[
                 FileEntry::file("/bin/busybox", &busybox, 0o755),
