@@ -53,6 +53,41 @@ fn npm_provenance_satisfies_full_policy() {
     assert_eq!(p.workflow(), Some(".github/workflows/release.yml"));
 }
 
+/// The Dangerzone-style summary: every field the provenance states, each
+/// marked as required by the policy (and so matched) or only shown.
+#[test]
+fn summary_lists_each_field_and_whether_the_policy_required_it() {
+    let Some(bundle) = npm_bundle() else { return };
+    let policy = ProvenancePolicy {
+        source_repository: Some("https://github.com/sigstore/sigstore-js".into()),
+        ..ProvenancePolicy::default()
+    };
+    let p = verify_provenance(&bundle, &policy).unwrap();
+    let lines: Vec<(&str, Option<&str>, bool)> = p
+        .summary(&policy)
+        .into_iter()
+        .map(|f| (f.name, f.value, f.required))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                "source repository",
+                Some("https://github.com/sigstore/sigstore-js"),
+                true
+            ),
+            ("branch/ref", Some("refs/heads/main"), false),
+            ("commit", Some(COMMIT), false),
+            ("workflow", Some(".github/workflows/release.yml"), false),
+            (
+                "builder",
+                Some("https://github.com/actions/runner/github-hosted"),
+                false
+            ),
+        ]
+    );
+}
+
 #[test]
 fn short_forms_of_repository_and_ref_match() {
     let Some(bundle) = npm_bundle() else { return };

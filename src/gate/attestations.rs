@@ -7,7 +7,8 @@ use super::{GatePolicy, Steps};
 use crate::trust::attestation::{statement, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
 use crate::trust::evidence::{ImageEvidence, Origin};
 use crate::trust::{
-    verify_cosign_attestation, verify_provenance, TrustError, TrustRoot, VerifiedBundle,
+    verify_cosign_attestation, verify_provenance, ProvenancePolicy, TrustError, TrustRoot,
+    VerifiedBundle, VerifiedProvenance,
 };
 
 /// `attested`: the attestations already verified as bundle referrers in
@@ -91,15 +92,38 @@ pub(super) fn check(
         }
     }
     match result {
-        Ok(p) => steps.pass(Check::pass(
-            "provenance",
-            format!(
-                "{} from {} at {}",
-                p.predicate_type(),
-                p.source_repository().unwrap_or("?"),
-                p.source_ref().unwrap_or("?")
-            ),
-        )),
+        Ok(p) => {
+            steps.pass(Check::pass(
+                "provenance",
+                format!(
+                    "{} from {} at {}",
+                    p.predicate_type(),
+                    p.source_repository().unwrap_or("?"),
+                    p.source_ref().unwrap_or("?")
+                ),
+            ));
+            provenance_summary(&p, pp, steps);
+        }
         Err(e) => steps.fail(Check::fail("provenance", &e), e),
+    }
+}
+
+/// The Dangerzone-style summary of admitted provenance: each field the
+/// attestation states, one line each, saying whether the policy required it
+/// (and so it matched) or it is only shown.
+fn provenance_summary(p: &VerifiedProvenance, pp: &ProvenancePolicy, steps: &mut Steps) {
+    steps.pass(Check::pass("provenance type", p.predicate_type()));
+    for f in p.summary(pp) {
+        let name = format!("provenance {}", f.name);
+        match f.value {
+            Some(v) if f.required => {
+                steps.pass(Check::pass(name, format!("{v} (matches the policy)")))
+            }
+            Some(v) => steps.pass(Check::pass(
+                name,
+                format!("{v} (not required by the policy)"),
+            )),
+            None => steps.pass(Check::skip(name, "not stated in the provenance")),
+        }
     }
 }

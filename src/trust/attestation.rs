@@ -202,6 +202,44 @@ impl VerifiedProvenance {
     pub fn workflow(&self) -> Option<&str> {
         self.workflow.as_deref()
     }
+
+    /// Each field a summary shows (Dangerzone-style), in reading order:
+    /// its name, the value the provenance states, and whether `policy`
+    /// required it (then it matched, or this provenance was refused).
+    pub fn summary(&self, policy: &ProvenancePolicy) -> Vec<ProvenanceField<'_>> {
+        [
+            (
+                "source repository",
+                self.source_repository(),
+                policy.source_repository.is_some(),
+            ),
+            ("branch/ref", self.source_ref(), policy.source_ref.is_some()),
+            (
+                "commit",
+                self.source_commit(),
+                policy.source_commit.is_some(),
+            ),
+            ("workflow", self.workflow(), policy.workflow.is_some()),
+            ("builder", self.builder_id(), policy.builder_id.is_some()),
+        ]
+        .into_iter()
+        .map(|(name, value, required)| ProvenanceField {
+            name,
+            value,
+            required,
+        })
+        .collect()
+    }
+}
+
+/// One line of a provenance summary (see [`VerifiedProvenance::summary`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenanceField<'a> {
+    pub name: &'static str,
+    /// `None`: the provenance does not state it.
+    pub value: Option<&'a str>,
+    /// The policy required this field (so it matched).
+    pub required: bool,
 }
 
 /// The in-toto statement of a verified DSSE bundle, with its predicate type.
