@@ -27,6 +27,8 @@ pub enum OutputFormat {
     Json,
 }
 
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Pack images and their evidence into one deterministic archive.
@@ -62,6 +64,15 @@ pub struct PackArgs {
     /// Registry images and how to reach them.
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// A local file to pack as an artifact in the ORAS convention (one
+    /// layer per file, titled with its name), `PATH[:MEDIATYPE]`
+    /// (repeatable; needs --as).
+    #[arg(long = "file", value_name = "PATH[:MEDIATYPE]")]
+    pub files: Vec<crate::source::files::FileArg>,
+    /// The reference of the artifact the --file(s) make: one --as for all
+    /// files, or one per --file, paired in order.
+    #[arg(long = "as", value_name = "REF")]
+    pub file_as: Vec<String>,
     /// Image ref name in the layout (repeatable; default: every image).
     #[arg(long = "ref", value_name = "NAME")]
     pub refs: Vec<String>,

@@ -27,7 +27,9 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
             variant: a.variant,
         },
     };
+    let files = crate::source::files::group(a.files, a.file_as)?;
     let req = PackRequest {
+        files,
         layouts: a.from_oci_layout,
         oci_archives: a.from_oci_archive,
         docker_archives: a.from_docker_archive,

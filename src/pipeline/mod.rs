@@ -24,6 +24,8 @@ use crate::source::{ImageSet, PlatformFilter};
 
 #[derive(Debug, Clone)]
 pub struct PackRequest {
+    /// Local files to pack as artifacts (`--file … --as REF`).
+    pub files: Vec<crate::source::files::FileArtifact>,
     pub layouts: Vec<PathBuf>,
     /// oci-archive files (tars of OCI layouts) to pack from.
     pub oci_archives: Vec<PathBuf>,
@@ -56,12 +58,13 @@ pub struct PackResult {
 /// Resolve the sources without writing anything (for sizing progress).
 pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     if req.layouts.is_empty()
+        && req.files.is_empty()
         && req.images.is_empty()
         && req.oci_archives.is_empty()
         && req.docker_archives.is_empty()
     {
         return Err(Error::Usage(
-            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR, --from-oci-archive FILE or --from-docker-archive FILE".into(),
+            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR, --from-oci-archive FILE, --from-docker-archive FILE or --file PATH --as REF".into(),
         ));
     }
     // Trust material first: a bad --trusted-root or TUF directory fails
@@ -86,6 +89,7 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
             &req.platforms,
         )?);
     }
+    set.extend(crate::source::files::resolve(&req.files)?);
     for file in &req.oci_archives {
         set.extend(crate::source::oci_archive::resolve(
             file,

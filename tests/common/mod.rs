@@ -99,6 +99,7 @@ pub fn small_layout(root: &Path) -> PathBuf {
 /// platforms, uncompressed, no trust options.
 pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
     PackRequest {
+        files: vec![],
         layouts: vec![layout.to_path_buf()],
         oci_archives: vec![],
         docker_archives: vec![],
