@@ -625,3 +625,251 @@ fn artifacts_from_a_registry_pack_and_unpack_into_a_registry_with_exact_digests(
     assert_eq!(inspect("files/install:1"), site.files.digest);
     assert_eq!(inspect("bundles/all:1"), site.bundle.digest);
 }
+
+// ---------------------------------------------------------- files
+
+const INSTALL: &str = "registry.example.org/files/install:1";
+
+/// `airlock pack --no-rekor ARGS… -o OUT`.
+fn pack_files(out: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["pack", "--no-rekor", "-o", s(out)];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+#[test]
+fn local_files_pack_as_a_deterministic_oras_artifact_and_unpack_into_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for d in [&a, &b] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("install.sh"), "#!/bin/sh\necho hi\n").unwrap();
+        std::fs::write(d.join("crd.yaml"), "kind: CustomResourceDefinition\n").unwrap();
+    }
+    let packed = |dir: &Path, out: &Path| {
+        let script = format!("{}:text/x-shellscript", dir.join("install.sh").display());
+        let crd = dir.join("crd.yaml");
+        pack_files(
+            out,
+            &["--file", &script, "--file", s(&crd), "--as", INSTALL],
+        )
+    };
+    let (out_a, out_b) = (tmp.path().join("a.tar"), tmp.path().join("b.tar"));
+    assert_code(&packed(&a, &out_a), 0);
+    assert_code(&packed(&b, &out_b), 0);
+    // Same files, other directories: the same bytes (no path travels).
+    assert_eq!(
+        std::fs::read(&out_a).unwrap(),
+        std::fs::read(&out_b).unwrap()
+    );
+
+    let m = common::archive_json(&out_a);
+    cli::assert_schema_valid(&cli::archive_schema(), &m);
+    assert_eq!(m["images"][0]["kind"], "files");
+    assert_eq!(m["images"][0]["source"], "file");
+    let es = common::entries(&std::fs::read(&out_a).unwrap());
+    let hex = m["images"][0]["manifestDigest"].as_str().unwrap();
+    let name = format!("blobs/sha256/{}", hex.trim_start_matches("sha256:"));
+    let man: Value = serde_json::from_slice(&es[common::position(&es, &name)].data).unwrap();
+    let titles: Vec<(&str, &str)> = man["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["annotations"]["org.opencontainers.image.title"]
+                    .as_str()
+                    .unwrap(),
+                l["mediaType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            ("install.sh", "text/x-shellscript"),
+            ("crd.yaml", "application/vnd.oci.image.layer.v1.tar")
+        ]
+    );
+    assert_eq!(
+        man["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+
+    let dir = tmp.path().join("site-files");
+    let r = run(&[
+        "unpack",
+        s(&out_a),
+        "--insecure-no-policy",
+        "--into",
+        &format!("files:{}", dir.display()),
+        "--output",
+        "json",
+    ]);
+    assert_code(&r, 0);
+    cli::assert_schema_valid(&cli::report_schema("unpack"), &r.json());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("install.sh")).unwrap(),
+        "#!/bin/sh\necho hi\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("crd.yaml")).unwrap(),
+        "kind: CustomResourceDefinition\n"
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+}
+
+#[test]
+fn files_target_writes_file_artifacts_and_names_what_it_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = site_layout(tmp.path(), |_, _| {});
+    let out = tmp.path().join("a.tar");
+    assert_code(&pack(&site.layout, &out), 0);
+    let dir = tmp.path().join("files");
+    let r = run(&[
+        "unpack",
+        s(&out),
+        "--insecure-no-policy",
+        "--platform",
+        "linux/amd64",
+        "--into",
+        &format!("files:{}", dir.display()),
+        "--output",
+        "json",
+    ]);
+    assert_code(&r, 0);
+    let v = r.json();
+    let skipped: Vec<&str> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect();
+    assert!(skipped.contains(&IMAGE) && skipped.contains(&CHART), "{v}");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["crd.yaml", "install.sh"]);
+}
+
+/// An archive holding one file artifact whose layers carry `titles`.
+fn titled_archive(dir: &Path, titles: &[&str]) -> PathBuf {
+    let mut l = Layout::create(dir.join("layout")).unwrap();
+    let layers: Vec<(&str, Vec<u8>, Option<&str>)> = titles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ("text/plain", format!("file {i}\n").into_bytes(), Some(*t)))
+        .collect();
+    let refs: Vec<(&str, &[u8], Option<&str>)> = layers
+        .iter()
+        .map(|(m, b, t)| (*m, b.as_slice(), *t))
+        .collect();
+    let d = l
+        .add_artifact(
+            Some("application/vnd.example.files"),
+            (airlock::model::media::OCI_EMPTY, b"{}"),
+            &refs,
+        )
+        .unwrap();
+    l.tag(INSTALL, &d);
+    let layout = l.finish().unwrap();
+    let out = dir.join("t.tar");
+    assert_code(&pack(&layout, &out), 0);
+    out
+}
+
+fn unpack_files(archive: &Path, dir: &Path) -> Run {
+    run(&[
+        "unpack",
+        s(archive),
+        "--insecure-no-policy",
+        "--into",
+        &format!("files:{}", dir.display()),
+    ])
+}
+
+#[test]
+fn file_title_with_traversal_or_absolute_is_refused() {
+    for (i, title) in ["../../etc/passwd", "/etc/passwd", "..", "a/b"]
+        .iter()
+        .enumerate()
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().join(format!("w{i}/x/y"));
+        std::fs::create_dir_all(&work).unwrap();
+        let archive = titled_archive(&work, &["ok.txt", title]);
+        let dir = work.join("out");
+        let r = unpack_files(&archive, &dir);
+        assert_code(&r, 6);
+        assert!(
+            r.stderr.contains("not a plain file name") || r.stderr.contains("not a file name"),
+            "{title}: {}",
+            r.stderr
+        );
+        assert!(!dir.exists(), "{title}: nothing written");
+        assert!(!work.join("../../etc").exists());
+        // Only the layout and the archive are left: no staging, no files.
+        let mut left: Vec<String> = std::fs::read_dir(&work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["layout", "t.tar", "t.tar.sha256"], "{title}");
+    }
+}
+
+#[test]
+fn two_files_with_the_same_title_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // At pack: two --file with one name.
+    for d in ["one", "two"] {
+        std::fs::create_dir_all(tmp.path().join(d)).unwrap();
+        std::fs::write(tmp.path().join(d).join("same.txt"), d).unwrap();
+    }
+    let out = tmp.path().join("dup.tar");
+    let r = pack_files(
+        &out,
+        &[
+            "--file",
+            s(&tmp.path().join("one/same.txt")),
+            "--file",
+            s(&tmp.path().join("two/same.txt")),
+            "--as",
+            INSTALL,
+        ],
+    );
+    assert_code(&r, 2);
+    assert!(r.stderr.contains("same.txt"), "{}", r.stderr);
+    assert!(!out.exists());
+
+    // In an archive made elsewhere: refused at unpack, nothing written.
+    let archive = titled_archive(tmp.path(), &["same.txt", "same.txt"]);
+    let dir = tmp.path().join("out");
+    let r = unpack_files(&archive, &dir);
+    assert_code(&r, 6);
+    assert!(r.stderr.contains("same.txt"), "{}", r.stderr);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn file_flags_are_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = cli::put(tmp.path(), "x.txt", "x");
+    let out = tmp.path().join("o.tar");
+    // A missing file, a directory, --file without --as, a digest as name.
+    let missing = tmp.path().join("missing.txt");
+    assert_ne!(
+        pack_files(&out, &["--file", s(&missing), "--as", INSTALL]).code,
+        0
+    );
+    assert_code(
+        &pack_files(&out, &["--file", s(tmp.path()), "--as", INSTALL]),
+        2,
+    );
+    assert_code(&pack_files(&out, &["--file", s(&f)]), 2);
+    let by_digest = format!("registry.example.org/x@sha256:{}", "0".repeat(64));
+    assert_code(&pack_files(&out, &["--file", s(&f), "--as", &by_digest]), 2);
+    assert!(!out.exists());
+}
