@@ -175,7 +175,17 @@ pub fn unpack_policy(
 /// Validate the policy flags and find the policy file (see [`policy_file`]).
 /// `Ok((None, PolicySource::None))`: no policy at all (integrity only).
 pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySource), Error> {
-    let file = policy_file(a.policy.as_deref(), signer_flags_given(a), cmd)?;
+    let file = match &a.set_policy {
+        Some(sp) => {
+            if a.policy.is_some() || signer_flags_given(a) {
+                return Err(usage(
+                    "the --set file's entries give their policies; --policy and the signer flags cannot be added to them",
+                ));
+            }
+            Some((FileOrigin::SetFile, sp.file.clone()))
+        }
+        None => policy_file(a.policy.as_deref(), signer_flags_given(a), cmd)?,
+    };
     if !any_given(a, cmd) && file.is_none() {
         return Ok((None, PolicySource::None));
     }
@@ -216,7 +226,8 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
                 "--policy FILE replaces --key, --certificate-*, --threshold, --insecure-ignore-tlog, --require-inclusion-proof, --ignore-reference and the provenance flags; give one or the other",
             ));
         }
-        let file = load_policy_file(*origin, file)?;
+        let generated = a.set_policy.as_ref().map(|sp| sp.json.as_slice());
+        let file = load_policy_file(*origin, file, generated)?;
         let rules = file
             .rules
             .into_iter()

@@ -34,6 +34,9 @@ pub struct PackRequest {
     pub refs: Vec<String>,
     /// Registry image references (see `source::registry`).
     pub images: Vec<String>,
+    /// More registry references, each group with its own platforms (a
+    /// set file's per-image platforms).
+    pub image_groups: Vec<(Vec<String>, PlatformFilter)>,
     pub registry: crate::source::registry::RegistryOptions,
     pub platforms: PlatformFilter,
     pub output: PathBuf,
@@ -59,12 +62,13 @@ pub struct PackResult {
 pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     if req.layouts.is_empty()
         && req.files.is_empty()
+        && req.image_groups.is_empty()
         && req.images.is_empty()
         && req.oci_archives.is_empty()
         && req.docker_archives.is_empty()
     {
         return Err(Error::Usage(
-            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR, --from-oci-archive FILE, --from-docker-archive FILE or --file PATH --as REF".into(),
+            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR, --from-oci-archive FILE, --from-docker-archive FILE --file PATH --as REF or --set FILE".into(),
         ));
     }
     // Trust material first: a bad --trusted-root or TUF directory fails
@@ -87,6 +91,13 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
             file,
             &req.refs,
             &req.platforms,
+        )?);
+    }
+    for (refs, platforms) in &req.image_groups {
+        set.extend(crate::source::registry::resolve(
+            refs,
+            platforms,
+            &req.registry,
         )?);
     }
     set.extend(crate::source::files::resolve(&req.files)?);

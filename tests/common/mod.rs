@@ -105,6 +105,7 @@ pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
         docker_archives: vec![],
         refs: vec![],
         images: vec![],
+        image_groups: vec![],
         registry: Default::default(),
         platforms: PlatformFilter::default(),
         output: out.to_path_buf(),
