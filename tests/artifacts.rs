@@ -873,3 +873,52 @@ fn file_flags_are_checked() {
     assert_code(&pack_files(&out, &["--file", s(&f), "--as", &by_digest]), 2);
     assert!(!out.exists());
 }
+
+#[test]
+fn airlock_json_cannot_relabel_an_entrys_kind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = site_layout(tmp.path(), |_, _| {});
+    let out = tmp.path().join("a.tar");
+    assert_code(&pack(&site.layout, &out), 0);
+    let es = common::entries(&std::fs::read(&out).unwrap());
+    let m = common::airlock_json(&es);
+    let pos = |r: &str| {
+        m["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|i| i["reference"] == r)
+            .unwrap()
+    };
+    let (chart, image) = (pos(CHART), pos(IMAGE));
+    let relabel: [&dyn Fn(&mut Value); 4] = [
+        // The chart presented as a runnable image.
+        &|v| {
+            let c = &mut v["images"][chart];
+            c.as_object_mut().unwrap().remove("kind");
+            c.as_object_mut().unwrap().remove("artifactType");
+            c["platform"] = json!({"os": "linux", "architecture": "amd64"});
+        },
+        // The chart presented as files.
+        &|v| v["images"][chart]["kind"] = json!("files"),
+        // Its artifact type changed.
+        &|v| v["images"][chart]["artifactType"] = json!("application/vnd.other"),
+        // The image presented as an artifact.
+        &|v| {
+            let i = &mut v["images"][image];
+            i["kind"] = json!("artifact");
+            i["artifactType"] = json!(airlock::model::media::OCI_CONFIG);
+        },
+    ];
+    for (n, edit) in relabel.iter().enumerate() {
+        let mut es = es.clone();
+        let mut v = m.clone();
+        edit(&mut v);
+        common::set_airlock_json(&mut es, &v);
+        assert_eq!(
+            common::verdict(&common::build(&es)),
+            "contradiction",
+            "edit {n}"
+        );
+    }
+}
