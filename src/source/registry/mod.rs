@@ -244,6 +244,7 @@ impl Ctx {
             let index = oci::parse_index(&top.bytes)
                 .map_err(|e| Error::Source(format!("{name}: index {}: {e}", top.digest)))?;
             let chosen = platform::select(&name, &index, &self.filter)?;
+            let before = set.images.len();
             for m in chosen {
                 let child = self
                     .manifest(&repo_of(&m.digest), Some(m))
@@ -254,6 +255,12 @@ impl Ctx {
                 let platform = m.platform.clone();
                 self.add_image(r, child, Some(top.digest), platform, set, pending)
                     .await?;
+            }
+            if set.images.len() == before {
+                return Err(Error::Source(format!(
+                    "{name}: no manifest for {}",
+                    platform::describe(&self.filter)
+                )));
             }
             set.add_memory(top.digest, &top.media_type, top.bytes);
             let subject = top.digest;
@@ -288,9 +295,12 @@ impl Ctx {
             let platform = oci::config_platform(&config).map_err(|e| {
                 Error::Source(format!("{name}: config {}: {e}", manifest.config.digest))
             })?;
-            // An index child's descriptor platform was already filtered.
-            if index_digest.is_none() || descriptor_platform.is_none() {
+            // An index child's descriptor platform was already filtered; a
+            // child without one is left out when its config says another.
+            if index_digest.is_none() {
                 platform::check_single(&name, &platform, &self.filter)?;
+            } else if descriptor_platform.is_none() && !self.filter.matches(&platform) {
+                return Ok(());
             }
             set.add_blob(
                 BlobRecord {
