@@ -441,3 +441,42 @@ fn version_one_files_keep_working() {
     assert_code(&r, 0);
     assert_eq!(rules(&r.json()), [(APP.to_string(), Value::Null)]);
 }
+
+#[test]
+fn tag_cannot_move_an_image_under_another_publishers_name() {
+    let w = World::new();
+    let (team, infra) = (forge::key(), forge::key());
+    let a = w.archive("tag", &[(APP, false, Sig::Keys(vec![&team]))]);
+    let policy = w.policy("p.json", two_publishers(&w, &team, &infra));
+    let unpack = |tag: &str, name: &str| {
+        let out = w.path(name);
+        let r = run(&[
+            "unpack",
+            s(&a),
+            "--policy",
+            s(&policy),
+            "--trusted-root",
+            s(&w.root),
+            "--state-dir",
+            s(&w.path("state")),
+            "--into",
+            &format!("dir:{}", out.display()),
+            "--tag",
+            tag,
+            "--output",
+            "json",
+        ]);
+        (r, out)
+    };
+    // Renamed into the chart publisher's namespace: refused, nothing written.
+    let (r, out) = unpack("charts.example.org/infra/app:1.0", "moved");
+    assert_refused(&r, 4, "no-matching-rule");
+    assert!(r.json()["error"]["message"]
+        .to_string()
+        .contains("infra charts"));
+    assert!(!out.exists());
+    // Renamed within its own rule: fine.
+    let (r, out) = unpack("registry.example.org/team/other:2", "same-rule");
+    assert_code(&r, 0);
+    assert!(out.join("index.json").exists());
+}
