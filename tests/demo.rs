@@ -39,6 +39,8 @@ fn demo_script_runs_end_to_end() {
         "loaded into podman",
         "loaded into registry:",
         "digest round trip: OK",
+        "rule: chart publisher",
+        "chart digest round trip: OK",
         "exit code: 3",
         "exit code: 4",
         "exit code: 5",
