@@ -5,7 +5,9 @@
 #   (fetches the image, its signatures, SBOM and Rekor inclusion proofs,
 #   checks them against the publisher's key)  →  airlock verify (offline)  →
 #   airlock unpack into podman (or docker) → the loaded image → airlock
-#   verify-local of the installed image; airlock diff of a rebuilt image.
+#   verify-local of the installed image; airlock diff of a rebuilt image; then a
+#   second publisher's signed Helm chart packed beside it from a set file,
+#   verified under a policy rule per publisher, unpacked into a site registry.
 # Services it starts (docker-registry, airlock-test-rekor) are stopped by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +64,36 @@ step "publisher re-signs the same image later (new Rekor entries); pack that too
 "$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
     --arch amd64 -q -o "$OUT/busybox-resigned.tar" "$IMAGE" >/dev/null
 echo "wrote $OUT/busybox-resigned.tar"
+
+step "a second publisher signs a Helm chart with its own key; one set file packs image and chart, each under its publisher's key"
+"$MKIMAGE" keygen --out "$OUT/charts" >/dev/null
+CHART=$REG/demo/charts/busybox:0.1.0
+CHART_DIGEST=$("$MKIMAGE" publish-chart --registry "$REG" --repo demo/charts/busybox --tag 0.1.0 \
+    --key "$OUT/charts.key" --rekor-url "$REKOR_URL" --work-dir "$OUT/publish-chart")
+echo "published $CHART ($CHART_DIGEST), signed by the chart publisher"
+cat > "$OUT/airlock-set.yaml" <<YAML
+# everything the site needs, each entry with the key that must have signed it
+version: 1
+images:
+  - ref: $IMAGE
+    platforms: [linux/amd64]
+    policy: { keys: [{ path: publisher.pub }] }
+charts:
+  - ref: $CHART
+    policy: { keys: [{ path: charts.pub }] }
+YAML
+cat "$OUT/airlock-set.yaml"
+"$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" --trusted-root "$OUT/trusted_root.json" \
+    --set "$OUT/airlock-set.yaml" -o "$OUT/site.tar"
+# The site's policy: a rule per publisher (version 2), and the same with
+# the publishers' keys swapped.
+cat > "$OUT/policy-publishers.json" <<JSON
+{ "version": 2, "rules": [
+  { "name": "busybox publisher", "images": ["$REG/demo/busybox"], "keys": [{ "path": "publisher.pub" }] },
+  { "name": "chart publisher", "images": ["$REG/demo/charts/*"], "keys": [{ "path": "charts.pub" }] } ] }
+JSON
+sed -e 's/"publisher.pub"/"SWAP"/' -e 's/"charts.pub"/"publisher.pub"/' -e 's/"SWAP"/"charts.pub"/' \
+    "$OUT/policy-publishers.json" > "$OUT/policy-swapped.json"
 
 step "the Rekor log goes away: everything from here on is offline"
 kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
@@ -132,6 +164,24 @@ echo "site registry serves:              $site"
 [ "$signed" = "$site" ] || { echo "demo: digest changed on the way" >&2; exit 1; }
 echo "digest round trip: OK"
 skopeo list-tags --tls-verify=false "docker://$SITE/mirror/demo/busybox" | tr -d ' \n'; echo
+
+step "image and chart: inspect shows each kind; verify under a rule per publisher"
+"$AIRLOCK" inspect "$OUT/site.tar"
+"$AIRLOCK" verify --policy "$OUT/policy-publishers.json" --trusted-root "$OUT/trusted_root.json" "$OUT/site.tar"
+
+step "the same archive with the publishers swapped (each key valid, for the other's images): refused (exit code 4)"
+set +e; "$AIRLOCK" verify --policy "$OUT/policy-swapped.json" --trusted-root "$OUT/trusted_root.json" -q "$OUT/site.tar"; rc=$?; set -e
+echo "exit code: $rc"
+[ "$rc" -eq 4 ] || { echo "demo: expected exit code 4" >&2; exit 1; }
+
+step "unpack image and chart into the site registry: the chart keeps its digest (helm pull oci://... works)"
+"$AIRLOCK" unpack --policy "$OUT/policy-publishers.json" --trusted-root "$OUT/trusted_root.json" \
+    --into "registry:$SITE/charts-mirror" --insecure-registry "$SITE" "$OUT/site.tar"
+site_chart=sha256:$(skopeo inspect --tls-verify=false --raw "docker://$SITE/charts-mirror/demo/charts/busybox:0.1.0" | sha256sum | cut -d' ' -f1)
+echo "published chart: $CHART_DIGEST"
+echo "site registry:   $site_chart"
+[ "$CHART_DIGEST" = "$site_chart" ] || { echo "demo: chart digest changed on the way" >&2; exit 1; }
+echo "chart digest round trip: OK"
 
 if command -v skopeo >/dev/null; then
     step "skopeo reads the archive unchanged"

@@ -41,6 +41,8 @@ fn demo_script_runs_end_to_end() {
         "digest round trip: OK",
         "is the image airlock unpack admitted",
         "equivalent except timestamps",
+        "rule: chart publisher",
+        "chart digest round trip: OK",
         "exit code: 3",
         "exit code: 4",
         "exit code: 5",

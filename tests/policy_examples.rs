@@ -98,7 +98,7 @@ fn every_example_is_valid_under_the_schema() {
     .unwrap();
     let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
     let files = example_files();
-    assert_eq!(files.len(), 5, "{files:?}");
+    assert_eq!(files.len(), 6, "{files:?}");
     for f in files {
         let doc: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let errors: Vec<String> = schema.iter_errors(&doc).map(|e| e.to_string()).collect();
@@ -142,6 +142,16 @@ fn maintainer_examples_any_of_and_threshold() {
         o.stderr
     );
     cli::ok(&verify(&site, &both, "policy-maintainers-both.json"));
+}
+
+#[test]
+fn two_publishers_example_scopes_each_key() {
+    let site = Site::new();
+    // REF is under registry.example.org/team/: alice's rule, not bob's.
+    let alice = archive(&site, "alice", &[test_key("alice")]);
+    let bob = archive(&site, "bob", &[test_key("bob"), test_key("publisher")]);
+    cli::ok(&verify(&site, &alice, "policy-two-publishers.json"));
+    cli::assert_code(&verify(&site, &bob, "policy-two-publishers.json"), 4);
 }
 
 #[test]

@@ -213,7 +213,7 @@ fn picks_amd64_from_the_index_with_its_evidence() {
     assert_eq!(m.images.len(), 1);
     let i = &m.images[0];
     assert_eq!(i.source, "registry");
-    assert_eq!(i.platform.architecture, "amd64");
+    assert_eq!(i.platform.as_ref().unwrap().architecture, "amd64");
     assert_eq!(i.manifest_digest, w.amd64);
     assert_eq!(i.index_digest, Some(w.index));
     assert_eq!(i.reference, w.image("multi:1"));
@@ -272,7 +272,10 @@ fn picks_arm64_v8() {
     let m = manifest_of(&out);
     assert_eq!(m.images.len(), 1);
     assert_eq!(m.images[0].manifest_digest, w.arm64);
-    assert_eq!(m.images[0].platform.variant.as_deref(), Some("v8"));
+    assert_eq!(
+        m.images[0].platform.as_ref().unwrap().variant.as_deref(),
+        Some("v8")
+    );
     assert!(m.blob(&w.amd64_layer).is_none());
     // the index signature applies to every platform
     assert!(m.images[0].evidence.iter().any(|e| e.digest == w.signature));

@@ -61,22 +61,26 @@ pub fn check(
                 man.config.digest
             )));
         }
-        let config = metadata.get(&img.config_digest).ok_or_else(|| {
-            contradiction(format!(
-                "image {}: config {} is not a JSON document",
-                quoted(&img.reference),
-                img.config_digest
-            ))
-        })?;
-        let platform = oci::config_platform(config).map_err(|e| IntegrityError::MalformedJson {
-            name: format!("config {}", img.config_digest),
-            reason: e,
-        })?;
-        if platform != img.platform {
+        let kind = oci::entry_kind(man);
+        if kind != img.kind || oci::artifact_type(man) != img.artifact_type {
             return Err(contradiction(format!(
-                "image {}: airlock.json says platform {} but its config says {platform}",
+                "image {}: airlock.json says it is {} ({}) but its manifest makes it {} ({})",
                 quoted(&img.reference),
-                img.platform
+                img.kind.name(),
+                img.artifact_type.as_deref().unwrap_or("no artifact type"),
+                kind.name(),
+                oci::artifact_type(man)
+                    .as_deref()
+                    .unwrap_or("no artifact type"),
+            )));
+        }
+        if kind.is_image() {
+            check_image_platform(img, metadata)?;
+        } else if img.platform.is_some() && img.index_digest.is_none() {
+            // Only an index descriptor can give an artifact a platform.
+            return Err(contradiction(format!(
+                "artifact {} claims a platform but no index names one",
+                quoted(&img.reference)
             )));
         }
         let size =
@@ -95,11 +99,10 @@ pub fn check(
                     quoted(&img.reference)
                 )));
             };
-            if !index
-                .manifests
-                .iter()
-                .any(|d| d.digest == img.manifest_digest)
-            {
+            // An artifact's platform, if any, is its descriptor's.
+            if !index.manifests.iter().any(|d| {
+                d.digest == img.manifest_digest && (kind.is_image() || d.platform == img.platform)
+            }) {
                 return Err(contradiction(format!(
                     "image {}: index {ix} does not contain manifest {}",
                     quoted(&img.reference),
@@ -134,6 +137,32 @@ pub fn check(
         _ => None,
     };
     layout_files::check_docker_manifest(docker_manifest, &m.images, &layers_of)
+}
+
+/// An image's recorded platform is the one its config states.
+fn check_image_platform(
+    img: &crate::model::ImageRecord,
+    metadata: &BTreeMap<Digest, Vec<u8>>,
+) -> Result<(), IntegrityError> {
+    let config = metadata.get(&img.config_digest).ok_or_else(|| {
+        contradiction(format!(
+            "image {}: config {} is not a JSON document",
+            quoted(&img.reference),
+            img.config_digest
+        ))
+    })?;
+    let platform = oci::config_platform(config).map_err(|e| IntegrityError::MalformedJson {
+        name: format!("config {}", img.config_digest),
+        reason: e,
+    })?;
+    if Some(&platform) != img.platform.as_ref() {
+        return Err(contradiction(format!(
+            "image {}: airlock.json says platform {} but its config says {platform}",
+            quoted(&img.reference),
+            img.platform_label()
+        )));
+    }
+    Ok(())
 }
 
 /// Walk from images, their evidence and the archive-level evidence; any

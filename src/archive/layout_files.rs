@@ -1,6 +1,7 @@
 //! `index.json` and the docker-compatible `manifest.json`: derived from the
 //! image records when writing, and checked against them when reading, so the
-//! two can never disagree with `airlock.json`.
+//! two can never disagree with `airlock.json`. `index.json` lists every
+//! entry (artifacts too); `manifest.json` only the runnable images.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +28,9 @@ struct LayoutDescriptor {
     media_type: String,
     digest: Digest,
     size: u64,
-    platform: LayoutPlatform,
+    /// Absent for an artifact without a platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    platform: Option<LayoutPlatform>,
     annotations: BTreeMap<String, String>,
 }
 
@@ -103,7 +106,7 @@ fn index_doc(images: &[ImageRecord]) -> LayoutIndex {
                 media_type: img.manifest_media_type.clone(),
                 digest: img.manifest_digest,
                 size: img.manifest_size,
-                platform: (&img.platform).into(),
+                platform: img.platform.as_ref().map(Into::into),
                 annotations: annotations(img),
             })
             .collect(),
@@ -114,8 +117,10 @@ fn docker_doc(
     images: &[ImageRecord],
     layers_of: &dyn Fn(&Digest) -> Option<Vec<Digest>>,
 ) -> Option<Vec<DockerEntry>> {
+    // docker load knows only images; artifacts travel in the OCI layout.
     images
         .iter()
+        .filter(|img| img.kind.is_image())
         .map(|img| {
             Some(DockerEntry {
                 config: img.config_digest.blob_path(),

@@ -199,11 +199,13 @@ pub(super) mod tests {
             manifest_media_type: media::OCI_MANIFEST.into(),
             manifest_size: 1,
             config_digest: config,
-            platform: PlatformRecord {
+            kind: Default::default(),
+            artifact_type: None,
+            platform: Some(PlatformRecord {
                 os: "linux".into(),
                 architecture: "amd64".into(),
                 variant: None,
-            },
+            }),
             size: 1,
             evidence: Vec::new(),
         }

@@ -27,6 +27,8 @@ pub enum OutputFormat {
     Json,
 }
 
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Pack images and their evidence into one deterministic archive.
@@ -66,6 +68,20 @@ pub struct PackArgs {
     /// Registry images and how to reach them.
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// A local file to pack as an artifact in the ORAS convention (one
+    /// layer per file, titled with its name), `PATH[:MEDIATYPE]`
+    /// (repeatable; needs --as).
+    #[arg(long = "file", value_name = "PATH[:MEDIATYPE]")]
+    pub files: Vec<crate::source::files::FileArg>,
+    /// The reference of the artifact the --file(s) make: one --as for all
+    /// files, or one per --file, paired in order.
+    #[arg(long = "as", value_name = "REF")]
+    pub file_as: Vec<String>,
+    /// A set file (YAML, `schema/set.schema.json`): images, charts,
+    /// artifacts and local files to pack, with per-entry platforms and
+    /// policies.
+    #[arg(long = "set", value_name = "FILE")]
+    pub set: Option<PathBuf>,
     /// Image ref name in the layout (repeatable; default: every image).
     #[arg(long = "ref", value_name = "NAME")]
     pub refs: Vec<String>,
@@ -130,11 +146,22 @@ pub struct VerifyArgs {
     pub rollback: RollbackArgs,
 }
 
+/// A version-2 policy document built from a set file, and the set file
+/// (its key paths are relative to the set file's directory).
+#[derive(Debug, Clone)]
+pub struct SetPolicy {
+    pub file: PathBuf,
+    pub json: Vec<u8>,
+}
+
 /// Trust policy flags shared by `verify` and `pack` (validated by
 /// `cli::config` before any input is read). None given = integrity only.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Trust policy")]
 pub struct PolicyArgs {
+    /// The policy a `--set` file's entries give (not a flag).
+    #[arg(skip)]
+    pub set_policy: Option<SetPolicy>,
     /// PEM public key whose signatures are accepted (repeatable).
     #[arg(long = "key", value_name = "PEM")]
     pub keys: Vec<PathBuf>,

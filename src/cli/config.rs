@@ -17,7 +17,7 @@ pub use super::policy_source::{FileOrigin, PolicySource, SITE_POLICY};
 
 use super::args::PolicyArgs;
 use crate::error::Error;
-use crate::gate::{GateConfig, GatePolicy, RollbackOptions};
+use crate::gate::{GateConfig, GatePolicy, GateRule, GateRules, RollbackOptions};
 use crate::trust::attestation::{SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
 use crate::trust::{
     HostRoot, HostTrust, IdentityPolicy, Matcher, ProvenancePolicy, PublicKey, SignaturePolicy,
@@ -175,7 +175,17 @@ pub fn unpack_policy(
 /// Validate the policy flags and find the policy file (see [`policy_file`]).
 /// `Ok((None, PolicySource::None))`: no policy at all (integrity only).
 pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySource), Error> {
-    let file = policy_file(a.policy.as_deref(), signer_flags_given(a), cmd)?;
+    let file = match &a.set_policy {
+        Some(sp) => {
+            if a.policy.is_some() || signer_flags_given(a) {
+                return Err(usage(
+                    "the --set file's entries give their policies; --policy and the signer flags cannot be added to them",
+                ));
+            }
+            Some((FileOrigin::SetFile, sp.file.clone()))
+        }
+        None => policy_file(a.policy.as_deref(), signer_flags_given(a), cmd)?,
+    };
     if !any_given(a, cmd) && file.is_none() {
         return Ok((None, PolicySource::None));
     }
@@ -216,12 +226,25 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
                 "--policy FILE replaces --key, --certificate-*, --threshold, --insecure-ignore-tlog, --require-inclusion-proof, --ignore-reference and the provenance flags; give one or the other",
             ));
         }
-        let p = load_policy_file(*origin, file)?;
-        GatePolicy {
-            signatures: p.signatures().clone(),
-            ignore_reference: p.ignores_reference(),
-            attestation_types: Vec::new(),
-            provenance: p.provenance().cloned(),
+        let generated = a.set_policy.as_ref().map(|sp| sp.json.as_slice());
+        let file = load_policy_file(*origin, file, generated)?;
+        let rules = file
+            .rules
+            .into_iter()
+            .map(|r| GateRule {
+                name: r.name,
+                images: r.images,
+                policy: GatePolicy {
+                    signatures: r.policy.signatures().clone(),
+                    ignore_reference: r.policy.ignores_reference(),
+                    attestation_types: Vec::new(),
+                    provenance: r.policy.provenance().cloned(),
+                },
+            })
+            .collect();
+        GateRules {
+            rules,
+            scoped: file.version >= 2,
         }
     } else {
         let mut signers = Vec::new();
@@ -273,34 +296,25 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
             builder_id: a.builder_id.clone(),
             workflow: a.workflow.clone(),
         });
-        GatePolicy {
+        GateRules::single(GatePolicy {
             signatures: sp,
             ignore_reference: a.ignore_reference,
             attestation_types: Vec::new(),
             provenance,
-        }
+        })
     };
+    let mut attestation_types = Vec::new();
     for t in &a.attestation_types {
         let uri = predicate_type(t)?;
-        if !policy.attestation_types.contains(&uri) {
-            policy.attestation_types.push(uri);
+        if !attestation_types.contains(&uri) {
+            attestation_types.push(uri);
         }
     }
-    if policy.signatures.ignores_tlog() {
-        warnings.push(
-            "INSECURE: --insecure-ignore-tlog: key-based signatures without a transparency-log entry are accepted, and rollback cannot be checked for them".into(),
-        );
-        if !policy.attestation_types.is_empty() || policy.provenance.is_some() {
-            warnings.push(
-                "attestations still need a transparency-log entry (--insecure-ignore-tlog does not apply to them)".into(),
-            );
-        }
-    }
-    if policy.ignore_reference {
-        warnings.push(
-            "--ignore-reference: the signed docker-reference is not compared with the image name"
-                .into(),
-        );
+    for rule in &mut policy.rules {
+        rule.policy
+            .attestation_types
+            .extend(attestation_types.iter().cloned());
+        policy_warnings(rule, policy.scoped, &mut warnings);
     }
 
     let trust = host_trust(a, cmd)?;
@@ -311,6 +325,31 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
         warnings,
     };
     Ok((Some(cfg), source))
+}
+
+/// The loud notes about what a rule weakens; named by rule when scoped.
+fn policy_warnings(rule: &GateRule, scoped: bool, warnings: &mut Vec<String>) {
+    let prefix = if scoped {
+        format!("rule {:?}: ", rule.name)
+    } else {
+        String::new()
+    };
+    let policy = &rule.policy;
+    if policy.signatures.ignores_tlog() {
+        warnings.push(format!(
+            "{prefix}INSECURE: --insecure-ignore-tlog: key-based signatures without a transparency-log entry are accepted, and rollback cannot be checked for them"
+        ));
+        if !policy.attestation_types.is_empty() || policy.provenance.is_some() {
+            warnings.push(format!(
+                "{prefix}attestations still need a transparency-log entry (--insecure-ignore-tlog does not apply to them)"
+            ));
+        }
+    }
+    if policy.ignore_reference {
+        warnings.push(format!(
+            "{prefix}--ignore-reference: the signed docker-reference is not compared with the image name"
+        ));
+    }
 }
 
 /// The host's trusted root (`--trusted-root` or the embedded one) and TUF

@@ -11,6 +11,7 @@ pub mod policy_source;
 pub mod progress;
 pub mod registry_args;
 pub mod report;
+pub mod set_file;
 pub mod unpack;
 pub mod verify;
 pub mod verify_bundle;

@@ -7,7 +7,20 @@ use crate::pipeline::pack::{PackOutcome, PackSteps};
 use crate::pipeline::{self, PackRequest};
 use crate::source::PlatformFilter;
 
-pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<(), Error> {
+pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<(), Error> {
+    let set = match &a.set {
+        Some(path) => {
+            let set = super::set_file::load(path)?;
+            if let Some(json) = &set.policy {
+                a.policy.set_policy = Some(super::args::SetPolicy {
+                    file: path.clone(),
+                    json: json.clone(),
+                });
+            }
+            set
+        }
+        None => Default::default(),
+    };
     // The policy is validated before any source is read.
     let gate_cfg = config::gate_config(&a.policy, config::For::Pack)?;
     let (images, registry) = a.registry.resolve(quiet)?;
@@ -27,7 +40,11 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
             variant: a.variant,
         },
     };
+    let mut files = crate::source::files::group(a.files, a.file_as)?;
+    files.extend(set.files);
     let req = PackRequest {
+        files,
+        image_groups: set.groups,
         layouts: a.from_oci_layout,
         oci_archives: a.from_oci_archive,
         docker_archives: a.from_docker_archive,

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::config::For;
 use crate::error::{read_input_file, Error};
-use crate::trust::TrustPolicy;
+use crate::trust::{PolicyRules, TrustPolicy};
 
 /// The site-wide policy file, used when no other policy is given. The
 /// environment variable `AIRLOCK_SITE_POLICY` names another path (tests,
@@ -27,6 +27,8 @@ pub enum FileOrigin {
     Env,
     /// The site file ([`SITE_POLICY`]).
     Site,
+    /// The entries of `pack --set FILE`.
+    SetFile,
 }
 
 impl FileOrigin {
@@ -35,6 +37,7 @@ impl FileOrigin {
             FileOrigin::Flag => "--policy",
             FileOrigin::Env => "AIRLOCK_POLICY",
             FileOrigin::Site => "site policy",
+            FileOrigin::SetFile => "--set",
         }
     }
 }
@@ -115,9 +118,17 @@ pub(super) fn policy_file(
 
 /// Read and validate a policy file; `{"path": …}` keys are read relative to
 /// the file's own directory, so a policy and its keys travel together.
-pub(super) fn load_policy_file(origin: FileOrigin, file: &Path) -> Result<TrustPolicy, Error> {
+pub(super) fn load_policy_file(
+    origin: FileOrigin,
+    file: &Path,
+    generated: Option<&[u8]>,
+) -> Result<PolicyRules, Error> {
     let named = || format!("{} {}", origin.label(), file.display());
-    let bytes = read_input_file(file, crate::trust::policy_file::MAX_POLICY as u64, "policy")?;
+    // A set file's policy is built from its entries, not read from `file`.
+    let bytes = match generated {
+        Some(b) => b.to_vec(),
+        None => read_input_file(file, crate::trust::policy_file::MAX_POLICY as u64, "policy")?,
+    };
     let invalid = |e: crate::trust::TrustError| Error::Usage(format!("{}: {e}", named()));
     let dir = file.parent().unwrap_or(Path::new(""));
     let mut keys = BTreeMap::new();
@@ -129,5 +140,5 @@ pub(super) fn load_policy_file(origin: FileOrigin, file: &Path) -> Result<TrustP
         )?;
         keys.insert(rel, pem);
     }
-    TrustPolicy::from_json_with_key_files(&bytes, &keys).map_err(invalid)
+    PolicyRules::from_json_with_key_files(&bytes, &keys).map_err(invalid)
 }

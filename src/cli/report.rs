@@ -30,7 +30,9 @@ fn images_json(m: &ArchiveManifest) -> Value {
 pub fn image_json(i: &crate::model::ImageRecord) -> Value {
     json!({
         "reference": i.reference,
-        "platform": i.platform.to_string(),
+        "platform": i.platform.as_ref().map(ToString::to_string),
+        "kind": i.kind.name(),
+        "artifactType": i.artifact_type,
         "indexDigest": i.index_digest,
         "manifestDigest": i.manifest_digest,
         "configDigest": i.config_digest,
@@ -79,7 +81,9 @@ pub fn verify_text(out: &ReadOutcome) -> String {
     for i in &m.images {
         s.push_str(&format!(
             "  ✓ {} {} {}\n",
-            i.reference, i.platform, i.manifest_digest
+            i.reference,
+            i.platform_label(),
+            i.manifest_digest
         ));
     }
     s.push_str("  integrity only: no policy given, so no signature was checked (use --key, --certificate-identity or --policy)\n");
@@ -190,18 +194,24 @@ pub fn inspect_text(out: &ReadOutcome) -> String {
     }
     s.push_str(&archive_evidence_text(m));
     s.push_str(&format!(
-        "{:<48} {:<16} {:>10}  {:<19} {}\n",
-        "IMAGE", "PLATFORM", "SIZE", "MANIFEST", "EVIDENCE"
+        "{:<48} {:<10} {:<16} {:>10}  {:<19} {}\n",
+        "IMAGE", "KIND", "PLATFORM", "SIZE", "MANIFEST", "EVIDENCE"
     ));
     for i in &m.images {
         s.push_str(&format!(
-            "{:<48} {:<16} {:>10}  {:<19} {}\n",
+            "{:<48} {:<10} {:<16} {:>10}  {:<19} {}\n",
             i.reference,
-            i.platform.to_string(),
+            i.kind.name(),
+            i.platform
+                .as_ref()
+                .map_or("-".to_string(), ToString::to_string),
             human(i.size),
             short(&i.manifest_digest),
             evidence_summary(&i.evidence)
         ));
+        if let Some(t) = &i.artifact_type {
+            s.push_str(&format!("  artifact type {t}\n"));
+        }
     }
     s
 }
@@ -258,7 +268,9 @@ pub fn pack_text(r: &PackResult) -> String {
     for i in &r.written.manifest.images {
         s.push_str(&format!(
             "  {} {} {}\n",
-            i.reference, i.platform, i.manifest_digest
+            i.reference,
+            i.platform_label(),
+            i.manifest_digest
         ));
     }
     s
@@ -293,6 +305,7 @@ pub fn gate_json(g: &crate::gate::GateReport) -> Value {
             "manifestDigest": v.manifest_digest,
             "indexDigest": v.index_digest,
             "ok": v.ok(),
+            "rule": v.rule,
             "checks": v.checks,
         })).collect::<Vec<_>>(),
     })
@@ -310,6 +323,9 @@ pub fn gate_text(g: &crate::gate::GateReport) -> String {
             v.platform,
             v.manifest_digest
         ));
+        if let Some(rule) = &v.rule {
+            s.push_str(&format!("      rule: {rule}\n"));
+        }
         for c in &v.checks {
             let mark = match c.status {
                 Status::Pass => "✓",

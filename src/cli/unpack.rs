@@ -97,19 +97,40 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
             r
         }
     };
+    // Never silent: each artifact a runtime cannot hold is named on stderr
+    // and in the report.
+    let skipped: Vec<String> = report
+        .skipped
+        .iter()
+        .map(|i| skipped_warning(i, &report.target))
+        .collect();
+    super::warnings::print_texts("unpack", &skipped);
+    gate_warnings.extend(skipped);
     let mut doc = unpack_json(&report);
     doc["warnings"] = json!(gate_warnings);
     if let Some(g) = &verdicts {
-        add_verdicts(&mut doc, g);
+        add_verdicts(&mut doc, g, &report);
     }
     doc["policy"] = source.json();
     if source == super::config::PolicySource::None {
         doc["insecure"] = json!([INSECURE_NO_POLICY]);
-        doc["warnings"] = json!([INSECURE_NO_POLICY]);
+        let mut all = vec![INSECURE_NO_POLICY.to_string()];
+        all.extend(gate_warnings);
+        doc["warnings"] = json!(all);
     }
     // Which policy, last: the lines above keep their places for readers.
     let text = format!("{}{}\n", unpack_text(&report), source.text());
     emit(json_out, doc, text)
+}
+
+/// The warning for an entry the target does not hold.
+fn skipped_warning(i: &crate::gate::SelectedImage, target: &str) -> String {
+    format!(
+        "{} ({}): skipped: not {}",
+        i.record.reference,
+        i.record.kind.name(),
+        crate::pipeline::select::target_holds(target)
+    )
 }
 
 pub fn unpack_json(r: &UnpackReport) -> Value {
@@ -144,19 +165,25 @@ pub fn unpack_json(r: &UnpackReport) -> Value {
         "images": planned,
         "loaded": r.loaded.as_ref().map(|l| json!(l.images)).unwrap_or_else(|| json!([])),
         "notes": r.loaded.as_ref().map(|l| json!(l.notes)).unwrap_or_else(|| json!([])),
+        "skipped": r.skipped.iter().map(|i| json!({
+            "reference": i.record.reference,
+            "kind": i.record.kind.name(),
+            "artifactType": i.record.artifact_type,
+            "manifestDigest": i.record.manifest_digest,
+        })).collect::<Vec<_>>(),
         "warnings": [],
     })
 }
 
 /// The policy's verdicts: `trust` as verify reports it, and each image's
 /// `checks` beside it.
-fn add_verdicts(doc: &mut Value, g: &crate::gate::GateReport) {
+fn add_verdicts(doc: &mut Value, g: &crate::gate::GateReport, r: &UnpackReport) {
     doc["trust"] = super::report::gate_json(g);
     if let Some(images) = doc["images"].as_array_mut() {
-        for img in images {
+        for (img, planned) in images.iter_mut().zip(&r.plan.images) {
             let verdict = g.images.iter().find(|v| {
-                json!(v.manifest_digest) == img["manifestDigest"]
-                    && json!(v.platform) == img["platform"]
+                v.manifest_digest == planned.record.manifest_digest
+                    && v.platform == planned.record.platform_label()
             });
             if let Some(v) = verdict {
                 img["checks"] = json!(v.checks);
@@ -180,7 +207,10 @@ pub fn unpack_text(r: &UnpackReport) -> String {
         for (i, name) in r.plan.images.iter().zip(&r.names) {
             s += &format!(
                 "  {} {} manifest {} config {}\n",
-                name, i.record.platform, i.record.manifest_digest, i.record.config_digest
+                name,
+                i.record.platform_label(),
+                i.record.manifest_digest,
+                i.record.config_digest
             );
         }
         return s;
@@ -213,6 +243,14 @@ pub fn unpack_text(r: &UnpackReport) -> String {
         for n in &l.notes {
             s += &format!("note: {n}\n");
         }
+    }
+    for i in &r.skipped {
+        s += &format!(
+            "skipped {} ({}): {} holds other kinds\n",
+            i.record.reference,
+            i.record.kind.name(),
+            r.target
+        );
     }
     s
 }

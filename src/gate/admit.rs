@@ -40,6 +40,7 @@ impl PolicyGate {
 
 impl Gate for PolicyGate {
     fn admit(&self, outcome: &ReadOutcome, plan: &Plan) -> Result<(), Error> {
+        check_renames(&self.cfg.policy, plan)?;
         let images: Vec<_> = plan.images.iter().map(|i| i.record.clone()).collect();
         let mut g = super::run(
             &images,
@@ -67,4 +68,34 @@ impl Gate for PolicyGate {
             None => "signature policy".into(),
         }
     }
+}
+
+/// With scoped rules, a name binds an image to its publisher's rule: an
+/// image renamed by `--tag` must fall under the rule that admits it by its
+/// packed name, or one publisher's image could be loaded under another's
+/// name.
+fn check_renames(rules: &super::GateRules, plan: &Plan) -> Result<(), Error> {
+    if !rules.scoped {
+        return Ok(());
+    }
+    for i in plan.images.iter().filter(|i| i.tag != i.record.reference) {
+        let Ok(packed) = rules.rule_for(&i.record.reference) else {
+            continue; // refused with its reason by the evaluation itself
+        };
+        let renamed = rules.rule_for(&i.tag).map(|r| r.name.as_str());
+        if renamed.as_ref().ok() != Some(&packed.name.as_str()) {
+            let under = match renamed {
+                Ok(name) => format!("rule {name:?}"),
+                Err(_) => "no rule".into(),
+            };
+            return Err(Error::ImageTrust {
+                image: format!("{} ({})", i.record.reference, i.record.platform_label()),
+                source: crate::trust::TrustError::NoMatchingRule(format!(
+                    "--tag {} falls under {under}, not rule {:?}, which admits the image by its packed name",
+                    i.tag, packed.name
+                )),
+            });
+        }
+    }
+    Ok(())
 }

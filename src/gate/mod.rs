@@ -76,6 +76,82 @@ impl GatePolicy {
     }
 }
 
+/// One rule of the policy: the images it covers (`None`: every image, as a
+/// version-1 file or the signer flags give) and what they must prove.
+#[derive(Debug, Clone)]
+pub struct GateRule {
+    /// Shown in reports: the rule's `name`, or `rules[N]`.
+    pub name: String,
+    pub images: Option<Vec<crate::trust::ImagePattern>>,
+    pub policy: GatePolicy,
+}
+
+/// The rules of a policy, in file order; a version-1 policy is one rule
+/// over every image.
+#[derive(Debug, Clone)]
+pub struct GateRules {
+    pub rules: Vec<GateRule>,
+    /// Whether the rules are scoped (a version-2 file), so reports name
+    /// the rule that decided each image.
+    pub scoped: bool,
+}
+
+impl GateRules {
+    /// One policy for every image.
+    pub fn single(policy: GatePolicy) -> Self {
+        GateRules {
+            rules: vec![GateRule {
+                name: "policy".into(),
+                images: None,
+                policy,
+            }],
+            scoped: false,
+        }
+    }
+
+    /// The rule that decides `reference`: of the rules with a pattern that
+    /// matches, the one whose best match is the most specific
+    /// ([`crate::trust::scope::Specificity`]). Two different rules tied at
+    /// the top are refused rather than guessed between.
+    pub fn rule_for(&self, reference: &str) -> Result<&GateRule, TrustError> {
+        let mut best: Vec<(crate::trust::scope::Specificity, &GateRule)> = Vec::new();
+        for rule in &self.rules {
+            let spec = match &rule.images {
+                None => Some(Default::default()),
+                Some(patterns) => patterns
+                    .iter()
+                    .filter(|p| p.matches(reference))
+                    .map(|p| p.specificity())
+                    .max(),
+            };
+            let Some(spec) = spec else { continue };
+            match best.first().map(|b| b.0) {
+                Some(top) if spec < top => {}
+                Some(top) if spec == top => best.push((spec, rule)),
+                _ => best = vec![(spec, rule)],
+            }
+        }
+        match best.as_slice() {
+            [(_, one)] => Ok(one),
+            [] => Err(TrustError::NoMatchingRule(format!(
+                "{reference} matches none of the rules ({}) and there is no default rule (\"images\": [\"**\"])",
+                self.rules
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            many => Err(TrustError::AmbiguousRules(format!(
+                "{reference} matches rules {} equally specifically; make one pattern more specific",
+                many.iter()
+                    .map(|(_, r)| format!("{:?}", r.name))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ))),
+        }
+    }
+}
+
 /// Rollback settings (verify only).
 #[derive(Debug, Clone)]
 pub struct RollbackOptions {
@@ -88,7 +164,7 @@ pub struct RollbackOptions {
 /// A validated policy plus the material to check it with.
 #[derive(Debug)]
 pub struct GateConfig {
-    pub policy: GatePolicy,
+    pub policy: GateRules,
     /// The host's trusted root and TUF anchor; the root that verifies an
     /// archive is chosen from them and the archive's trust material
     /// ([`crate::trust::root_choice`]).
@@ -99,17 +175,50 @@ pub struct GateConfig {
     pub warnings: Vec<String>,
 }
 
-/// Apply `policy` to each image. Pure: no I/O; rollback is [`state`]'s job.
+/// Apply the rule that covers each image. Pure: no I/O; rollback is
+/// [`state`]'s job.
 pub fn evaluate(
     images: &[ImageRecord],
     metadata: &BTreeMap<Digest, Vec<u8>>,
-    policy: &GatePolicy,
+    rules: &GateRules,
     root: &TrustRoot,
 ) -> Vec<ImageVerdict> {
     images
         .iter()
-        .map(|img| evaluate_one(img, metadata, policy, root))
+        .map(|img| match rules.rule_for(&img.reference) {
+            Ok(rule) => {
+                let mut v = evaluate_one(img, metadata, &rule.policy, root);
+                if rules.scoped {
+                    v.rule = Some(rule.name.clone());
+                }
+                v.trust_identity = rule.policy.trust_identity();
+                v
+            }
+            Err(e) => {
+                let mut steps = Steps::default();
+                steps.fail(Check::fail("policy rule", &e), e);
+                verdict(img, steps, None)
+            }
+        })
         .collect()
+}
+
+fn verdict(
+    img: &ImageRecord,
+    steps: Steps,
+    high_water: Option<crate::trust::HighWater>,
+) -> ImageVerdict {
+    ImageVerdict {
+        reference: img.reference.clone(),
+        platform: img.platform_label(),
+        manifest_digest: img.manifest_digest,
+        index_digest: img.index_digest,
+        checks: steps.checks,
+        failure: steps.failure,
+        high_water,
+        rule: None,
+        trust_identity: String::new(),
+    }
 }
 
 fn evaluate_one(
@@ -133,15 +242,7 @@ fn evaluate_one(
     let high_water = signed.high_water();
     attestations::check(&ev, policy, root, signed.attested, &mut steps);
     let high_water = high_water.filter(|_| steps.failure.is_none());
-    ImageVerdict {
-        reference: img.reference.clone(),
-        platform: img.platform.to_string(),
-        manifest_digest: img.manifest_digest,
-        index_digest: img.index_digest,
-        checks: steps.checks,
-        failure: steps.failure,
-        high_water,
-    }
+    verdict(img, steps, high_water)
 }
 
 /// The checks of one image so far, and its first trust failure.
@@ -201,12 +302,7 @@ pub fn run(
             }
         }
         Some(opts) => {
-            let r = state::check(
-                &mut verdicts,
-                &cfg.policy.trust_identity(),
-                opts,
-                &mut warnings,
-            )?;
+            let r = state::check(&mut verdicts, opts, &mut warnings)?;
             pending = r.0;
             rolled_back = r.1;
         }

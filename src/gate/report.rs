@@ -65,6 +65,11 @@ pub struct ImageVerdict {
     pub failure: Option<TrustError>,
     /// The newest verified log position among the accepted signatures.
     pub high_water: Option<HighWater>,
+    /// The scoped policy rule that decided this image (version-2 policies).
+    pub rule: Option<String>,
+    /// The signers of that rule, as the rollback state keys them
+    /// ([`super::GatePolicy::trust_identity`]).
+    pub trust_identity: String,
 }
 
 impl ImageVerdict {

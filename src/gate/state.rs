@@ -91,7 +91,6 @@ fn read_state(path: &Path) -> Result<Option<StateFile>, Error> {
 /// refused. Call only when every image passed its cryptographic checks.
 pub fn check(
     verdicts: &mut [ImageVerdict],
-    identity: &str,
     opts: &RollbackOptions,
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<PendingMark>, bool), Error> {
@@ -105,6 +104,8 @@ pub fn check(
             ));
             continue;
         };
+        let identity = v.trust_identity.clone();
+        let identity = identity.as_str();
         let image = image_name(&v.reference);
         let path = state_path(&opts.state_dir, &image, &v.platform, identity);
         let stored = read_state(&path)?;

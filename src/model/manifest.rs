@@ -99,12 +99,65 @@ pub struct ImageRecord {
     pub manifest_media_type: String,
     pub manifest_size: u64,
     pub config_digest: Digest,
-    pub platform: PlatformRecord,
+    /// What the manifest is; absent for a runnable image, so archives of
+    /// images alone are the same bytes as before artifacts existed.
+    #[serde(default, skip_serializing_if = "EntryKind::is_image")]
+    pub kind: EntryKind,
+    /// For an artifact: its `artifactType`, else its config media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// An image's platform (from its config). An artifact has one only when
+    /// its index descriptor names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformRecord>,
     /// Sum of manifest, config and layer sizes.
     pub size: u64,
     /// Signatures, attestations, SBOMs, referrers, bundles, log proofs.
     #[serde(default)]
     pub evidence: Vec<EvidenceRecord>,
+}
+
+/// What an entry of the archive is, derived from its manifest
+/// (`model::oci::entry_kind`) and checked against it when read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// A runnable container image (OCI or Docker image config).
+    #[default]
+    Image,
+    /// A Helm chart (`application/vnd.cncf.helm.config.v1+json`).
+    HelmChart,
+    /// Files in the ORAS convention: every layer titled with its file name.
+    Files,
+    /// Any other artifact type (WASM module, policy bundle, ...).
+    Artifact,
+}
+
+impl EntryKind {
+    pub fn is_image(&self) -> bool {
+        *self == EntryKind::Image
+    }
+
+    /// The name used in airlock.json and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::Image => "image",
+            EntryKind::HelmChart => "helm-chart",
+            EntryKind::Files => "files",
+            EntryKind::Artifact => "artifact",
+        }
+    }
+}
+
+impl ImageRecord {
+    /// The platform, or for an artifact without one its kind: what reports
+    /// print in parentheses after the reference.
+    pub fn platform_label(&self) -> String {
+        match &self.platform {
+            Some(p) => p.to_string(),
+            None => self.kind.name().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -9,6 +9,14 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+/// A Helm chart's config (and, by convention, its artifact type).
+pub const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
+/// The OCI 1.1 empty descriptor's media type (`{}`), used as the config of
+/// artifacts that have none.
+pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+/// The annotation ORAS (and `airlock pack --file`) gives each file layer:
+/// the file's name.
+pub const IMAGE_TITLE: &str = "org.opencontainers.image.title";
 /// An uncompressed OCI layer (its digest is also its diff_id).
 pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 
@@ -24,6 +32,11 @@ pub const ARCHIVE_MANIFEST: &str = "application/vnd.airlock.archive.manifest.v1+
 
 pub fn is_image_manifest(mt: &str) -> bool {
     mt == OCI_MANIFEST || mt == DOCKER_MANIFEST
+}
+
+/// Whether a config media type is a runnable image's config.
+pub fn is_image_config(mt: &str) -> bool {
+    mt == OCI_CONFIG || mt == DOCKER_CONFIG
 }
 
 pub fn is_index(mt: &str) -> bool {

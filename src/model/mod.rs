@@ -12,6 +12,7 @@ pub mod warning;
 
 pub use digest::Digest;
 pub use manifest::{
-    ArchiveEvidenceRecord, ArchiveManifest, BlobRecord, EvidenceRecord, ImageRecord, PlatformRecord,
+    ArchiveEvidenceRecord, ArchiveManifest, BlobRecord, EntryKind, EvidenceRecord, ImageRecord,
+    PlatformRecord,
 };
 pub use progress::{NoProgress, Progress, ProgressGroup};

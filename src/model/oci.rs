@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 
-use super::{Digest, PlatformRecord};
+use super::{media, Digest, EntryKind, PlatformRecord};
 
 /// A descriptor reduced to what airlock uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +113,67 @@ pub fn config_platform(bytes: &[u8]) -> Result<PlatformRecord, String> {
         architecture: c.architecture,
         variant: c.variant.filter(|v| !v.is_empty()),
     })
+}
+
+/// What a manifest is. A runnable image has an image config; a Helm chart
+/// says so by its config or artifact type; files follow the ORAS convention
+/// (every layer titled); anything else is an artifact of its own type.
+pub fn entry_kind(m: &ManifestInfo) -> EntryKind {
+    if media::is_image_config(&m.config.media_type) {
+        return EntryKind::Image;
+    }
+    if m.config.media_type == media::HELM_CONFIG
+        || m.artifact_type.as_deref() == Some(media::HELM_CONFIG)
+    {
+        return EntryKind::HelmChart;
+    }
+    let titled = |l: &DescriptorInfo| {
+        l.annotations
+            .get(media::IMAGE_TITLE)
+            .is_some_and(|t| !t.is_empty())
+    };
+    if !m.layers.is_empty() && m.layers.iter().all(titled) {
+        return EntryKind::Files;
+    }
+    EntryKind::Artifact
+}
+
+/// The type airlock.json records for an artifact: its `artifactType`, else
+/// its config media type (how OCI 1.0 artifacts say what they are).
+pub fn artifact_type(m: &ManifestInfo) -> Option<String> {
+    if entry_kind(m) == EntryKind::Image {
+        return None;
+    }
+    Some(
+        m.artifact_type
+            .clone()
+            .unwrap_or_else(|| m.config.media_type.clone()),
+    )
+}
+
+/// Whether a file artifact's title (`org.opencontainers.image.title`) is a
+/// plain file name a site may write into a directory: not empty, not `.` or
+/// `..`, no `/` or `\\` (so neither absolute nor a path), no control
+/// characters, at most 255 bytes.
+pub fn check_title(title: &str) -> Result<(), String> {
+    if title.is_empty() {
+        return Err("the file title is empty".into());
+    }
+    if title == "." || title == ".." {
+        return Err(format!("the file title {title:?} is not a file name"));
+    }
+    if title.contains('/') || title.contains('\\') {
+        return Err(format!(
+            "the file title {title:?} is a path, not a plain file name"
+        ));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(format!("the file title {title:?} holds control characters"));
+    }
+    if title.len() > 255 {
+        return Err("the file title is longer than 255 bytes".into());
+    }
+    Ok(())
 }
 
 /// Normalise architecture names the way registries and users spell them.

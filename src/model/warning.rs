@@ -34,7 +34,7 @@ pub fn no_evidence(images: &[ImageRecord]) -> Vec<Warning> {
         .iter()
         .filter(|i| i.evidence.is_empty())
         .map(|i| Warning {
-            subject: Some(format!("{} ({})", i.reference, i.platform)),
+            subject: Some(format!("{} ({})", i.reference, i.platform_label())),
             message: "no signatures or other evidence found".into(),
         })
         .collect()

@@ -271,6 +271,7 @@ fn load_archive(
             )));
         }
     };
+    not_an_image(img)?;
     let doc = |d: &Digest| {
         outcome
             .metadata
@@ -346,7 +347,10 @@ fn load_set(set: ImageSet, label: &str) -> Result<ImageView, Error> {
         many => {
             let names: Vec<String> = many
                 .iter()
-                .map(|i| format!("{} ({})", i.reference, i.platform))
+                .map(|i| match &i.platform {
+                    Some(p) => format!("{} ({p})", i.reference),
+                    None => i.reference.clone(),
+                })
                 .collect();
             return Err(Error::Usage(format!(
                 "{label} names several images ({}): name one reference and --platform",
@@ -354,6 +358,7 @@ fn load_set(set: ImageSet, label: &str) -> Result<ImageView, Error> {
             )));
         }
     };
+    not_an_image(&img)?;
     let manifest = with_blob(&set, &img.manifest_digest, |r| {
         read_small(r, &img.manifest_digest)
     })?;
@@ -376,6 +381,18 @@ fn load_set(set: ImageSet, label: &str) -> Result<ImageView, Error> {
         config,
         tree: build_tree(&layers, &summaries)?,
     })
+}
+
+/// Only runnable images have file systems to compare.
+fn not_an_image(img: &crate::model::ImageRecord) -> Result<(), Error> {
+    if img.kind.is_image() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{} is a {}, not an image: diff compares images",
+        img.reference,
+        img.kind.name()
+    )))
 }
 
 /// The config without what a rebuild changes by itself: `created`, history

@@ -26,6 +26,8 @@ use crate::source::{ImageSet, PlatformFilter};
 
 #[derive(Debug, Clone)]
 pub struct PackRequest {
+    /// Local files to pack as artifacts (`--file … --as REF`).
+    pub files: Vec<crate::source::files::FileArtifact>,
     pub layouts: Vec<PathBuf>,
     /// oci-archive files (tars of OCI layouts) to pack from.
     pub oci_archives: Vec<PathBuf>,
@@ -34,6 +36,9 @@ pub struct PackRequest {
     pub refs: Vec<String>,
     /// Registry image references (see `source::registry`).
     pub images: Vec<String>,
+    /// More registry references, each group with its own platforms (a
+    /// set file's per-image platforms).
+    pub image_groups: Vec<(Vec<String>, PlatformFilter)>,
     pub registry: crate::source::registry::RegistryOptions,
     pub platforms: PlatformFilter,
     pub output: PathBuf,
@@ -58,12 +63,14 @@ pub struct PackResult {
 /// Resolve the sources without writing anything (for sizing progress).
 pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     if req.layouts.is_empty()
+        && req.files.is_empty()
+        && req.image_groups.is_empty()
         && req.images.is_empty()
         && req.oci_archives.is_empty()
         && req.docker_archives.is_empty()
     {
         return Err(Error::Usage(
-            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR, --from-oci-archive FILE or --from-docker-archive FILE".into(),
+            "nothing to pack: give IMAGE references, -f FILE, --from-oci-layout DIR, --from-oci-archive FILE, --from-docker-archive FILE --file PATH --as REF or --set FILE".into(),
         ));
     }
     // Trust material first: a bad --trusted-root or TUF directory fails
@@ -88,6 +95,14 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
             &req.platforms,
         )?);
     }
+    for (refs, platforms) in &req.image_groups {
+        set.extend(crate::source::registry::resolve(
+            refs,
+            platforms,
+            &req.registry,
+        )?);
+    }
+    set.extend(crate::source::files::resolve(&req.files)?);
     for file in &req.oci_archives {
         set.extend(crate::source::oci_archive::resolve(
             file,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::archive::ReadOutcome;
 use crate::error::Error;
 use crate::model::oci::{self, normalize_arch};
-use crate::model::{media, Digest, ImageRecord, PlatformRecord};
+use crate::model::{media, Digest, EntryKind, ImageRecord, PlatformRecord};
 
 use crate::gate::{Plan, SelectedImage};
 
@@ -127,15 +127,29 @@ pub fn plan(outcome: &ReadOutcome, sel: &Selection) -> Result<Plan, Error> {
                 continue;
             }
         }
+        // An artifact without a platform runs nowhere, so it suits any host:
+        // every one is taken; the platform chooses among the others.
+        let (anywhere, candidates): (Vec<&ImageRecord>, Vec<&ImageRecord>) =
+            candidates.into_iter().partition(|i| i.platform.is_none());
+        for one in &anywhere {
+            images.push(select_one(outcome, one)?);
+        }
+        if candidates.is_empty() {
+            continue;
+        }
         let matching: Vec<&ImageRecord> = candidates
             .iter()
             .copied()
-            .filter(|i| platform_matches(&want, &i.platform))
+            .filter(|i| {
+                i.platform
+                    .as_ref()
+                    .is_some_and(|p| platform_matches(&want, p))
+            })
             .collect();
         let img = match matching.as_slice() {
             [one] => *one,
             [] => {
-                let have: Vec<String> = candidates.iter().map(|i| i.platform.to_string()).collect();
+                let have: Vec<String> = candidates.iter().map(|i| i.platform_label()).collect();
                 let hint = if explicit {
                     String::new()
                 } else {
@@ -147,7 +161,7 @@ pub fn plan(outcome: &ReadOutcome, sel: &Selection) -> Result<Plan, Error> {
                 )));
             }
             many => {
-                let have: Vec<String> = many.iter().map(|i| i.platform.to_string()).collect();
+                let have: Vec<String> = many.iter().map(|i| i.platform_label()).collect();
                 return Err(Error::Usage(format!(
                     "{name}: several images match {want} ({}); name the variant with --platform os/arch/variant",
                     have.join(", ")
@@ -172,6 +186,12 @@ pub fn plan(outcome: &ReadOutcome, sel: &Selection) -> Result<Plan, Error> {
         }
     }
 
+    plan_of(outcome, images)
+}
+
+/// The plan for `images`: every blob they need, each once, in archive order.
+fn plan_of(outcome: &ReadOutcome, images: Vec<SelectedImage>) -> Result<Plan, Error> {
+    let m = &outcome.manifest;
     let mut all = BTreeSet::new();
     for i in &images {
         all.extend(i.image_blobs.iter().copied());
@@ -188,6 +208,42 @@ pub fn plan(outcome: &ReadOutcome, sel: &Selection) -> Result<Plan, Error> {
     }
     blobs.sort_by_key(|b| b.order_key());
     Ok(Plan { images, blobs })
+}
+
+/// For a target that holds only some kinds (docker and podman: images;
+/// `files:`: file artifacts): the plan without the other entries, and the
+/// entries left out, so the report names each one. Refused when nothing
+/// is left.
+pub fn only_kinds(
+    outcome: &ReadOutcome,
+    plan: Plan,
+    keep: impl Fn(EntryKind) -> bool,
+    target: &str,
+) -> Result<(Plan, Vec<SelectedImage>), Error> {
+    let (images, skipped): (Vec<_>, Vec<_>) =
+        plan.images.into_iter().partition(|i| keep(i.record.kind));
+    if images.is_empty() {
+        let names: Vec<String> = skipped
+            .iter()
+            .map(|i| format!("{} ({})", i.record.reference, i.record.kind.name()))
+            .collect();
+        return Err(Error::Usage(format!(
+            "nothing to unpack into {target}: {} {} not {}",
+            names.join(", "),
+            if names.len() == 1 { "is" } else { "are" },
+            target_holds(target)
+        )));
+    }
+    Ok((plan_of(outcome, images)?, skipped))
+}
+
+/// What a target holds, for messages.
+pub fn target_holds(target: &str) -> &'static str {
+    if target.starts_with("files:") {
+        "a file artifact; files: writes the files of file artifacts only, use --into dir:PATH or registry:HOST for the rest"
+    } else {
+        "a container image; docker and podman load images only, use --into dir:PATH, registry:HOST or files:DIR"
+    }
 }
 
 /// The index all `candidates` (one reference's images) come from, when the

@@ -22,9 +22,9 @@ use super::select::{self, Selection};
 use super::spool::Spool;
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
-use crate::gate::{admitted, pass_gate, Gate, Plan};
+use crate::gate::{admitted, pass_gate, Gate, Plan, SelectedImage};
 use crate::model::progress::Progress;
-use crate::model::Digest;
+use crate::model::{Digest, EntryKind};
 use crate::sink::{self, Loaded, SinkOptions, Target};
 
 #[derive(Debug, Clone)]
@@ -50,6 +50,9 @@ pub struct UnpackReport {
     pub dry_run: bool,
     pub loaded: Option<Loaded>,
     pub blob_bytes: u64,
+    /// Artifacts selected but not loaded, because the target (docker,
+    /// podman) holds images only.
+    pub skipped: Vec<SelectedImage>,
 }
 
 /// Makes a progress bar for a phase (`None` total = unknown); the CLI hides
@@ -105,7 +108,19 @@ pub fn unpack<P: Progress>(
     let mut selection = req.selection.clone();
     // A registry stores images rather than running them.
     selection.whole_index |= matches!(req.target, Target::Registry(_));
-    let plan = select::plan(&outcome, &selection)?;
+    let mut plan = select::plan(&outcome, &selection)?;
+    let mut skipped = Vec::new();
+    let target = sink::describe(&req.target);
+    match req.target {
+        Target::Docker | Target::Podman | Target::Auto => {
+            (plan, skipped) = select::only_kinds(&outcome, plan, |k| k.is_image(), &target)?;
+        }
+        Target::Files(_) => {
+            (plan, skipped) =
+                select::only_kinds(&outcome, plan, |k| k == EntryKind::Files, &target)?;
+        }
+        Target::Dir(_) | Target::Registry(_) => {}
+    }
     let names = sink::target_names(&req.target, &plan)?;
     let verified = pass_gate(gate, &outcome, &plan)?;
     let mut report = UnpackReport {
@@ -117,6 +132,7 @@ pub fn unpack<P: Progress>(
         dry_run: req.dry_run,
         loaded: None,
         blob_bytes: plan.blobs.iter().map(|b| b.size).sum(),
+        skipped,
     };
     let Some(mut sink) = sink else {
         return Ok(report);

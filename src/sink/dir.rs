@@ -32,7 +32,7 @@ pub struct DirSink {
     staging: Staged,
 }
 
-fn check_free(path: &Path) -> Result<(), Error> {
+pub(super) fn check_free(path: &Path) -> Result<(), Error> {
     match std::fs::read_dir(path) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -61,18 +61,21 @@ impl DirSink {
         let mut entries: Vec<Value> = Vec::new();
         for (img, evidence) in super::evidence::per_image(verified) {
             let r = &img.record;
-            let mut platform =
-                json!({"architecture": r.platform.architecture, "os": r.platform.os});
-            if let Some(v) = &r.platform.variant {
-                platform["variant"] = json!(v);
-            }
-            entries.push(json!({
+            let mut entry = json!({
                 "mediaType": r.manifest_media_type,
                 "digest": r.manifest_digest.to_string(),
                 "size": r.manifest_size,
-                "platform": platform,
                 "annotations": {REF_NAME: img.tag, CONTAINERD_NAME: img.tag, KIND: KIND_IMAGE},
-            }));
+            });
+            // An artifact without a platform gets none (OCI makes it optional).
+            if let Some(p) = &r.platform {
+                let mut platform = json!({"architecture": p.architecture, "os": p.os});
+                if let Some(v) = &p.variant {
+                    platform["variant"] = json!(v);
+                }
+                entry["platform"] = platform;
+            }
+            entries.push(entry);
             for ev in evidence {
                 let mut ann = Map::new();
                 if let Placement::CosignTag(t) = &ev.placement {
@@ -146,7 +149,7 @@ impl Sink for DirSink {
                 config_digest: img.record.config_digest,
                 image_id: None,
                 target_digest: Some(img.record.manifest_digest.to_string()),
-                platform: img.record.platform.to_string(),
+                platform: img.record.platform_label(),
                 record_file: None,
                 evidence: img.record.evidence.len(),
                 already_present: false,

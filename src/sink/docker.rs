@@ -111,7 +111,7 @@ impl DockerSink {
             "manifestDigest": img.record.manifest_digest.to_string(),
             "configDigest": img.record.config_digest.to_string(),
             "indexDigest": img.record.index_digest.map(|d| d.to_string()),
-            "platform": img.record.platform.to_string(),
+            "platform": img.record.platform_label(),
             "archiveManifestDigest": verified.outcome().manifest_digest.to_string(),
         });
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).at("create a file in", &dir)?;
@@ -248,7 +248,7 @@ fn loaded(
         config_digest: img.record.config_digest,
         image_id: Some(id),
         target_digest: None,
-        platform: img.record.platform.to_string(),
+        platform: img.record.platform_label(),
         record_file,
         evidence: 0,
         already_present: present,

@@ -64,6 +64,9 @@ pub fn lookup(target: &Target, name: &str, opts: &SinkOptions) -> Result<Install
             let digest = layout_manifest(dir, name)?.ok_or_else(|| not_held(&target, name))?;
             Ok(Installed::Manifest { target, digest })
         }
+        Target::Files(_) => Err(Error::Usage(
+            "verify-local --in files: is not possible: a files: directory holds no image".into(),
+        )),
         Target::Registry(_) => Err(Error::Usage(
             "verify-local --in registry: is not supported yet; use podman, docker or dir:PATH"
                 .into(),

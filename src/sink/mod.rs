@@ -12,6 +12,7 @@ pub mod command;
 pub mod dir;
 pub mod docker;
 pub mod evidence;
+pub mod files;
 pub mod installed;
 pub mod load;
 pub mod podman;
@@ -89,6 +90,8 @@ pub struct LoadedImage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Dir(PathBuf),
+    /// `files:DIR`: the files of file artifacts, as plain files.
+    Files(PathBuf),
     Podman,
     Docker,
     Registry(registry::naming::RegistryTarget),
@@ -109,13 +112,18 @@ impl std::str::FromStr for Target {
                         return Err(Error::Usage("--into dir: needs a path".into()));
                     }
                     Ok(Target::Dir(PathBuf::from(p)))
+                } else if let Some(p) = s.strip_prefix("files:") {
+                    if p.is_empty() {
+                        return Err(Error::Usage("--into files: needs a path".into()));
+                    }
+                    Ok(Target::Files(PathBuf::from(p)))
                 } else if let Some(r) = s.strip_prefix("registry:") {
                     Ok(Target::Registry(registry::naming::RegistryTarget::parse(
                         r,
                     )?))
                 } else {
                     Err(Error::Usage(format!(
-                        "--into {s:?}: expected docker, podman, dir:PATH, registry:HOST[/NAMESPACE] or auto"
+                        "--into {s:?}: expected docker, podman, dir:PATH, files:DIR, registry:HOST[/NAMESPACE] or auto"
                     )))
                 }
             }
@@ -142,6 +150,7 @@ pub struct SinkOptions {
 pub fn open(target: &Target, opts: &SinkOptions) -> Result<Box<dyn Sink>, Error> {
     match target {
         Target::Dir(p) => Ok(Box::new(dir::DirSink::new(p.clone())?)),
+        Target::Files(p) => Ok(Box::new(files::FilesSink::new(p.clone())?)),
         Target::Podman => Ok(Box::new(podman::PodmanSink::new(opts)?)),
         Target::Docker => Ok(Box::new(docker::DockerSink::connect(opts)?)),
         Target::Registry(r) => Ok(Box::new(registry::RegistrySink::connect(r, opts)?)),
@@ -166,6 +175,7 @@ pub fn open(target: &Target, opts: &SinkOptions) -> Result<Box<dyn Sink>, Error>
 pub fn describe(target: &Target) -> String {
     match target {
         Target::Dir(p) => format!("dir:{}", p.display()),
+        Target::Files(p) => format!("files:{}", p.display()),
         Target::Podman => "podman".into(),
         Target::Docker => "docker".into(),
         Target::Registry(r) => format!("registry:{r}"),

@@ -179,7 +179,7 @@ impl PodmanSink {
             config_digest: img.record.config_digest,
             image_id: Some(format!("sha256:{id}")),
             target_digest: Some(digest),
-            platform: img.record.platform.to_string(),
+            platform: img.record.platform_label(),
             record_file: None,
             evidence: 0,
             already_present: present,

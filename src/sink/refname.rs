@@ -43,6 +43,11 @@ pub fn check_tag(target: &Target, tag: Option<&str>) -> Result<(), Error> {
     match target {
         Target::Docker | Target::Podman | Target::Auto => runtime_name(tag),
         Target::Dir(_) => oci_ref_name(tag),
+        // Files are written by their titles; the artifact's name is not kept.
+        Target::Files(_) => Err(bad(
+            tag,
+            "files: writes files by their titles and names nothing",
+        )),
         Target::Registry(r) => registry_name(r, tag),
     }
 }

@@ -4,6 +4,7 @@
 //! when the archive writer copies them, not trusted here.
 
 pub mod docker_archive;
+pub mod files;
 pub mod layout;
 pub mod oci_archive;
 pub mod registry;

@@ -43,6 +43,13 @@ pub enum TrustError {
     /// TUF metadata does not chain from the TUF root that must vouch for it.
     #[error("TUF: {0}")]
     TufChain(String),
+    /// No rule of a scoped (version 2) policy covers the image, and the
+    /// policy has no default rule (`"images": ["**"]`).
+    #[error("no policy rule covers this image: {0}")]
+    NoMatchingRule(String),
+    /// Two rules of a scoped policy cover the image equally specifically.
+    #[error("policy rules are ambiguous for this image: {0}")]
+    AmbiguousRules(String),
     /// The policy is incoherent (e.g. ignoring the log for keyless signatures).
     #[error("invalid policy: {0}")]
     InvalidPolicy(String),
@@ -191,6 +198,8 @@ impl TrustError {
             TrustError::InvalidTrustRoot(_) => "invalid-trusted-root",
             TrustError::TufChain(_) => "tuf-chain",
             TrustError::InvalidPolicy(_) => "invalid-policy",
+            TrustError::NoMatchingRule(_) => "no-matching-rule",
+            TrustError::AmbiguousRules(_) => "ambiguous-rules",
             TrustError::MaterialMismatch(_) => "material-mismatch",
             // One kind for both: automation keyed on it keeps working.
             TrustError::SignatureInvalid(_) | TrustError::NotPolicyKey { .. } => {

@@ -24,6 +24,7 @@ pub mod rekor;
 pub mod rollback;
 pub mod root;
 pub mod root_choice;
+pub mod scope;
 pub mod signer;
 pub mod tuf;
 
@@ -39,7 +40,7 @@ pub use cosign::{
 pub use error::TrustError;
 pub use keys::PublicKey;
 pub use policy::{BundlePolicy, IdentityPolicy, Matcher, SignaturePolicy, Signer};
-pub use policy_file::TrustPolicy;
+pub use policy_file::{PolicyRules, ScopedPolicy, TrustPolicy};
 pub use reference::{normalize_repository, same_repository};
 pub use rekor::{
     LegacyRekorBundle, RekorInclusionProof, RekorProofDocument, REKOR_PROOF_MEDIA_TYPE,
@@ -47,3 +48,4 @@ pub use rekor::{
 pub use rollback::{check_rollback, next_high_water, Downgrade, HighWater, RollbackDecision};
 pub use root::TrustRoot;
 pub use root_choice::{HostRoot, HostTrust, RootChoice, RootReport, RootSource};
+pub use scope::ImagePattern;

@@ -19,6 +19,7 @@ use super::attestation::ProvenancePolicy;
 use super::error::TrustError;
 use super::keys::PublicKey;
 use super::policy::{IdentityPolicy, Matcher, SignaturePolicy, Signer};
+use super::scope::ImagePattern;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -40,14 +41,27 @@ impl TrustPolicy {
         Self::from_json_with_key_files(json, &BTreeMap::new())
     }
 
-    /// The `{"path": …}` keys of a policy document, as written. The trust
-    /// core opens no file, so the caller reads them (the CLI: relative to the
-    /// policy file's directory) and passes the bytes to
-    /// [`Self::from_json_with_key_files`].
+    /// The `{"path": …}` keys of a policy document (any version, every
+    /// rule), as written. The trust core opens no file, so the caller reads
+    /// them (the CLI: relative to the policy file's directory) and passes
+    /// the bytes to [`Self::from_json_with_key_files`] or
+    /// [`PolicyRules::from_json_with_key_files`].
     pub fn key_paths(json: &[u8]) -> Result<Vec<String>, TrustError> {
-        Ok(parse(json)?
-            .keys
+        let rules = match parse(json)? {
+            Parsed::V1(doc) => vec![doc],
+            Parsed::V2(doc) => doc
+                .rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| RuleDoc::from_map(i, r).map(|r| r.fields))
+                .collect::<Result<_, _>>()?,
+        };
+        for d in &rules {
+            check_key_paths(d)?;
+        }
+        Ok(rules
             .into_iter()
+            .flat_map(|d| d.keys)
             .filter_map(|k| match k {
                 KeyDoc::File(f) => Some(f.path),
                 KeyDoc::Pem(_) => None,
@@ -55,13 +69,22 @@ impl TrustPolicy {
             .collect())
     }
 
-    /// Parse and validate a policy document; `key_files` maps each path of
-    /// [`Self::key_paths`] to the PEM bytes read from it.
+    /// Parse and validate a version-1 policy document; `key_files` maps
+    /// each path of [`Self::key_paths`] to the PEM bytes read from it.
     pub fn from_json_with_key_files(
         json: &[u8],
         key_files: &BTreeMap<String, Vec<u8>>,
     ) -> Result<Self, TrustError> {
-        let doc = parse(json)?;
+        match parse(json)? {
+            Parsed::V1(doc) => Self::from_doc(doc, key_files),
+            Parsed::V2(_) => Err(TrustError::InvalidPolicy(
+                "a version 2 policy holds scoped rules, not one policy".into(),
+            )),
+        }
+    }
+
+    fn from_doc(doc: Document, key_files: &BTreeMap<String, Vec<u8>>) -> Result<Self, TrustError> {
+        check_key_paths(&doc)?;
         let mut signers = Vec::new();
         for key in &doc.keys {
             let key = match key {
@@ -128,16 +151,111 @@ impl TrustPolicy {
     }
 }
 
-/// Size, JSON and version: everything before the signers are built.
-fn parse(json: &[u8]) -> Result<Document, TrustError> {
-    super::limits::check("policy", json.len(), MAX_POLICY)?;
-    let doc: Document = serde_json::from_slice(json).map_err(|e| TrustError::json("policy", e))?;
-    if doc.version != 1 {
-        return Err(TrustError::InvalidPolicy(format!(
-            "unsupported policy version {}",
-            doc.version
-        )));
+/// One rule of a policy file: which images it covers (`None`: all, as a
+/// version-1 file's single policy does) and what they must prove.
+#[derive(Debug, Clone)]
+pub struct ScopedPolicy {
+    /// `name`, else `rules[N]` (1-based), else `policy` for version 1.
+    pub name: String,
+    pub images: Option<Vec<ImagePattern>>,
+    pub policy: TrustPolicy,
+}
+
+/// Every rule of a policy file, in file order.
+#[derive(Debug, Clone)]
+pub struct PolicyRules {
+    pub version: u32,
+    pub rules: Vec<ScopedPolicy>,
+}
+
+impl PolicyRules {
+    /// Parse and validate a policy document of either version; `key_files`
+    /// as for [`TrustPolicy::from_json_with_key_files`].
+    pub fn from_json_with_key_files(
+        json: &[u8],
+        key_files: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self, TrustError> {
+        match parse(json)? {
+            Parsed::V1(doc) => Ok(PolicyRules {
+                version: 1,
+                rules: vec![ScopedPolicy {
+                    name: "policy".into(),
+                    images: None,
+                    policy: TrustPolicy::from_doc(doc, key_files)?,
+                }],
+            }),
+            Parsed::V2(doc) => {
+                if doc.rules.is_empty() {
+                    return Err(TrustError::InvalidPolicy(
+                        "a version 2 policy needs at least one rule".into(),
+                    ));
+                }
+                let mut rules = Vec::with_capacity(doc.rules.len());
+                for (i, r) in doc.rules.into_iter().enumerate() {
+                    let r = RuleDoc::from_map(i, r)?;
+                    let name = r.name.unwrap_or_else(|| format!("rules[{}]", i + 1));
+                    let in_rule = |e: TrustError| match e {
+                        TrustError::InvalidPolicy(m) => {
+                            TrustError::InvalidPolicy(format!("rule {name:?}: {m}"))
+                        }
+                        other => other,
+                    };
+                    if rules.iter().any(|x: &ScopedPolicy| x.name == name) {
+                        return Err(TrustError::InvalidPolicy(format!(
+                            "two rules are named {name:?}"
+                        )));
+                    }
+                    if r.images.is_empty() {
+                        return Err(in_rule(TrustError::InvalidPolicy(
+                            "\"images\" is empty; use [\"**\"] for a default rule".into(),
+                        )));
+                    }
+                    let images = r
+                        .images
+                        .iter()
+                        .map(|p| ImagePattern::parse(p))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(in_rule)?;
+                    let policy = TrustPolicy::from_doc(r.fields, key_files).map_err(in_rule)?;
+                    rules.push(ScopedPolicy {
+                        name,
+                        images: Some(images),
+                        policy,
+                    });
+                }
+                Ok(PolicyRules { version: 2, rules })
+            }
+        }
     }
+}
+
+enum Parsed {
+    V1(Document),
+    V2(DocumentV2),
+}
+
+/// Size, JSON and version: everything before the signers are built.
+fn parse(json: &[u8]) -> Result<Parsed, TrustError> {
+    super::limits::check("policy", json.len(), MAX_POLICY)?;
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let v: Version = serde_json::from_slice(json).map_err(|e| TrustError::json("policy", e))?;
+    match v.version {
+        1 => Ok(Parsed::V1(
+            serde_json::from_slice(json).map_err(|e| TrustError::json("policy", e))?,
+        )),
+        2 => Ok(Parsed::V2(
+            serde_json::from_slice(json).map_err(|e| TrustError::json("policy", e))?,
+        )),
+        n => Err(TrustError::InvalidPolicy(format!(
+            "unsupported policy version {n}"
+        ))),
+    }
+}
+
+fn check_key_paths(doc: &Document) -> Result<(), TrustError> {
     if doc
         .keys
         .iter()
@@ -145,7 +263,7 @@ fn parse(json: &[u8]) -> Result<Document, TrustError> {
     {
         return Err(TrustError::InvalidPolicy("a key file path is empty".into()));
     }
-    Ok(doc)
+    Ok(())
 }
 
 fn one_matcher(
@@ -164,8 +282,57 @@ fn one_matcher(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Document {
+struct DocumentV2 {
+    #[allow(dead_code)] // read by `parse` to choose this type
     version: u32,
+    rules: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A version-2 rule: a name, its images, and the version-1 fields.
+struct RuleDoc {
+    name: Option<String>,
+    images: Vec<String>,
+    fields: Document,
+}
+
+impl RuleDoc {
+    /// `name` and `images` taken out, the rest read as version-1 fields
+    /// (unknown keys still refused).
+    fn from_map(
+        i: usize,
+        mut map: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, TrustError> {
+        let bad = |what: &str| TrustError::InvalidPolicy(format!("rules[{}]: {what}", i + 1));
+        let name = match map.remove("name") {
+            None => None,
+            Some(serde_json::Value::String(n)) if !n.is_empty() => Some(n),
+            Some(_) => return Err(bad("\"name\" must be a non-empty string")),
+        };
+        let images = match map.remove("images") {
+            Some(v) => serde_json::from_value::<Vec<String>>(v)
+                .map_err(|_| bad("\"images\" must be a list of strings"))?,
+            None => return Err(bad("missing \"images\"")),
+        };
+        if map.contains_key("version") {
+            return Err(bad("\"version\" belongs at the top of the file"));
+        }
+        let fields: Document = serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| bad(&e.to_string()))?;
+        Ok(RuleDoc {
+            name,
+            images,
+            fields,
+        })
+    }
+}
+
+/// The fields of a version-1 document (and of every version-2 rule).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Document {
+    #[serde(default)]
+    #[allow(dead_code)] // read by `parse` to choose this type
+    version: Option<u32>,
     #[serde(default)]
     keys: Vec<KeyDoc>,
     #[serde(default)]

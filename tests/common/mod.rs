@@ -99,11 +99,13 @@ pub fn small_layout(root: &Path) -> PathBuf {
 /// platforms, uncompressed, no trust options.
 pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
     PackRequest {
+        files: vec![],
         layouts: vec![layout.to_path_buf()],
         oci_archives: vec![],
         docker_archives: vec![],
         refs: vec![],
         images: vec![],
+        image_groups: vec![],
         registry: Default::default(),
         platforms: PlatformFilter::default(),
         output: out.to_path_buf(),

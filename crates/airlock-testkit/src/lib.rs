@@ -28,6 +28,10 @@ pub use airlock::model::media::REF_NAME as ANNOTATION_REF_NAME;
 use airlock::model::media::{OCI_CONFIG as MEDIA_TYPE_CONFIG, OCI_INDEX as MEDIA_TYPE_INDEX};
 use airlock::model::media::{OCI_LAYER as MEDIA_TYPE_LAYER, OCI_MANIFEST as MEDIA_TYPE_MANIFEST};
 
+pub use airlock::model::media::HELM_CONFIG;
+/// The media type of a Helm chart's `.tgz` layer.
+pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
 /// The path of one of this crate's binaries (`airlock-mkimage`,
 /// `airlock-test-rekor`) built beside the running test: cargo puts test
 /// executables in `target/<profile>/deps/` and binaries in
@@ -332,6 +336,52 @@ impl Layout {
         self.add_blob(MEDIA_TYPE_MANIFEST, &serde_json::to_vec(&manifest)?)
     }
 
+    /// Writes an artifact manifest (a Helm chart, ORAS files, anything that
+    /// is not a runnable image): `config` as (media type, bytes), each layer
+    /// as (media type, bytes, optional `org.opencontainers.image.title`),
+    /// and the OCI 1.1 `artifactType` when given. Returns its descriptor.
+    pub fn add_artifact(
+        &mut self,
+        artifact_type: Option<&str>,
+        config: (&str, &[u8]),
+        layers: &[(&str, &[u8], Option<&str>)],
+    ) -> io::Result<Descriptor> {
+        let config = self.add_blob(config.0, config.1)?;
+        let mut described = Vec::with_capacity(layers.len());
+        for (media_type, bytes, title) in layers {
+            described.push(TitledDescriptor {
+                base: self.add_blob(media_type, bytes)?,
+                annotations: title.map(|t| TitleAnnotation {
+                    title: t.to_string(),
+                }),
+            });
+        }
+        let manifest = ArtifactManifestJson {
+            schema_version: 2,
+            media_type: MEDIA_TYPE_MANIFEST,
+            artifact_type: artifact_type.map(str::to_string),
+            config,
+            layers: described,
+        };
+        self.add_blob(MEDIA_TYPE_MANIFEST, &serde_json::to_vec(&manifest)?)
+    }
+
+    /// A minimal Helm chart: the chart's `Chart.yaml` facts as its config and
+    /// one `.tgz` layer holding `chart` bytes.
+    pub fn add_helm_chart(
+        &mut self,
+        name: &str,
+        version: &str,
+        chart: &[u8],
+    ) -> io::Result<Descriptor> {
+        let config = format!(r#"{{"apiVersion":"v2","name":"{name}","version":"{version}"}}"#);
+        self.add_artifact(
+            None,
+            (HELM_CONFIG, config.as_bytes()),
+            &[(HELM_CHART_LAYER, chart, None)],
+        )
+    }
+
     /// Writes an image index over per-platform manifests; returns its descriptor.
     pub fn add_index(&mut self, manifests: &[(Descriptor, Platform)]) -> io::Result<Descriptor> {
         let index = IndexJson {
@@ -584,6 +634,31 @@ struct IndexJson {
     schema_version: u32,
     media_type: &'static str,
     manifests: Vec<PlatformDescriptor>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactManifestJson {
+    schema_version: u32,
+    media_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact_type: Option<String>,
+    config: Descriptor,
+    layers: Vec<TitledDescriptor>,
+}
+
+#[derive(Serialize)]
+struct TitledDescriptor {
+    #[serde(flatten)]
+    base: Descriptor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<TitleAnnotation>,
+}
+
+#[derive(Serialize)]
+struct TitleAnnotation {
+    #[serde(rename = "org.opencontainers.image.title")]
+    title: String,
 }
 
 #[derive(Serialize)]

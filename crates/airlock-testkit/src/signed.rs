@@ -161,3 +161,38 @@ pub fn publish_signed_busybox(req: &PublishRequest, key: &SigningKey) -> io::Res
         logged: req.rekor_url.is_some(),
     })
 }
+
+/// A second publisher's job, for the demo: a Helm chart pushed to
+/// `repo:tag` (plain HTTP when `target.insecure`) and signed with `key`
+/// as `cosign sign --key` signs a chart's digest, the signature logged in
+/// Rekor when `rekor_url` is given. Returns the chart manifest's digest.
+pub fn publish_signed_chart(
+    target: &RegistryTarget,
+    repo: &str,
+    tag: &str,
+    key: &SigningKey,
+    rekor_url: Option<&str>,
+    work_dir: &Path,
+) -> io::Result<Digest> {
+    let mut l = Layout::create(work_dir.join("layout"))?;
+    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let chart = l.add_helm_chart(
+        name,
+        tag,
+        format!("{name}-{tag}.tgz (demo chart)\n").as_bytes(),
+    )?;
+    let dir = l.finish()?;
+    let p = Publisher::connect(target)?;
+    let digest = p.push_layout(&dir, &chart.digest, &chart.media_type, repo, Some(tag))?;
+    let reference = format!("{}/{repo}", target.host);
+    let mut layer = SigLayer::new(key, &digest.to_string(), &reference);
+    if let Some(url) = rekor_url {
+        layer.bundle = Some(cosign::log_in_rekor(
+            url,
+            &layer,
+            &cosign::public_key_pem(key)?,
+        )?);
+    }
+    p.cosign_signature(repo, &digest, &[layer])?;
+    Ok(digest)
+}

@@ -197,7 +197,7 @@ impl Sink for RegistrySink {
                 config_digest: img.record.config_digest,
                 image_id: None,
                 target_digest: Some(ip.tagged.to_string()),
-                platform: img.record.platform.to_string(),
+                platform: img.record.platform_label(),
                 record_file: None,
                 evidence: ip.evidence,
                 already_present: false,

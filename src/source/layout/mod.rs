@@ -180,6 +180,7 @@ impl LayoutSource {
                     match name {
                         Some(n) if cosign_tag(&n).is_some() => None,
                         Some(n) => Some((e, n)),
+                        None if self.is_referrer(e) => None,
                         None => Some((e, format!("{}@{}", self.name, e.digest))),
                     }
                 })
@@ -231,13 +232,22 @@ impl LayoutSource {
                 .iter()
                 .filter_map(|m| m.platform.as_ref().map(|p| p.to_string()))
                 .collect();
+            // A child without a platform is an artifact (or an image whose
+            // config alone says its platform; add_entry checks that).
             let chosen: Vec<&DescriptorInfo> = index
                 .manifests
                 .iter()
                 .filter(|m| media::is_image_manifest(&m.media_type))
-                .filter(|m| m.platform.as_ref().is_some_and(|p| filter.matches(p)))
+                .filter(|m| m.platform.as_ref().is_none_or(|p| filter.matches(p)))
                 .collect();
-            if chosen.is_empty() {
+            let mut added = 0;
+            Self::memory_blob(set, entry, bytes);
+            for m in chosen {
+                if self.add_entry(set, m, reference, &source, Some(entry.digest), filter)? {
+                    added += 1;
+                }
+            }
+            if added == 0 {
                 return Err(source_err(
                     &self.root,
                     format!(
@@ -246,13 +256,9 @@ impl LayoutSource {
                     ),
                 ));
             }
-            Self::memory_blob(set, entry, bytes);
-            for m in chosen {
-                self.add_image(set, m, reference, &source, Some(entry.digest), filter)?;
-            }
             self.add_evidence(set, entry.digest)?;
         } else if media::is_image_manifest(&entry.media_type) {
-            self.add_image(set, entry, reference, &source, None, filter)?;
+            self.add_entry(set, entry, reference, &source, None, filter)?;
         } else {
             return Err(source_err(
                 &self.root,
@@ -262,7 +268,10 @@ impl LayoutSource {
         Ok(())
     }
 
-    fn add_image(
+    /// Add one manifest: an image (platform from its config) or an
+    /// artifact of any other kind. False when an index child turned out to
+    /// be an image for another platform.
+    fn add_entry(
         &self,
         set: &mut ImageSet,
         desc: &DescriptorInfo,
@@ -270,24 +279,38 @@ impl LayoutSource {
         source: &str,
         index_digest: Option<Digest>,
         filter: &PlatformFilter,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let bytes = self.read_json_blob(desc)?;
         let manifest = oci::parse_manifest(&bytes)
             .map_err(|e| source_err(&self.root, format!("{}: {e}", desc.digest)))?;
-        let config_bytes = self.read_json_blob(&manifest.config)?;
-        let platform = oci::config_platform(&config_bytes).map_err(|e| {
-            source_err(
-                &self.root,
-                format!("config {}: {e}", manifest.config.digest),
-            )
-        })?;
-        if index_digest.is_none() && !filter.matches(&platform) {
-            return Err(source_err(&self.root, format!("{reference} is a single-platform image for {platform}, not the requested platform")));
-        }
+        let kind = oci::entry_kind(&manifest);
+        let platform = if kind.is_image() {
+            let config_bytes = self.read_json_blob(&manifest.config)?;
+            let platform = oci::config_platform(&config_bytes).map_err(|e| {
+                source_err(
+                    &self.root,
+                    format!("config {}: {e}", manifest.config.digest),
+                )
+            })?;
+            // An index child's descriptor platform was already filtered.
+            let filtered = index_digest.is_some() && desc.platform.is_some();
+            if !filtered && !filter.matches(&platform) {
+                if index_digest.is_some() {
+                    return Ok(false);
+                }
+                return Err(source_err(&self.root, format!("{reference} is a single-platform image for {platform}, not the requested platform")));
+            }
+            Self::memory_blob(set, &manifest.config, config_bytes);
+            Some(platform)
+        } else {
+            // An artifact's config is opaque (a Helm chart's metadata,
+            // `{}`, anything): carried as it is, never parsed.
+            self.file_blob(set, &manifest.config)?;
+            desc.platform.clone()
+        };
         let size =
             desc.size + manifest.config.size + manifest.layers.iter().map(|l| l.size).sum::<u64>();
         Self::memory_blob(set, desc, bytes);
-        Self::memory_blob(set, &manifest.config, config_bytes);
         for layer in &manifest.layers {
             self.file_blob(set, layer)?;
         }
@@ -299,11 +322,25 @@ impl LayoutSource {
             manifest_media_type: desc.media_type.clone(),
             manifest_size: desc.size,
             config_digest: manifest.config.digest,
+            kind,
+            artifact_type: oci::artifact_type(&manifest),
             platform,
             size,
             evidence: Vec::new(),
         });
-        self.add_evidence(set, desc.digest)
+        self.add_evidence(set, desc.digest)?;
+        Ok(true)
+    }
+
+    /// Whether an untagged `index.json` entry is evidence about another
+    /// manifest (an OCI 1.1 referrer) rather than something to pack.
+    fn is_referrer(&self, e: &DescriptorInfo) -> bool {
+        media::is_image_manifest(&e.media_type)
+            && self
+                .read_json_blob(e)
+                .ok()
+                .and_then(|b| oci::parse_manifest(&b).ok())
+                .is_some_and(|m| m.subject.is_some())
     }
 }
 

@@ -32,7 +32,7 @@ use super::{BlobOrigin, ImageSet, PlatformFilter};
 use crate::error::{Error, IoContext};
 use crate::model::oci::{self, DescriptorInfo};
 use crate::model::progress::{NoProgress, Progress, ProgressGroup};
-use crate::model::{limits, media, BlobRecord, Digest, ImageRecord};
+use crate::model::{limits, media, BlobRecord, Digest, ImageRecord, PlatformRecord};
 use crate::registry_client::fail;
 use crate::registry_client::{self, AccessOptions};
 use cache::BlobCache;
@@ -244,6 +244,7 @@ impl Ctx {
             let index = oci::parse_index(&top.bytes)
                 .map_err(|e| Error::Source(format!("{name}: index {}: {e}", top.digest)))?;
             let chosen = platform::select(&name, &index, &self.filter)?;
+            let before = set.images.len();
             for m in chosen {
                 let child = self
                     .manifest(&repo_of(&m.digest), Some(m))
@@ -251,14 +252,21 @@ impl Ctx {
                     .ok_or_else(|| {
                         Error::Source(format!("{name}: manifest {} is missing", m.digest))
                     })?;
-                self.add_image(r, child, Some(top.digest), set, pending)
+                let platform = m.platform.clone();
+                self.add_image(r, child, Some(top.digest), platform, set, pending)
                     .await?;
+            }
+            if set.images.len() == before {
+                return Err(Error::Source(format!(
+                    "{name}: no manifest for {}",
+                    platform::describe(&self.filter)
+                )));
             }
             set.add_memory(top.digest, &top.media_type, top.bytes);
             let subject = top.digest;
             evidence::discover(self, r, subject, set, pending).await?;
         } else if media::is_image_manifest(&top.media_type) {
-            self.add_image(r, top, None, set, pending).await?;
+            self.add_image(r, top, None, None, set, pending).await?;
         } else {
             return Err(Error::Source(format!(
                 "{name}: unsupported media type {}",
@@ -273,23 +281,48 @@ impl Ctx {
         r: &Reference,
         m: Fetched,
         index_digest: Option<Digest>,
+        descriptor_platform: Option<PlatformRecord>,
         set: &mut ImageSet,
         pending: &mut Vec<Pending>,
     ) -> Result<(), Error> {
         let name = r.whole();
         let manifest = oci::parse_manifest(&m.bytes)
             .map_err(|e| Error::Source(format!("{name}: manifest {}: {e}", m.digest)))?;
-        let config = self.small_blob(r, &manifest.config).await?;
-        let platform = oci::config_platform(&config).map_err(|e| {
-            Error::Source(format!("{name}: config {}: {e}", manifest.config.digest))
-        })?;
-        if index_digest.is_none() {
-            platform::check_single(&name, &platform, &self.filter)?;
-        }
+        let kind = oci::entry_kind(&manifest);
+        let image = set.images.len();
+        let platform = if kind.is_image() {
+            let config = self.small_blob(r, &manifest.config).await?;
+            let platform = oci::config_platform(&config).map_err(|e| {
+                Error::Source(format!("{name}: config {}: {e}", manifest.config.digest))
+            })?;
+            // An index child's descriptor platform was already filtered; a
+            // child without one is left out when its config says another.
+            if index_digest.is_none() {
+                platform::check_single(&name, &platform, &self.filter)?;
+            } else if descriptor_platform.is_none() && !self.filter.matches(&platform) {
+                return Ok(());
+            }
+            set.add_blob(
+                BlobRecord {
+                    digest: manifest.config.digest,
+                    size: manifest.config.size,
+                    media_type: manifest.config.media_type.clone(),
+                },
+                BlobOrigin::Memory(config.into()),
+            );
+            Some(platform)
+        } else {
+            // An artifact's config is opaque: fetched like a layer, never parsed.
+            pending.push(Pending {
+                repo: r.clone(),
+                desc: manifest.config.clone(),
+                image,
+            });
+            descriptor_platform
+        };
         let size = m.bytes.len() as u64
             + manifest.config.size
             + manifest.layers.iter().map(|l| l.size).sum::<u64>();
-        let image = set.images.len();
         for layer in &manifest.layers {
             pending.push(Pending {
                 repo: r.clone(),
@@ -297,14 +330,6 @@ impl Ctx {
                 image,
             });
         }
-        set.add_blob(
-            BlobRecord {
-                digest: manifest.config.digest,
-                size: manifest.config.size,
-                media_type: manifest.config.media_type.clone(),
-            },
-            BlobOrigin::Memory(config.into()),
-        );
         let digest = m.digest;
         let manifest_size = m.bytes.len() as u64;
         set.add_memory(digest, &m.media_type, m.bytes);
@@ -316,6 +341,8 @@ impl Ctx {
             manifest_media_type: m.media_type,
             manifest_size,
             config_digest: manifest.config.digest,
+            kind,
+            artifact_type: oci::artifact_type(&manifest),
             platform,
             size,
             evidence: Vec::new(),

@@ -23,8 +23,10 @@ pub fn describe(filter: &PlatformFilter) -> String {
     }
 }
 
-/// The image manifests of `index` that match `filter`, each digest once;
-/// an error naming the platforms that exist when none does.
+/// The manifests of `index` that match `filter`, each digest once; a child
+/// without a platform is an artifact and always chosen (an image among
+/// them is checked against its config later). An error naming the
+/// platforms that exist when none is chosen.
 pub fn select<'a>(
     reference: &str,
     index: &'a IndexInfo,
@@ -33,7 +35,7 @@ pub fn select<'a>(
     let mut chosen: Vec<&DescriptorInfo> = Vec::new();
     for m in &index.manifests {
         if media::is_image_manifest(&m.media_type)
-            && m.platform.as_ref().is_some_and(|p| filter.matches(p))
+            && m.platform.as_ref().is_none_or(|p| filter.matches(p))
             && !chosen.iter().any(|c| c.digest == m.digest)
         {
             chosen.push(m);

@@ -110,6 +110,22 @@ enum Cmd {
         #[arg(long)]
         work_dir: PathBuf,
     },
+    /// A signed Helm chart (plain HTTP registry): push it, sign its digest
+    /// with the key, log the signature in Rekor; prints the digest.
+    PublishChart {
+        #[arg(long)]
+        registry: String,
+        #[arg(long)]
+        repo: String,
+        #[arg(long)]
+        tag: String,
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        rekor_url: Option<String>,
+        #[arg(long)]
+        work_dir: PathBuf,
+    },
     /// An index with linux/amd64 and linux/arm64/v8 images sharing one layer.
     Multiarch {
         #[arg(long)]
@@ -245,6 +261,30 @@ fn run(cmd: Cmd) -> io::Result<()> {
             let published = signed::publish_signed_busybox(&req, &signed::load_key(&key)?)?;
             let text = serde_json::to_string_pretty(&published).map_err(io::Error::other)?;
             println!("{text}");
+        }
+        Cmd::PublishChart {
+            registry,
+            repo,
+            tag,
+            key,
+            rekor_url,
+            work_dir,
+        } => {
+            let target = RegistryTarget {
+                host: registry,
+                insecure: true,
+                ca_pem: None,
+                credentials: None,
+            };
+            let digest = signed::publish_signed_chart(
+                &target,
+                &repo,
+                &tag,
+                &signed::load_key(&key)?,
+                rekor_url.as_deref(),
+                &work_dir,
+            )?;
+            println!("{digest}");
         }
         Cmd::Multiarch { out, reference } => {
             let mut l = Layout::create(out)?;
