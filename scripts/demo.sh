@@ -61,6 +61,11 @@ step "publisher re-signs the same image later (new Rekor entries); pack that too
 "$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
     --arch amd64 -q -o "$OUT/busybox-resigned.tar" "$IMAGE" >/dev/null
 echo "wrote $OUT/busybox-resigned.tar"
+mkdir -p "$OUT/media"
+"$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
+    --arch amd64 -q -o "$OUT/media/busybox.tar" --volume-size 1MiB --parity 1 "$IMAGE" >/dev/null
+echo "and split into 1 MiB volumes with one parity volume for removable media:"
+ls "$OUT/media"
 
 step "the Rekor log goes away: everything from here on is offline"
 kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
@@ -106,6 +111,16 @@ set +e; "$AIRLOCK" unpack "${POLICY[@]}" --into podman -q \
     $(printf -- '--podman-arg=%s ' "${PODMAN[@]}") "$OUT/busybox.tar"; rc=$?; set -e
 echo "exit code: $rc"
 [ "$rc" -eq 5 ] || { echo "demo: expected exit code 5" >&2; exit 1; }
+
+step "removable media: a volume is lost on the way; verify names it, repair rebuilds it"
+rm "$OUT/media/busybox.tar.001"
+set +e; "$AIRLOCK" verify -q "$OUT/media/busybox.tar.volumes.json"; rc=$?; set -e
+echo "exit code: $rc"
+[ "$rc" -eq 3 ] || { echo "demo: expected exit code 3" >&2; exit 1; }
+"$AIRLOCK" repair "$OUT/media/busybox.tar.volumes.json"
+"$AIRLOCK" verify "${POLICY[@]}" -q "$OUT/media/busybox.tar.volumes.json"
+"$AIRLOCK" unpack "${POLICY[@]}" -q --into "dir:$OUT/media-unpacked" "$OUT/media/busybox.tar.001" >/dev/null
+echo "unpacked from the repaired volumes into $OUT/media-unpacked"
 
 step "airlock unpack --into registry: the site's own registry (a second docker-registry)"
 SRC_REG=$REG

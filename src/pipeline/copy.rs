@@ -159,7 +159,18 @@ pub fn copy_blobs(
     progress: &dyn Progress,
 ) -> Result<(), Error> {
     let file = File::open(path).at("open", path)?;
-    let (kind, raw) = compress::sniff(file).at("read", path)?;
+    copy_blobs_from(file, blobs, sink, stop, progress)
+}
+
+/// [`copy_blobs`] from an archive stream (e.g. across a volume set).
+pub fn copy_blobs_from<R: Read>(
+    input: R,
+    blobs: &[BlobRecord],
+    sink: &mut dyn Sink,
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    let (kind, raw) = compress::sniff(input).map_err(|e| Error::io("reading archive", e))?;
     let stream: Box<dyn Read> = match kind {
         Compression::None => Box::new(raw),
         Compression::Zstd => compress::decoder(BufReader::with_capacity(1 << 20, raw))
