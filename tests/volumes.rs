@@ -57,7 +57,9 @@ fn flip(path: &Path, at: usize) {
 }
 
 fn verify(target: &Path) -> cli::Run {
-    cli::airlock(["--output", "json", "verify"]).arg(target).run()
+    cli::airlock(["--output", "json", "verify"])
+        .arg(target)
+        .run()
 }
 
 /// Asserts a refusal of kind bad-volume whose message names `name` and
@@ -99,7 +101,11 @@ fn pack_to_stdout_pipes_into_unpack() {
     cli::private_env(&mut unpack, home.path());
     let unpacked = unpack.output().unwrap();
     let packed = pack.wait_with_output().unwrap();
-    assert!(packed.status.success(), "{}", String::from_utf8_lossy(&packed.stderr));
+    assert!(
+        packed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&packed.stderr)
+    );
     assert!(
         unpacked.status.success(),
         "{}",
@@ -136,7 +142,11 @@ fn volume_flags_are_checked_before_packing() {
     cli::assert_code(&cli::pack(&layout, &out, &["--parity", "1"]).run(), 2);
     let stdout = cli::pack(&layout, Path::new("-"), &["--volume-size", "4G"]).run();
     cli::assert_code(&stdout, 2);
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "only the layout");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "only the layout"
+    );
 }
 
 // ------------------------------------------------------------ volumes
@@ -165,7 +175,10 @@ fn volumes_join_into_the_unsplit_archive_and_are_deterministic() {
     assert!(again.stderr.contains("--force"), "{}", again.stderr);
     pack_split(&layout, tmp.path(), "b.tar", &["--force"]);
     for (i, bytes) in first.iter().enumerate() {
-        assert_eq!(&std::fs::read(vol(&base, &format!("{:03}", i + 1))).unwrap(), bytes);
+        assert_eq!(
+            &std::fs::read(vol(&base, &format!("{:03}", i + 1))).unwrap(),
+            bytes
+        );
     }
     assert_eq!(read_index(&base), index);
 }
@@ -181,7 +194,9 @@ fn verify_inspect_and_unpack_read_a_volume_set() {
     assert_eq!(report["volumes"]["volumes"].as_array().unwrap().len(), 3);
     // Any volume's name finds the set.
     ok(&verify(&vol(&base, "002")));
-    let i = cli::airlock(["--output", "json", "inspect"]).arg(vol(&base, "001")).run();
+    let i = cli::airlock(["--output", "json", "inspect"])
+        .arg(vol(&base, "001"))
+        .run();
     ok(&i);
     let i = i.json();
     cli::assert_schema_valid(&cli::report_schema("inspect"), &i);
@@ -201,7 +216,12 @@ fn verify_inspect_and_unpack_read_a_volume_set() {
 #[test]
 fn one_volume_is_checked_alone_against_the_index() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = pack_split(&layout(tmp.path(), 1), tmp.path(), "b.tar", &["--parity", "1"]);
+    let base = pack_split(
+        &layout(tmp.path(), 1),
+        tmp.path(),
+        "b.tar",
+        &["--parity", "1"],
+    );
     std::fs::remove_file(vol(&base, "001")).unwrap();
     std::fs::remove_file(vol(&base, "002")).unwrap();
     let r = cli::airlock(["--output", "json", "verify", "--volume"])
@@ -210,7 +230,9 @@ fn one_volume_is_checked_alone_against_the_index() {
     ok(&r);
     assert_eq!(r.json()["volume"]["index"], 3);
     cli::assert_schema_valid(&cli::report_schema("verify"), &r.json());
-    ok(&cli::airlock(["verify", "--volume"]).arg(vol(&base, "p01")).run());
+    ok(&cli::airlock(["verify", "--volume"])
+        .arg(vol(&base, "p01"))
+        .run());
     flip(&vol(&base, "003"), 10);
     let bad = cli::airlock(["--output", "json", "verify", "--volume"])
         .arg(vol(&base, "003"))
@@ -242,11 +264,20 @@ fn a_missing_volume_is_named_before_reading() {
 #[test]
 fn a_flipped_byte_in_a_middle_volume_names_that_volume() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = pack_split(&layout(tmp.path(), 1), tmp.path(), "b.tar", &["--parity", "1"]);
+    let base = pack_split(
+        &layout(tmp.path(), 1),
+        tmp.path(),
+        "b.tar",
+        &["--parity", "1"],
+    );
     flip(&vol(&base, "002"), 500_000);
     let r = verify(&index_of(&base));
     refused_naming(&r, "b.tar.002", "damaged");
-    assert!(r.stderr.contains("repairable with `airlock repair"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("repairable with `airlock repair"),
+        "{}",
+        r.stderr
+    );
     let target = tmp.path().join("site");
     let u = cli::airlock(["unpack", "--insecure-no-policy", "--into"])
         .arg(format!("dir:{}", target.display()))
@@ -340,13 +371,20 @@ fn an_edited_index_is_refused() {
 #[test]
 fn a_damaged_parity_volume_is_found_and_rebuilt() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = pack_split(&layout(tmp.path(), 1), tmp.path(), "b.tar", &["--parity", "1"]);
+    let base = pack_split(
+        &layout(tmp.path(), 1),
+        tmp.path(),
+        "b.tar",
+        &["--parity", "1"],
+    );
     let p01 = vol(&base, "p01");
     let good = std::fs::read(&p01).unwrap();
     flip(&p01, 1234);
     // The data volumes are intact, so the archive still verifies.
     ok(&verify(&index_of(&base)));
-    let one = cli::airlock(["--output", "json", "verify", "--volume"]).arg(&p01).run();
+    let one = cli::airlock(["--output", "json", "verify", "--volume"])
+        .arg(&p01)
+        .run();
     refused_naming(&one, "b.tar.p01", "damaged");
     let r = cli::airlock(["repair"]).arg(index_of(&base)).run();
     ok(&r);
@@ -357,13 +395,20 @@ fn a_damaged_parity_volume_is_found_and_rebuilt() {
 #[test]
 fn repair_rebuilds_lost_and_damaged_data_volumes_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = pack_split(&layout(tmp.path(), 1), tmp.path(), "b.tar", &["--parity", "2"]);
+    let base = pack_split(
+        &layout(tmp.path(), 1),
+        tmp.path(),
+        "b.tar",
+        &["--parity", "2"],
+    );
     let all = joined(&base, 3);
     std::fs::remove_file(vol(&base, "001")).unwrap();
     flip(&vol(&base, "003"), 77);
     let r = verify(&index_of(&base));
     refused_naming(&r, "b.tar.001", "repairable with `airlock repair");
-    let r = cli::airlock(["--output", "json", "repair"]).arg(vol(&base, "002")).run();
+    let r = cli::airlock(["--output", "json", "repair"])
+        .arg(vol(&base, "002"))
+        .run();
     ok(&r);
     let report = r.json();
     let names: Vec<&str> = report["rebuilt"]
@@ -382,13 +427,20 @@ fn repair_rebuilds_lost_and_damaged_data_volumes_byte_for_byte() {
 #[test]
 fn more_volumes_lost_than_parity_covers_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = pack_split(&layout(tmp.path(), 1), tmp.path(), "b.tar", &["--parity", "1"]);
+    let base = pack_split(
+        &layout(tmp.path(), 1),
+        tmp.path(),
+        "b.tar",
+        &["--parity", "1"],
+    );
     std::fs::remove_file(vol(&base, "001")).unwrap();
     std::fs::remove_file(vol(&base, "003")).unwrap();
     let r = verify(&index_of(&base));
     refused_naming(&r, "b.tar.001", "more than the 1 parity");
     let before = std::fs::read_dir(tmp.path()).unwrap().count();
-    let r = cli::airlock(["--output", "json", "repair"]).arg(index_of(&base)).run();
+    let r = cli::airlock(["--output", "json", "repair"])
+        .arg(index_of(&base))
+        .run();
     refused_naming(&r, "b.tar.001", "can rebuild at most 1");
     assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
     let after = std::fs::read_dir(tmp.path()).unwrap().count();
@@ -457,6 +509,10 @@ fn a_full_disk_while_writing_volumes_leaves_nothing() {
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(out.starts_with("exit=1\n"), "{out}\n{err}");
-    assert_eq!(out.trim_end(), "exit=1", "files were left behind:\n{out}\n{err}");
+    assert_eq!(
+        out.trim_end(),
+        "exit=1",
+        "files were left behind:\n{out}\n{err}"
+    );
     assert!(err.contains("No space left"), "{err}");
 }

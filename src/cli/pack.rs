@@ -90,7 +90,9 @@ pub fn run(a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<
                 v["volumes"] = super::volumes::set_json(&set.index_path, &set.index);
                 text.push_str(&super::volumes::set_text(&set.index_path, &set.index));
                 for name in &set.removed {
-                    eprintln!("airlock pack: removed {name}, a volume of the set this one replaced");
+                    eprintln!(
+                        "airlock pack: removed {name}, a volume of the set this one replaced"
+                    );
                 }
             }
             if let Some(g) = &p.gate {

@@ -21,7 +21,7 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
     };
     let input = pipeline::input::ArchiveInput::open(archive)?;
     warnings::print_texts("verify", input.warnings());
-    let bar = progress::bytes(input.len(), "verify", quiet);
+    let bar = progress::bytes(input.size(), "verify", quiet);
     let out = input.read(&crate::archive::ReadOptions::default(), &bar)?;
     bar.finish_and_clear();
     let volumes = input.volumes().map(|set| {

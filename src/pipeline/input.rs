@@ -18,7 +18,7 @@ pub enum ArchiveInput {
     Stdin,
     File(PathBuf),
     Volumes {
-        set: VolumeSet,
+        set: Box<VolumeSet>,
         /// What is wrong but does not stop reading (a lost parity volume).
         warnings: Vec<String>,
     },
@@ -32,13 +32,16 @@ impl ArchiveInput {
             return Ok(ArchiveInput::Stdin);
         }
         Ok(match volumes::open(path)? {
-            Some((set, warnings)) => ArchiveInput::Volumes { set, warnings },
+            Some((set, warnings)) => ArchiveInput::Volumes {
+                set: Box::new(set),
+                warnings,
+            },
             None => ArchiveInput::File(path.to_path_buf()),
         })
     }
 
     /// The archive's length, when known before reading (for progress).
-    pub fn len(&self) -> Option<u64> {
+    pub fn size(&self) -> Option<u64> {
         match self {
             ArchiveInput::Stdin => None,
             ArchiveInput::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),

@@ -248,7 +248,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// Length of the archive (a file, or a volume set's whole), when known
 /// before reading (for progress).
 pub fn input_len(path: &Path) -> Option<u64> {
-    input::ArchiveInput::open(path).ok()?.len()
+    input::ArchiveInput::open(path).ok()?.size()
 }
 
 /// Check an archive's integrity in one pass; `-` reads stdin, a volume

@@ -48,12 +48,7 @@ pub fn compression(output: &Path, zstd_flag: bool) -> Result<bool, Error> {
 /// Refuse an output pack must not write; see the module docs. `-` is
 /// stdout, refused when it is a terminal; with `split`, the outputs are
 /// the volume set's files.
-pub fn check(
-    output: &Path,
-    layouts: &[PathBuf],
-    force: bool,
-    split: bool,
-) -> Result<(), Error> {
+pub fn check(output: &Path, layouts: &[PathBuf], force: bool, split: bool) -> Result<(), Error> {
     let usage = |m: String| Err(Error::Usage(m));
     if super::is_stdout(output) {
         if split {
@@ -140,7 +135,10 @@ mod tests {
         let out = t.path().join("a.tar");
         assert!(check(&out, &[], false, false).is_ok());
         std::fs::write(&out, b"x").unwrap();
-        assert!(matches!(check(&out, &[], false, false), Err(Error::Usage(_))));
+        assert!(matches!(
+            check(&out, &[], false, false),
+            Err(Error::Usage(_))
+        ));
         assert!(check(&out, &[], true, false).is_ok());
         let layout = t.path().join("layout");
         std::fs::create_dir(&layout).unwrap();

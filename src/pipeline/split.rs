@@ -108,8 +108,8 @@ pub fn pack_volumes(
             parity: split.parity,
             shard_bytes: index::shard_bytes_for(data.len(), split.parity),
         };
-        let par = parity::encode(&geo, &files, |_| temps.make())
-            .map_err(|e| io_err(e).with_dir(&dir))?;
+        let par =
+            parity::encode(&geo, &files, |_| temps.make()).map_err(|e| io_err(e).with_dir(&dir))?;
         Some((geo.shard_bytes, par))
     } else {
         None
@@ -127,13 +127,20 @@ pub fn pack_volumes(
         parity: parity_volumes.as_ref().map(|(shard, par)| ParityRecord {
             algorithm: index::PARITY_ALGORITHM.into(),
             shard_bytes: *shard,
-            volumes: par.iter().enumerate().map(|(i, v)| record(i + 1, v)).collect(),
+            volumes: par
+                .iter()
+                .enumerate()
+                .map(|(i, v)| record(i + 1, v))
+                .collect(),
         }),
     };
     let index_path = index_path(&req.output);
     let mut index_tmp = temps.make().at("create a temporary file in", &dir)?;
     io::Write::write_all(&mut index_tmp, &index.to_json()).at("write", index_tmp.path())?;
-    index_tmp.as_file().sync_all().at("sync", index_tmp.path())?;
+    index_tmp
+        .as_file()
+        .sync_all()
+        .at("sync", index_tmp.path())?;
 
     // Everything is complete on disk: rename into place, the index last,
     // so a reader never finds an index whose volumes are not there yet.

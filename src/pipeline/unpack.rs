@@ -19,9 +19,9 @@ use std::sync::atomic::Ordering;
 
 use super::copy;
 use super::input::ArchiveInput;
-use crate::archive::volumes::VolumeReader;
 use super::select::{self, Selection};
 use super::spool::Spool;
+use crate::archive::volumes::VolumeReader;
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
 use crate::gate::{pass_gate, Gate, Plan};
@@ -83,7 +83,7 @@ fn verify_input<P: Progress>(
         bar.finish();
         return Ok((outcome, Some(spool)));
     }
-    let bar = progress(input.len(), "verify");
+    let bar = progress(input.size(), "verify");
     let outcome = input.read(&opts, &bar);
     check_stop(req)?;
     let outcome = outcome?;

@@ -132,7 +132,10 @@ impl VolumeIndex {
                 "not an airlock volume index (mediaType is not {MEDIA_TYPE})"
             )));
         }
-        if head["formatVersion"].as_u64().is_some_and(|v| v > FORMAT_VERSION.into()) {
+        if head["formatVersion"]
+            .as_u64()
+            .is_some_and(|v| v > FORMAT_VERSION.into())
+        {
             return Err(Error::Unsupported(format!(
                 "{name}: volume index format {} is newer than this airlock understands ({FORMAT_VERSION})",
                 head["formatVersion"]

@@ -59,7 +59,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "mib" => 1 << 20,
         "gib" => 1 << 30,
         "tib" => 1 << 40,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use K, M, G, T or KiB, MiB, GiB, TiB)")),
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use K, M, G, T or KiB, MiB, GiB, TiB)"
+            ))
+        }
     };
     let size = n
         .checked_mul(mult)

@@ -119,6 +119,9 @@ pub fn encode(
     outs.into_iter().map(Out::finish).collect()
 }
 
+/// Rebuilt volumes by number (1-based): data, then parity.
+pub type Rebuilt = (Vec<(usize, WrittenVolume)>, Vec<(usize, WrittenVolume)>);
+
 /// Rebuild the volumes marked lost: `data[k]`/`parity[p]` is `Some(file)`
 /// for a good volume, `None` for one to rebuild (written into a file made
 /// by `new_file(is_parity, n)`). Needs at least as many good volumes as
@@ -128,7 +131,7 @@ pub fn rebuild(
     data: &[Option<File>],
     parity: &[Option<File>],
     mut new_file: impl FnMut(bool, usize) -> io::Result<NamedTempFile>,
-) -> io::Result<(Vec<(usize, WrittenVolume)>, Vec<(usize, WrittenVolume)>)> {
+) -> io::Result<Rebuilt> {
     let k = data.len();
     let n = parity.len();
     let s = geo.shard_bytes as usize;
@@ -245,16 +248,18 @@ mod tests {
             .iter()
             .map(|p| Some(File::open(p.file.path()).unwrap()))
             .collect();
-        let (rebuilt, _) = rebuild(&geo, &data, &par, |_, _| {
-            NamedTempFile::new_in(dir.path())
-        })
-        .unwrap();
+        let (rebuilt, _) =
+            rebuild(&geo, &data, &par, |_, _| NamedTempFile::new_in(dir.path())).unwrap();
         assert_eq!(rebuilt.len(), 2);
         for (i, v) in rebuilt {
             assert_eq!(std::fs::read(v.file.path()).unwrap(), vols[i - 1]);
         }
         // Lose one data volume and one parity volume.
-        let data = vec![Some(files[0].try_clone().unwrap()), None, Some(files[2].try_clone().unwrap())];
+        let data = vec![
+            Some(files[0].try_clone().unwrap()),
+            None,
+            Some(files[2].try_clone().unwrap()),
+        ];
         let par = vec![None, Some(File::open(parity[1].file.path()).unwrap())];
         let (d, p) = rebuild(&geo, &data, &par, |_, _| NamedTempFile::new_in(dir.path())).unwrap();
         assert_eq!(std::fs::read(d[0].1.file.path()).unwrap(), vols[1]);

@@ -200,7 +200,11 @@ pub fn check_one(set: &VolumeSet, path: &Path) -> Result<OneVolume, Error> {
             format!(
                 "is {len} bytes; the index says {} ({})",
                 rec.size,
-                if len < rec.size { "truncated" } else { "too long" }
+                if len < rec.size {
+                    "truncated"
+                } else {
+                    "too long"
+                }
             ),
         ));
     }
@@ -233,7 +237,8 @@ pub fn survey(set: &VolumeSet) -> Vec<(VolumeId, Option<String>)> {
                 match check_one(set, &path) {
                     Ok(_) => None,
                     Err(Error::Integrity(crate::error::IntegrityError::BadVolume {
-                        problem, ..
+                        problem,
+                        ..
                     })) => Some(problem),
                     Err(e) => Some(e.to_string()),
                 }

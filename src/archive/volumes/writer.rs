@@ -77,7 +77,11 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> Write for VolumeWriter<F> {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.open.as_ref().is_some_and(|v| v.size == self.volume_size) {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|v| v.size == self.volume_size)
+        {
             self.close_current()?;
         }
         if self.open.is_none() {
