@@ -411,6 +411,7 @@ fn repair_rebuilds_lost_and_damaged_data_volumes_byte_for_byte() {
         .run();
     ok(&r);
     let report = r.json();
+    cli::assert_schema_valid(&cli::report_schema("repair"), &report);
     let names: Vec<&str> = report["rebuilt"]
         .as_array()
         .unwrap()
@@ -442,6 +443,7 @@ fn more_volumes_lost_than_parity_covers_is_refused() {
         .arg(index_of(&base))
         .run();
     refused_naming(&r, "b.tar.001", "can rebuild at most 1");
+    cli::assert_schema_valid(&cli::report_schema("repair"), &r.json());
     assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
     let after = std::fs::read_dir(tmp.path()).unwrap().count();
     assert_eq!(before, after);

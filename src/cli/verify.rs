@@ -61,6 +61,9 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
     if let Some((j, t)) = volumes {
         doc["volumes"] = j;
         text_volumes = t;
+        if let Some(w) = doc["warnings"].as_array_mut() {
+            w.extend(input.warnings().iter().map(|s| serde_json::json!(s)));
+        }
     }
     // Which policy, last: the lines above keep their places for readers.
     let text = format!(
