@@ -121,6 +121,8 @@ echo "exit code: $rc"
 "$AIRLOCK" verify "${POLICY[@]}" -q "$OUT/media/busybox.tar.volumes.json"
 "$AIRLOCK" unpack "${POLICY[@]}" -q --into "dir:$OUT/media-unpacked" "$OUT/media/busybox.tar.001" >/dev/null
 echo "unpacked from the repaired volumes into $OUT/media-unpacked"
+cat "$OUT"/media/busybox.tar.0?? | cmp - "$OUT/busybox-resigned.tar"
+echo "cat busybox.tar.0?? = busybox-resigned.tar, byte for byte"
 
 step "airlock unpack --into registry: the site's own registry (a second docker-registry)"
 SRC_REG=$REG

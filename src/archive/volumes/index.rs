@@ -99,11 +99,12 @@ pub fn parity_size(first_volume: u64) -> u64 {
     first_volume + (first_volume & 1)
 }
 
-/// The stripe width for `data` + `parity` volumes: shards of all of them
-/// for one stripe stay within 32 MiB of memory.
+/// The stripe width for `data` + `parity` volumes: one stripe of every
+/// volume stays within 8 MiB, and the codec's work space (about twice the
+/// shard count rounded up to a power of two, times the shard) within 16 MiB.
 pub fn shard_bytes_for(data: usize, parity: usize) -> u64 {
-    let per = (32u64 << 20) / (data + parity).max(1) as u64;
-    (per / 64 * 64).clamp(64, MAX_SHARD_BYTES)
+    let shards = (data + parity).max(1).next_power_of_two() as u64;
+    ((8u64 << 20) / shards / 64 * 64).clamp(64, MAX_SHARD_BYTES)
 }
 
 impl VolumeIndex {
