@@ -390,6 +390,12 @@ fn a_damaged_parity_volume_is_found_and_rebuilt() {
     ok(&r);
     assert!(r.stdout.contains("rebuilt b.tar.p01"), "{}", r.stdout);
     assert_eq!(std::fs::read(&p01).unwrap(), good);
+    // A lost parity volume does not stop reading; it is a warning.
+    std::fs::remove_file(&p01).unwrap();
+    let v = verify(&index_of(&base));
+    ok(&v);
+    let warnings = v.json()["warnings"].to_string();
+    assert!(warnings.contains("b.tar.p01 is missing"), "{warnings}");
 }
 
 #[test]
