@@ -524,3 +524,40 @@ fn a_full_disk_while_writing_volumes_leaves_nothing() {
     );
     assert!(err.contains("No space left"), "{err}");
 }
+
+#[test]
+fn verify_unpack_and_repair_of_volumes_open_no_socket() {
+    let tmp = tempfile::tempdir().unwrap();
+    if !common::trace::tracing_works(tmp.path()) {
+        return;
+    }
+    let base = pack_split(
+        &layout(tmp.path(), 1),
+        tmp.path(),
+        "b.tar",
+        &["--parity", "1"],
+    );
+    let index = index_of(&base);
+    std::fs::remove_file(vol(&base, "002")).unwrap();
+    let target = format!("dir:{}", tmp.path().join("site").display());
+    let one = vol(&base, "001");
+    let runs: [(Vec<&str>, i32); 4] = [
+        (vec!["repair", s(&index)], 0),
+        (vec!["verify", s(&index)], 0),
+        (vec!["verify", "--volume", s(&one)], 0),
+        (
+            vec![
+                "unpack",
+                "--insecure-no-policy",
+                "--into",
+                &target,
+                s(&index),
+            ],
+            0,
+        ),
+    ];
+    for (i, (args, code)) in runs.iter().enumerate() {
+        let out = tmp.path().join(format!("trace{i}.txt"));
+        common::trace::assert_offline(args, *code, &out, &args.join(" "));
+    }
+}
