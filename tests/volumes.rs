@@ -333,6 +333,15 @@ fn two_swapped_volumes_are_named() {
         "b.tar.001",
         "holds the content of b.tar.002",
     );
+    // A duplicated volume: .001 copied over .002 (same size).
+    std::fs::rename(&a, &tmpname).unwrap();
+    std::fs::rename(&b, &a).unwrap();
+    std::fs::copy(&a, &b).unwrap();
+    refused_naming(
+        &verify(&index_of(&base)),
+        "b.tar.002",
+        "holds the content of b.tar.001",
+    );
 }
 
 #[test]
@@ -560,4 +569,37 @@ fn verify_unpack_and_repair_of_volumes_open_no_socket() {
         let out = tmp.path().join(format!("trace{i}.txt"));
         common::trace::assert_offline(args, *code, &out, &args.join(" "));
     }
+}
+
+#[test]
+fn sigint_while_writing_volumes_leaves_nothing() {
+    use airlock_testkit::{ImageSpec, Layout, Platform};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Layout::create(tmp.path().join("layout")).unwrap();
+    let layers: Vec<_> = (0..4)
+        .map(|i| l.add_random_layer(48 << 20, i).unwrap())
+        .collect();
+    let m = l
+        .add_image(&ImageSpec::new(Platform::linux("amd64")), &layers)
+        .unwrap();
+    l.tag("example.com/big:1", &m);
+    let layout = l.finish().unwrap();
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let running = cli::pack(
+        &layout,
+        &out_dir.join("big.tar"),
+        &["--volume-size", "1MiB", "--parity", "1"],
+    )
+    .spawn();
+    cli::wait_until(
+        std::time::Duration::from_secs(60),
+        "three volumes being written",
+        || std::fs::read_dir(&out_dir).unwrap().count() >= 3,
+    );
+    running.signal("INT");
+    let r = running.wait();
+    cli::assert_code(&r, 130);
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
