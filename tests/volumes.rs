@@ -192,8 +192,9 @@ fn verify_inspect_and_unpack_read_a_volume_set() {
     let report = v.json();
     cli::assert_schema_valid(&cli::report_schema("verify"), &report);
     assert_eq!(report["volumes"]["volumes"].as_array().unwrap().len(), 3);
-    // Any volume's name finds the set.
+    // Any volume's name finds the set, and so does the unsplit name.
     ok(&verify(&vol(&base, "002")));
+    ok(&verify(&base));
     let i = cli::airlock(["--output", "json", "inspect"])
         .arg(vol(&base, "001"))
         .run();

@@ -28,12 +28,19 @@ pub struct Problem {
 }
 
 /// The index file of the set `path` belongs to: `path` itself when it is a
-/// `*.volumes.json`, or `NAME.volumes.json` beside a `NAME.001`/`NAME.p01`
-/// that has one. `None`: `path` is not part of a volume set.
+/// `*.volumes.json`, `NAME.volumes.json` beside a `NAME.001`/`NAME.p01`
+/// that has one, or beside a `NAME` that does not exist (the unsplit name).
+/// `None`: `path` is not part of a volume set.
 pub fn locate(path: &Path) -> Option<PathBuf> {
     let name = path.file_name()?.to_str()?;
     if name.ends_with(INDEX_SUFFIX) {
         return Some(path.to_path_buf());
+    }
+    if !path.exists() {
+        let index = path.with_file_name(format!("{name}{INDEX_SUFFIX}"));
+        if index.is_file() {
+            return Some(index);
+        }
     }
     let (stem, suffix) = name.rsplit_once('.')?;
     index::parse_suffix(suffix)?;
