@@ -120,6 +120,7 @@ fn pack_to_stdout_pipes_into_unpack() {
         .unwrap()
         .unwrap();
     assert_eq!(report["output"], "-");
+    cli::assert_schema_valid(&cli::report_schema("pack"), &report);
     let sha = report["archive"]["sha256"].as_str().unwrap().to_string();
     assert!(target.join("index.json").is_file());
     // Nothing was written beside it: no file named `-`, no checksum file.
@@ -157,8 +158,17 @@ fn volumes_join_into_the_unsplit_archive_and_are_deterministic() {
     let layout = layout(tmp.path(), 1);
     let whole = tmp.path().join("a.tar");
     ok(&cli::pack(&layout, &whole, &[]).run());
-    let base = pack_split(&layout, tmp.path(), "b.tar", &[]);
+    let base = tmp.path().join("b.tar");
+    let packed = cli::pack(
+        &layout,
+        &base,
+        &["--volume-size", "1MiB", "--output", "json"],
+    )
+    .run();
+    ok(&packed);
+    cli::assert_schema_valid(&cli::report_schema("pack"), &packed.json());
     let index = read_index(&base);
+    assert_eq!(packed.json()["volumes"]["volumes"], index["volumes"]);
     cli::assert_schema_valid(&volumes_schema(), &index);
     let n = index["volumes"].as_array().unwrap().len();
     assert_eq!(n, 3, "{index:#}");
