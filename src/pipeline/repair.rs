@@ -84,11 +84,13 @@ pub fn repair(path: &Path) -> Result<Repaired, Error> {
     };
     let mut guards = Vec::new();
     let (rebuilt_data, rebuilt_parity) = parity::rebuild(&geo, &data, &par, |_, _| {
-        let t = tempfile::Builder::new()
-            .prefix(".airlock-repair-")
-            .permissions(public_file())
-            .tempfile_in(&dir)?;
-        guards.push(outputs::register(t.path()));
+        let (t, guard) = outputs::create(|| {
+            tempfile::Builder::new()
+                .prefix(".airlock-repair-")
+                .permissions(public_file())
+                .tempfile_in(&dir)
+        })?;
+        guards.push(guard);
         Ok(t)
     })
     .map_err(|e| Error::io(format!("rebuilding volumes in {}", dir.display()), e))?;

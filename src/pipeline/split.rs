@@ -48,11 +48,13 @@ struct Temps {
 
 impl Temps {
     fn make(&self) -> io::Result<NamedTempFile> {
-        let t = tempfile::Builder::new()
-            .prefix(".airlock-volume-")
-            .permissions(public_file())
-            .tempfile_in(&self.dir)?;
-        self.guards.borrow_mut().push(outputs::register(t.path()));
+        let (t, guard) = outputs::create(|| {
+            tempfile::Builder::new()
+                .prefix(".airlock-volume-")
+                .permissions(public_file())
+                .tempfile_in(&self.dir)
+        })?;
+        self.guards.borrow_mut().push(guard);
         Ok(t)
     }
 }
@@ -150,6 +152,14 @@ pub fn pack_volumes(
         index_path: index_path.clone(),
         index: index.clone(),
     };
+    // Until the index is in place, an interrupt removes the renamed
+    // volumes too: a set without its index is not left behind.
+    let finals: Vec<PathBuf> = set_paths
+        .all()
+        .iter()
+        .map(|(id, _)| set_paths.path(*id))
+        .collect();
+    let final_guards: Vec<_> = finals.iter().map(|p| outputs::register(p)).collect();
     for (i, v) in data.into_iter().enumerate() {
         persist(v.file, &set_paths.path(VolumeId::Data(i + 1)))?;
     }
@@ -157,6 +167,7 @@ pub fn pack_volumes(
         persist(v.file, &set_paths.path(VolumeId::Parity(i + 1)))?;
     }
     persist(index_tmp, &index_path)?;
+    drop(final_guards);
     let mut removed = Vec::new();
     for name in stale.iter().filter(|n| !n.ends_with(".volumes.json")) {
         let keep = name
