@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
 
 use sha2::{Digest as _, Sha256};
 
@@ -14,6 +15,106 @@ use super::set::{bad, VolumeSet};
 use crate::error::{Error, IoContext};
 use crate::model::Digest;
 
+/// Hashes volumes on their own thread, so the reading thread only reads and
+/// the archive reader's layer hashing runs beside it. Bytes go in 1 MiB
+/// pieces through a bounded channel (at most 8 MiB in flight); each
+/// volume's digest comes back when its end is marked.
+struct VolumeHasher {
+    tx: Option<SyncSender<Msg>>,
+    verdicts: Receiver<(usize, Digest)>,
+    piece: Vec<u8>,
+    outstanding: usize,
+}
+
+enum Msg {
+    Data(Vec<u8>),
+    End(usize),
+}
+
+const PIECE: usize = 1 << 20;
+
+impl VolumeHasher {
+    fn new() -> VolumeHasher {
+        let (tx, rx) = sync_channel::<Msg>(8);
+        let (vtx, verdicts) = channel();
+        std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for m in rx {
+                match m {
+                    Msg::Data(b) => h.update(&b),
+                    Msg::End(i) => {
+                        let d = Digest::from_bytes(std::mem::take(&mut h).finalize().into());
+                        if vtx.send((i, d)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        VolumeHasher {
+            tx: Some(tx),
+            verdicts,
+            piece: Vec::with_capacity(PIECE),
+            outstanding: 0,
+        }
+    }
+
+    fn send(&mut self, m: Msg) -> io::Result<()> {
+        match &self.tx {
+            Some(tx) => tx
+                .send(m)
+                .map_err(|_| io::Error::other("the volume hashing thread stopped")),
+            None => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.piece.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(PIECE));
+        self.send(Msg::Data(piece))
+    }
+
+    fn update(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.piece.extend_from_slice(bytes);
+        if self.piece.len() >= PIECE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Volume `i` (0-based) ended: its digest will come back.
+    fn end(&mut self, i: usize) -> io::Result<()> {
+        self.flush()?;
+        self.send(Msg::End(i))?;
+        self.outstanding += 1;
+        Ok(())
+    }
+
+    /// Digests that are ready; with `wait`, every outstanding one.
+    fn results(&mut self, wait: bool) -> io::Result<Vec<(usize, Digest)>> {
+        let mut out = Vec::new();
+        while self.outstanding > 0 {
+            let got = if wait {
+                self.verdicts.recv().ok()
+            } else {
+                match self.verdicts.try_recv() {
+                    Ok(v) => Some(v),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(v) = got else {
+                return Err(io::Error::other("the volume hashing thread failed"));
+            };
+            self.outstanding -= 1;
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
 /// Reads the archive across the data volumes of a checked set.
 pub struct VolumeReader<'a> {
     set: &'a VolumeSet,
@@ -21,32 +122,30 @@ pub struct VolumeReader<'a> {
     current: usize,
     file: Option<File>,
     remaining: u64,
-    hasher: Sha256,
+    /// `None`: sizes only (see [`VolumeReader::sizes_only`]).
+    hasher: Option<VolumeHasher>,
     problem: Option<Error>,
-    /// Hash each volume (off only for a second pass over a set that was
-    /// just verified, whose every blob is re-hashed anyway).
-    check_hashes: bool,
 }
 
 impl<'a> VolumeReader<'a> {
     pub fn new(set: &'a VolumeSet) -> Self {
         VolumeReader {
-            set,
-            current: 0,
-            file: None,
-            remaining: 0,
-            hasher: Sha256::new(),
-            problem: None,
-            check_hashes: true,
+            hasher: Some(VolumeHasher::new()),
+            ..VolumeReader::sizes_only(set)
         }
     }
 
     /// A reader that checks each volume's size but not its sha256: for
-    /// unpack's second pass, which re-hashes every blob it copies.
+    /// unpack's second pass over a set that was just verified, which
+    /// re-hashes every blob it copies.
     pub fn sizes_only(set: &'a VolumeSet) -> Self {
         VolumeReader {
-            check_hashes: false,
-            ..VolumeReader::new(set)
+            set,
+            current: 0,
+            file: None,
+            remaining: 0,
+            hasher: None,
+            problem: None,
         }
     }
 
@@ -55,10 +154,10 @@ impl<'a> VolumeReader<'a> {
         self.problem.take()
     }
 
-    /// After the archive reader failed: was it because the volume being
-    /// read is damaged? Reads that volume to its end and checks it, so a
-    /// flipped byte is reported as a damaged volume rather than as the blob
-    /// it happened to hit.
+    /// After the archive reader failed: was it because a volume is
+    /// damaged? Reads the current volume to its end and waits for every
+    /// volume's digest, so a flipped byte is reported as a damaged volume
+    /// rather than as the blob it happened to hit.
     pub fn diagnose(&mut self) -> Option<Error> {
         if self.problem.is_none() && self.file.is_some() {
             let mut buf = vec![0u8; 1 << 16];
@@ -68,12 +167,17 @@ impl<'a> VolumeReader<'a> {
                 }
             }
         }
+        if self.problem.is_none() {
+            let _ = self.check_digests(true);
+        }
         self.take_problem()
     }
 
     /// Whether every data volume was read to its end and matched.
     pub fn complete(&self) -> bool {
-        self.current == self.set.index.volumes.len() && self.problem.is_none()
+        self.current == self.set.index.volumes.len()
+            && self.problem.is_none()
+            && self.hasher.as_ref().is_none_or(|h| h.outstanding == 0)
     }
 
     fn fail(&mut self, name: String, what: String) -> io::Error {
@@ -85,7 +189,27 @@ impl<'a> VolumeReader<'a> {
         io::Error::new(io::ErrorKind::InvalidData, msg)
     }
 
-    /// Read from the current volume (opening it first); at its end check it.
+    /// Compare the digests that came back (all outstanding ones with
+    /// `wait`) with the index; the first mismatch stops reading.
+    fn check_digests(&mut self, wait: bool) -> io::Result<()> {
+        let Some(h) = self.hasher.as_mut() else {
+            return Ok(());
+        };
+        let mut results = h.results(wait)?;
+        results.sort_by_key(|(i, _)| *i);
+        for (i, actual) in results {
+            let expected = self.set.index.volumes.get(i).map(|r| r.sha256);
+            if expected != Some(actual) {
+                let id = VolumeId::Data(i + 1);
+                let what = mismatch_text(self.set, id, actual);
+                return Err(self.fail(self.set.name(id), what));
+            }
+        }
+        Ok(())
+    }
+
+    /// Read from the current volume (opening it first); at its end hand it
+    /// to the hasher and move on.
     fn read_volume(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let id = VolumeId::Data(self.current + 1);
         let name = self.set.name(id);
@@ -98,7 +222,6 @@ impl<'a> VolumeReader<'a> {
                 Err(e) => return Err(self.fail(name, format!("cannot be opened: {e}"))),
             }
             self.remaining = rec.size;
-            self.hasher = Sha256::new();
         }
         let want = buf
             .len()
@@ -115,26 +238,18 @@ impl<'a> VolumeReader<'a> {
                 format!("is truncated: ended after {got} of {} bytes", rec.size),
             ));
         }
-        if self.check_hashes {
-            self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n])?;
         }
         self.remaining -= n as u64;
         if self.remaining == 0 {
-            let actual = Digest::from_bytes(std::mem::take(&mut self.hasher).finalize().into());
-            if self.check_hashes && actual != rec.sha256 {
-                let what = self.mismatch(id, actual);
-                return Err(self.fail(name, what));
+            if let Some(h) = self.hasher.as_mut() {
+                h.end(self.current)?;
             }
             self.file = None;
             self.current += 1;
         }
         Ok(n)
-    }
-
-    /// Why volume `id` hashed to `actual`: another volume of this set
-    /// (swapped, renamed, duplicated), or nothing the index knows.
-    fn mismatch(&self, id: VolumeId, actual: Digest) -> String {
-        mismatch_text(self.set, id, actual)
     }
 }
 
@@ -162,17 +277,13 @@ impl Read for VolumeReader<'_> {
         if buf.is_empty() {
             return Ok(0);
         }
-        loop {
-            if self.current >= self.set.index.volumes.len() {
-                return Ok(0);
-            }
-            let n = self.read_volume(buf)?;
-            // A volume that just ended yields 0 only when it was empty;
-            // move on to the next one.
-            if n > 0 || self.current >= self.set.index.volumes.len() {
-                return Ok(n);
-            }
+        self.check_digests(false)?;
+        if self.current >= self.set.index.volumes.len() {
+            // The end: every volume's digest must be in and right.
+            self.check_digests(true)?;
+            return Ok(0);
         }
+        self.read_volume(buf)
     }
 }
 
