@@ -3,8 +3,9 @@
 # default), in one run:
 #   - pack split into volumes vs the unsplit pack          (target <= 1.05x the time)
 #   - verify over the volumes vs verify of the joined file  (target >= 0.95x the throughput)
-#   - parity encode throughput: (pack with --parity 2) - (pack split), per archive byte
-#   - repair throughput: two lost data volumes rebuilt     (targets >= 1 GB/s per core)
+#   - parity step: (pack with --parity 2) - (pack split), archive bytes per wall second
+#   - repair: two lost data volumes rebuilt (every volume hashed first), per CPU second
+#                                                          (targets >= 1 GB/s per core)
 #   - peak RSS of every airlock run                        (target <= 64 MiB)
 # The CPU may be shared with other work: numbers are noisy, ratios less so.
 # BENCH_STRICT=1 makes a missed target exit 1.
@@ -88,10 +89,12 @@ rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
 
 # Throughput per core: bytes per CPU second (wall time here is mostly the
 # disk: every volume is fsynced before it is renamed into place).
-c_split=$(cpu_s pack_split)
-c_parity=$(cpu_s pack_parity)
+# The parity step is timed as the wall-time difference of the two packs
+# (it re-reads the volumes, encodes and writes the parity volumes); CPU
+# time differences of whole packs are too noisy on a shared machine.
 c_repair=$(cpu_s repair_once)
-t_encode=$(awk -v a="$c_parity" -v b="$c_split" 'BEGIN { d = (a - b) * 1e9; if (d < 1e6) d = 1e6; printf "%d", d }')
+t_encode=$((t_parity - t_split))
+[ "$t_encode" -gt 1000000 ] || t_encode=1000000
 t_repair_cpu=$(awk -v a="$c_repair" 'BEGIN { printf "%d", a * 1e9 }')
 r_pack=$(ratio "$t_split" "$t_whole")
 r_verify=$(ratio "$t_verify_whole" "$t_verify_vol")
@@ -108,12 +111,12 @@ echo
 echo "archive: $bytes bytes; volumes of $VOLUME; best of $RUNS, warm cache, $CORES cores"
 printf '  %-44s %8s   target <= 1.05  %s\n' "split pack time / unsplit pack time" "$r_pack" "$v_pack"
 printf '  %-44s %8s   target >= 0.95  %s\n' "verify volumes throughput / joined file" "$r_verify" "$v_verify"
-printf '  %-44s %8s   target >= 1.0   %s\n' "parity encode (2 parity), GB/s per CPU s" "$enc" "$v_enc"
+printf '  %-44s %8s   target >= 1.0   %s\n' "parity step (2 parity), GB/s wall" "$enc" "$v_enc"
 printf '  %-44s %8s   target >= 1.0   %s\n' "repair (2 lost, all hashed), GB/s per CPU s" "$rep" "$v_rep"
 printf '  %-44s %8s   target <= 64    %s\n' "peak RSS of any run (MiB)" "$rss_mib" "$v_rss"
 echo "  (pack: unsplit $((t_whole / 1000000)) ms, split $((t_split / 1000000)) ms, +parity $((t_parity / 1000000)) ms;"
 echo "   verify: joined $((t_verify_whole / 1000000)) ms, volumes $((t_verify_vol / 1000000)) ms;
-   repair $((t_repair / 1000000)) ms wall, $c_repair CPU s; encode $c_parity - $c_split CPU s)"
+   repair $((t_repair / 1000000)) ms wall, $c_repair CPU s)"
 
 if [ "$STRICT" = 1 ] && [ "$v_pack$v_verify$v_enc$v_rep$v_rss" != PASSPASSPASSPASSPASS ]; then
     exit 1
