@@ -133,6 +133,33 @@ fn pack_to_stdout_pipes_into_unpack() {
 }
 
 #[test]
+fn pack_to_a_terminal_is_refused() {
+    // `script` gives the command a pseudo-terminal as stdout.
+    if Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "script (util-linux) is required when CI is set"
+        );
+        eprintln!("SKIPPED: script is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = layout(tmp.path(), 1);
+    let cmd = format!(
+        "{} -q pack --from-oci-layout {} -o -",
+        common::airlock_bin(),
+        s(&layout)
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("stdout, which is a terminal"), "{out}");
+}
+
+#[test]
 fn volume_flags_are_checked_before_packing() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path(), 1);
