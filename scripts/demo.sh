@@ -64,6 +64,11 @@ step "publisher re-signs the same image later (new Rekor entries); pack that too
 "$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
     --arch amd64 -q -o "$OUT/busybox-resigned.tar" "$IMAGE" >/dev/null
 echo "wrote $OUT/busybox-resigned.tar"
+mkdir -p "$OUT/media"
+"$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
+    --arch amd64 -q -o "$OUT/media/busybox.tar" --volume-size 1MiB --parity 1 "$IMAGE" >/dev/null
+echo "and split into 1 MiB volumes with one parity volume for removable media:"
+ls "$OUT/media"
 
 step "a second publisher signs a Helm chart with its own key; one set file packs image and chart, each under its publisher's key"
 "$MKIMAGE" keygen --out "$OUT/charts" >/dev/null
@@ -149,6 +154,18 @@ step "airlock diff: a rebuild of the same busybox a day later differs only in ti
 "$MKIMAGE" busybox --out "$OUT/build-2" --ref demo/busybox:rebuild --rebuilt >/dev/null
 "$AIRLOCK" diff --platform linux/amd64 \
     "oci:$OUT/build-1:demo/busybox:rebuild" "oci:$OUT/build-2:demo/busybox:rebuild"
+
+step "removable media: a volume is lost on the way; verify names it, repair rebuilds it"
+rm "$OUT/media/busybox.tar.001"
+set +e; "$AIRLOCK" verify -q "$OUT/media/busybox.tar.volumes.json"; rc=$?; set -e
+echo "exit code: $rc"
+[ "$rc" -eq 3 ] || { echo "demo: expected exit code 3" >&2; exit 1; }
+"$AIRLOCK" repair "$OUT/media/busybox.tar.volumes.json"
+"$AIRLOCK" verify "${POLICY[@]}" -q "$OUT/media/busybox.tar.volumes.json"
+"$AIRLOCK" unpack "${POLICY[@]}" -q --into "dir:$OUT/media-unpacked" "$OUT/media/busybox.tar.001" >/dev/null
+echo "unpacked from the repaired volumes into $OUT/media-unpacked"
+cat "$OUT"/media/busybox.tar.0?? | cmp - "$OUT/busybox-resigned.tar"
+echo "cat busybox.tar.0?? = busybox-resigned.tar, byte for byte"
 
 step "airlock unpack --into registry: the site's own registry (a second docker-registry)"
 SRC_REG=$REG

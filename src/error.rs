@@ -151,6 +151,10 @@ pub enum IntegrityError {
     DecompressionLimit(String),
     #[error("unexpected data after the end of the tar archive")]
     TrailingData,
+    /// A volume of a split archive (or its index) is missing, damaged,
+    /// out of place or foreign; `name` is the file at fault.
+    #[error("volume {}: {}", quoted(.name), escaped(.problem))]
+    BadVolume { name: String, problem: String },
 }
 
 fn at_entry(entry: &Option<String>) -> String {
@@ -183,6 +187,7 @@ impl IntegrityError {
             IntegrityError::Unreachable { .. } => "unreachable-blob",
             IntegrityError::DecompressionLimit(_) => "decompression-limit",
             IntegrityError::TrailingData => "trailing-data",
+            IntegrityError::BadVolume { .. } => "bad-volume",
         }
     }
 }

@@ -46,6 +46,8 @@ fn demo_script_runs_end_to_end() {
         "exit code: 3",
         "exit code: 4",
         "exit code: 5",
+        "rebuilt busybox.tar.001 (it is missing)",
+        "busybox-resigned.tar, byte for byte",
     ] {
         assert!(
             stdout.contains(expect),

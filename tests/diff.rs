@@ -439,3 +439,37 @@ fn a_missing_side_is_a_usage_error_and_io_errors_are_not_exit_1() {
     let r = diff(&oci(&a), &oci(&a), &[]);
     assert_eq!(r.code, 8, "{}", r.stderr);
 }
+
+/// A side may be a volume set (by its index): verified across the volumes
+/// first, then its layers read from them.
+#[test]
+fn a_volume_set_side_is_read_across_its_volumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = image(
+        &tmp.path().join("a"),
+        &[base()],
+        Comp::Gzip,
+        ENV,
+        "2020-01-01T00:00:00Z",
+    );
+    let b = image(
+        &tmp.path().join("b"),
+        &[rebuilt(&base())],
+        Comp::Gzip,
+        ENV,
+        "2024-01-01T00:00:00Z",
+    );
+    let out = tmp.path().join("a.tar");
+    let r = cli::pack(
+        &a,
+        &out,
+        &["--quiet", "--volume-size", "1MiB", "--parity", "1"],
+    )
+    .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let index = tmp.path().join("a.tar.volumes.json");
+    assert!(index.is_file());
+    let r = diff(index.to_str().unwrap(), &oci(&b), &["--output", "json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["result"], "equivalent-except-timestamps");
+}

@@ -13,6 +13,7 @@ mod manifest_check;
 pub mod names;
 pub mod reader;
 pub mod trust_material;
+pub mod volumes;
 pub mod writer;
 
 pub use reader::{read_archive, read_archive_file, ReadOptions, ReadOutcome};

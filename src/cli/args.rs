@@ -45,6 +45,8 @@ pub enum Command {
     VerifyLocal(VerifyLocalArgs),
     /// Compare two images file by file, ignoring timestamps: exit 0 when identical or equivalent, 1 when different.
     Diff(DiffArgs),
+    /// Rebuild lost or damaged volumes of a split archive from its parity volumes.
+    Repair(RepairArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout, e.g. `airlock man > airlock.1`.
@@ -98,9 +100,20 @@ pub struct PackArgs {
     /// --os/--arch/--variant).
     #[arg(long, value_name = "PLATFORM", conflicts_with_all = ["arch", "os", "variant", "all_platforms"])]
     pub platform: Option<String>,
-    /// Output archive; `.tar.zst` implies --zstd.
+    /// Output archive; `.tar.zst` implies --zstd; `-` writes it to stdout
+    /// (the report then goes to stderr).
     #[arg(short = 'o', long = "output-file", value_name = "OUT")]
     pub out: PathBuf,
+    /// Split the archive into volumes OUT.001, OUT.002… of SIZE bytes
+    /// (`4G`, `4GiB`, `700M`, plain bytes; at least 1 MiB) plus the index
+    /// OUT.volumes.json; `cat OUT.0?? > OUT` joins them.
+    #[arg(long, value_name = "SIZE", value_parser = crate::archive::volumes::parse_size)]
+    pub volume_size: Option<u64>,
+    /// Add N Reed–Solomon parity volumes OUT.p01… so any N lost or damaged
+    /// volumes can be rebuilt with `airlock repair`.
+    #[arg(long, value_name = "N", requires = "volume_size",
+          value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub parity: Option<u8>,
     /// Compress the archive with zstd.
     #[arg(long)]
     pub zstd: bool,
@@ -133,8 +146,14 @@ pub struct PackArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The archive, or `-` for stdin.
-    pub archive: PathBuf,
+    /// The archive, `-` for stdin, or a volume set (its NAME.volumes.json
+    /// or any of its volumes).
+    #[arg(required_unless_present = "volume", conflicts_with = "volume")]
+    pub archive: Option<PathBuf>,
+    /// Check this one volume (NAME.003, NAME.p01) on its own against the
+    /// index beside it; the other volumes need not be present.
+    #[arg(long, value_name = "VOLUME")]
+    pub volume: Option<PathBuf>,
     /// Write the rollback marks of the accepted images into the state
     /// directory (as unpack does). Without it verify only reads them, so a
     /// check at a transfer station changes nothing on the host.
@@ -296,13 +315,20 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The archive, or `-` for stdin.
+    /// The archive, `-` for stdin, or a volume set (index or any volume).
     pub archive: PathBuf,
 }
 
 #[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The volume set: its NAME.volumes.json, or any of its volumes.
+    pub volumes: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct UnpackArgs {
-    /// The archive, or `-` for stdin (spooled to a private temp dir while verifying).
+    /// The archive, `-` for stdin (spooled to a private temp dir while
+    /// verifying), or a volume set (index or any volume).
     pub archive: PathBuf,
     /// docker, podman, dir:PATH, registry:HOST[:PORT][/NAMESPACE], or auto
     /// (docker if a daemon answers, else podman).

@@ -15,7 +15,7 @@ pub const INTERRUPTED: i32 = 130;
 pub fn remove_outputs_and_exit(command: &'static str) {
     // Failing to install (a handler already set) only loses the cleanup.
     let _ = ctrlc::set_handler(move || {
-        let n = outputs::remove_all();
+        let n = outputs::remove_all_and_hold();
         eprintln!("airlock {command}: interrupted; removed {n} temporary file(s)");
         std::process::exit(INTERRUPTED);
     });

@@ -16,6 +16,7 @@ pub mod unpack;
 pub mod verify;
 pub mod verify_bundle;
 pub mod verify_local;
+pub mod volumes;
 pub mod warnings;
 
 use std::io::Write;
@@ -85,6 +86,7 @@ fn usage_error(e: &clap::Error) -> (&'static str, String) {
                 "unpack",
                 "verify-local",
                 "diff",
+                "repair",
                 "completions",
                 "man",
                 "version",
@@ -107,6 +109,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Unpack(_) => "unpack",
         Command::VerifyLocal(_) => "verify-local",
         Command::Diff(_) => "diff",
+        Command::Repair(_) => "repair",
         Command::Completions(_) => "completions",
         Command::Man => "man",
         Command::Version => "version",
@@ -114,7 +117,16 @@ fn command_name(c: &Command) -> &'static str {
 }
 
 fn emit(json: bool, value: serde_json::Value, text: String) -> Result<(), Error> {
-    let mut out = std::io::stdout().lock();
+    emit_to(&mut std::io::stdout().lock(), json, value, text)
+}
+
+/// [`emit`] to another stream (stderr, when stdout carries the archive).
+fn emit_to(
+    out: &mut dyn Write,
+    json: bool,
+    value: serde_json::Value,
+    text: String,
+) -> Result<(), Error> {
     let r = if json {
         writeln!(out, "{value:#}")
     } else {
@@ -136,9 +148,21 @@ fn run(cli: Cli, reported: &mut bool) -> Result<u8, Error> {
         Command::Pack(a) => pack::run(a, json, cli.quiet, reported),
         Command::Verify(a) => verify::run(a, json, cli.quiet, reported),
         Command::Inspect(a) => {
-            let out = pipeline::inspect(&a.archive)?;
-            emit(json, report::inspect_json(&out), report::inspect_text(&out))
+            let input = pipeline::input::ArchiveInput::open(&a.archive)?;
+            warnings::print_texts("inspect", input.warnings());
+            let opts = crate::archive::ReadOptions {
+                manifest_only: true,
+                ..Default::default()
+            };
+            let out = input.read(&opts, &crate::model::progress::NoProgress)?;
+            let (mut doc, mut text) = (report::inspect_json(&out), report::inspect_text(&out));
+            if let Some(set) = input.volumes() {
+                doc["volumes"] = volumes::set_json(&set.index_path, &set.index);
+                text.push_str(&volumes::set_text(&set.index_path, &set.index));
+            }
+            emit(json, doc, text)
         }
+        Command::Repair(a) => volumes::repair(a, json),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Unpack(a) => unpack::run(a, json, cli.quiet),
         Command::VerifyLocal(a) => verify_local::run(a, json, reported),

@@ -55,6 +55,10 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
         output: a.out,
         zstd: a.zstd,
         force: a.force,
+        split: a.volume_size.map(|volume_size| pipeline::split::Split {
+            volume_size,
+            parity: a.parity.map_or(0, usize::from),
+        }),
         trust: crate::source::trust::PackTrust {
             trusted_root: a.policy.trusted_root.clone(),
             tuf_metadata: a.tuf_metadata,
@@ -73,6 +77,15 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
         refresh_proofs: a.refresh_proofs,
         gate: gate_cfg.as_ref(),
         no_verify: a.no_verify,
+    };
+    // With `-o -` stdout carries the archive, so the report goes to stderr.
+    let to_stderr = pipeline::is_stdout(&req.output);
+    let emit = |json: bool, v: serde_json::Value, text: String| {
+        if to_stderr {
+            super::emit_to(&mut std::io::stderr().lock(), json, v, text)
+        } else {
+            emit(json, v, text)
+        }
     };
     super::interrupt::remove_outputs_and_exit("pack");
     let bar = progress::bytes(None, "pack", quiet);
@@ -97,6 +110,15 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
             let mut v = report::pack_json(&p.result);
             warnings::add_to_json(&mut v, &p.warnings);
             let mut text = report::pack_text(&p.result);
+            if let Some(set) = &p.result.volumes {
+                v["volumes"] = super::volumes::set_json(&set.index_path, &set.index);
+                text.push_str(&super::volumes::set_text(&set.index_path, &set.index));
+                for name in &set.removed {
+                    eprintln!(
+                        "airlock pack: removed {name}, a volume of the set this one replaced"
+                    );
+                }
+            }
             if let Some(g) = &p.gate {
                 v["trust"] = report::gate_json(g);
                 text.push_str(&report::gate_text(g));

@@ -255,14 +255,24 @@ pub fn pack_json(r: &PackResult) -> Value {
 }
 
 pub fn pack_text(r: &PackResult) -> String {
+    let output = if crate::pipeline::is_stdout(&r.output) {
+        "the archive to stdout".to_string()
+    } else if r.volumes.is_some() {
+        format!("{} as volumes", r.output.display())
+    } else {
+        r.output.display().to_string()
+    };
+    let also = match (&r.checksum_file, &r.volumes) {
+        (Some(f), _) => format!("  (also in {})", f.display()),
+        (None, Some(v)) => format!("  (also in {})", v.index_path.display()),
+        (None, None) => String::new(),
+    };
     let mut s = format!(
-        "wrote {} ({}, {} images, {} blobs)\n  archive sha256 {}  (also in {})\n  archive manifest {}\n",
-        r.output.display(),
+        "wrote {output} ({}, {} images, {} blobs)\n  archive sha256 {}{also}\n  archive manifest {}\n",
         human(r.archive_bytes),
         r.written.manifest.images.len(),
         r.written.manifest.blobs.len(),
         r.archive_sha256,
-        r.checksum_file.display(),
         r.written.manifest_digest
     );
     for i in &r.written.manifest.images {

@@ -14,11 +14,30 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
             "--record writes the rollback marks of a trust policy; give a policy (--key, --policy FILE, AIRLOCK_POLICY or the site policy)".into(),
         ));
     }
-    let bar = progress::bytes(pipeline::input_len(&a.archive), "verify", quiet);
-    let out = pipeline::verify(&a.archive, &bar)?;
+    let archive = match (&a.volume, &a.archive) {
+        (Some(v), _) => return super::volumes::verify_one(v, json),
+        (None, Some(p)) => p,
+        (None, None) => return Err(Error::Usage("give an archive, or --volume FILE".into())),
+    };
+    let input = pipeline::input::ArchiveInput::open(archive)?;
+    warnings::print_texts("verify", input.warnings());
+    let bar = progress::bytes(input.size(), "verify", quiet);
+    let out = input.read(&crate::archive::ReadOptions::default(), &bar)?;
     bar.finish_and_clear();
+    let volumes = input.volumes().map(|set| {
+        (
+            super::volumes::set_json(&set.index_path, &set.index),
+            super::volumes::set_text(&set.index_path, &set.index),
+        )
+    });
     let Some(cfg) = gate_cfg else {
-        return emit(json, report::verify_json(&out), report::verify_text(&out));
+        let (mut doc, mut text) = (report::verify_json(&out), report::verify_text(&out));
+        if let Some((j, t)) = volumes {
+            doc["volumes"] = j;
+            doc["warnings"] = serde_json::json!(input.warnings());
+            text.push_str(&t);
+        }
+        return emit(json, doc, text);
     };
     let mut g = crate::gate::run(
         &out.manifest.images,
@@ -38,9 +57,17 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
     *reported = json;
     let mut doc = report::verify_gate_json(&out, &g, err.as_ref());
     doc["policy"] = source.json();
+    let mut text_volumes = String::new();
+    if let Some((j, t)) = volumes {
+        doc["volumes"] = j;
+        text_volumes = t;
+        if let Some(w) = doc["warnings"].as_array_mut() {
+            w.extend(input.warnings().iter().map(|s| serde_json::json!(s)));
+        }
+    }
     // Which policy, last: the lines above keep their places for readers.
     let text = format!(
-        "{}  {}\n",
+        "{}  {}\n{text_volumes}",
         report::verify_gate_text(&out, &g),
         source.text()
     );

@@ -158,7 +158,19 @@ pub fn copy_blobs(
     stop: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<(), Error> {
-    for_each_blob(path, blobs, stop, progress, &mut |rec, data| {
+    let file = File::open(path).at("open", path)?;
+    copy_blobs_from(file, blobs, sink, stop, progress)
+}
+
+/// [`copy_blobs`] from an archive stream (e.g. across a volume set).
+pub fn copy_blobs_from<R: Read>(
+    input: R,
+    blobs: &[BlobRecord],
+    sink: &mut dyn Sink,
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    for_each_blob_from(input, blobs, stop, progress, &mut |rec, data| {
         sink.put_blob(rec, data)
     })
 }
@@ -174,7 +186,18 @@ pub fn for_each_blob(
     each: &mut dyn FnMut(&BlobRecord, &mut dyn Read) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let file = File::open(path).at("open", path)?;
-    let (kind, raw) = compress::sniff(file).at("read", path)?;
+    for_each_blob_from(file, blobs, stop, progress, each)
+}
+
+/// [`for_each_blob`] from an archive stream.
+pub fn for_each_blob_from<R: Read>(
+    input: R,
+    blobs: &[BlobRecord],
+    stop: &AtomicBool,
+    progress: &dyn Progress,
+    each: &mut dyn FnMut(&BlobRecord, &mut dyn Read) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let (kind, raw) = compress::sniff(input).map_err(|e| Error::io("reading archive", e))?;
     let stream: Box<dyn Read> = match kind {
         Compression::None => Box::new(raw),
         Compression::Zstd => compress::decoder(BufReader::with_capacity(1 << 20, raw))

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde_json::Value;
 
-use super::copy::{for_each_blob, CheckedReader};
+use super::copy::{for_each_blob, for_each_blob_from, CheckedReader};
 use super::select::{self, Selection};
 use crate::archive::layer_tree::{FileMeta, FileTree, LayerSummary};
 use crate::error::{Error, IoContext};
@@ -251,7 +251,8 @@ fn load_archive(
     opts: &DiffOptions,
 ) -> Result<ImageView, Error> {
     // The whole archive is verified first: a tampered one is refused here.
-    let outcome = super::verify(path, &NoProgress)?;
+    let input = super::input::ArchiveInput::open(path)?;
+    let outcome = input.read(&crate::archive::ReadOptions::default(), &NoProgress)?;
     let sel = Selection {
         images: reference.map(str::to_string).into_iter().collect(),
         platform: opts.platform.clone(),
@@ -288,11 +289,22 @@ fn load_archive(
         .collect();
     let mut summaries = BTreeMap::new();
     let stop = AtomicBool::new(false);
-    for_each_blob(path, &records, &stop, &NoProgress, &mut |rec, data| {
+    let mut each = |rec: &BlobRecord, data: &mut dyn Read| {
         let s = LayerSummary::read(data, &format!("layer {}", rec.digest))?;
         summaries.insert(rec.digest, s);
         Ok(())
-    })?;
+    };
+    // The second pass re-hashes every layer it reads (the file may change).
+    match input.volumes() {
+        Some(set) => for_each_blob_from(
+            crate::archive::volumes::VolumeReader::sizes_only(set),
+            &records,
+            &stop,
+            &NoProgress,
+            &mut each,
+        )?,
+        None => for_each_blob(path, &records, &stop, &NoProgress, &mut each)?,
+    }
     Ok(ImageView {
         reference: img.reference.clone(),
         manifest_digest: img.manifest_digest,

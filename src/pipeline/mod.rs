@@ -1,16 +1,18 @@
 //! The commands, composed from source → archive writer, and archive reader.
 //! Library code: returns results, never prints or exits.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub mod copy;
 pub mod diff;
+pub mod input;
 pub mod output;
 pub mod outputs;
 pub mod pack;
+pub mod repair;
 pub mod select;
+pub mod split;
 pub mod spool;
 pub mod unpack;
 pub mod verify_local;
@@ -45,6 +47,9 @@ pub struct PackRequest {
     pub zstd: bool,
     /// Replace an existing output file (`--force`).
     pub force: bool,
+    /// `--volume-size` (and `--parity`): write a volume set instead of one
+    /// file. `None` with `output` `-`: write to stdout.
+    pub split: Option<split::Split>,
     /// The trust material to carry: the trusted root (embedded public-good
     /// one by default) and optional TUF metadata vouching for it.
     pub trust: crate::source::trust::PackTrust,
@@ -56,8 +61,17 @@ pub struct PackResult {
     /// sha256 of the archive file as written (also in `<output>.sha256`).
     pub archive_sha256: Digest,
     pub archive_bytes: u64,
+    /// `-` for stdout.
     pub output: PathBuf,
-    pub checksum_file: PathBuf,
+    /// `OUT.sha256`; none for stdout or a volume set (its index has it).
+    pub checksum_file: Option<PathBuf>,
+    /// The volume set, when split.
+    pub volumes: Option<split::WrittenSet>,
+}
+
+/// Whether pack writes to stdout (`-o -`).
+pub fn is_stdout(output: &Path) -> bool {
+    output.as_os_str() == "-"
 }
 
 /// Resolve the sources without writing anything (for sizing progress).
@@ -144,6 +158,16 @@ pub fn pack(
     progress: &dyn Progress,
 ) -> Result<PackResult, Error> {
     let zstd = output::compression(&req.output, req.zstd)?;
+    let opts = WriteOptions {
+        zstd,
+        ..WriteOptions::default()
+    };
+    if is_stdout(&req.output) {
+        return pack_to_stdout(set, &opts, progress);
+    }
+    if let Some(split) = req.split {
+        return split::pack_volumes(req, split, set, &opts, progress);
+    }
     let dir = output::parent_dir(&req.output);
     let tmp = tempfile::Builder::new()
         .prefix(".airlock-pack-")
@@ -156,10 +180,6 @@ pub fn pack(
         inner: BufWriter::with_capacity(1 << 20, file),
         hasher: Sha256::new(),
         n: 0,
-    };
-    let opts = WriteOptions {
-        zstd,
-        ..WriteOptions::default()
     };
     let (written, mut sink) = archive::write_archive(set, sink, &opts, progress)?;
     sink.flush().at("write", tmp.path())?;
@@ -183,7 +203,33 @@ pub fn pack(
         archive_sha256,
         archive_bytes: sink.n,
         output: req.output.clone(),
-        checksum_file,
+        checksum_file: Some(checksum_file),
+        volumes: None,
+    })
+}
+
+/// `-o -`: the archive on stdout as it is written (flat memory, nothing
+/// on disk); its sha256 is only reported.
+fn pack_to_stdout(
+    set: &ImageSet,
+    opts: &WriteOptions,
+    progress: &dyn Progress,
+) -> Result<PackResult, Error> {
+    let sink = HashingWriter {
+        inner: BufWriter::with_capacity(1 << 20, io::stdout().lock()),
+        hasher: Sha256::new(),
+        n: 0,
+    };
+    let (written, mut sink) = archive::write_archive(set, sink, opts, progress)?;
+    sink.flush()
+        .map_err(|e| Error::io("writing archive to stdout", e))?;
+    Ok(PackResult {
+        written,
+        archive_sha256: Digest::from_bytes(sink.hasher.finalize().into()),
+        archive_bytes: sink.n,
+        output: PathBuf::from("-"),
+        checksum_file: None,
+        volumes: None,
     })
 }
 
@@ -195,7 +241,7 @@ fn sidecar_path(output: &Path) -> PathBuf {
 
 /// Archives and checksums are public content: created 0666 less the
 /// umask, like any file the user writes (a temp file alone would be 0600).
-fn public_file() -> std::fs::Permissions {
+pub(crate) fn public_file() -> std::fs::Permissions {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::Permissions::from_mode(0o666)
 }
@@ -216,17 +262,16 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Length of the archive file, when it is one (for progress).
+/// Length of the archive (a file, or a volume set's whole), when known
+/// before reading (for progress).
 pub fn input_len(path: &Path) -> Option<u64> {
-    if path.as_os_str() == "-" {
-        return None;
-    }
-    std::fs::metadata(path).ok().map(|m| m.len())
+    input::ArchiveInput::open(path).ok()?.size()
 }
 
-/// Check an archive's integrity in one pass; `-` reads stdin.
+/// Check an archive's integrity in one pass; `-` reads stdin, a volume
+/// index or volume name reads the volume set.
 pub fn verify(path: &Path, progress: &dyn Progress) -> Result<ReadOutcome, Error> {
-    read(path, &ReadOptions::default(), progress)
+    input::ArchiveInput::open(path)?.read(&ReadOptions::default(), progress)
 }
 
 /// Read just the archive manifest (fast; checks nothing beyond it).
@@ -235,13 +280,5 @@ pub fn inspect(path: &Path) -> Result<ReadOutcome, Error> {
         manifest_only: true,
         ..ReadOptions::default()
     };
-    read(path, &opts, &NoProgress)
-}
-
-fn read(path: &Path, opts: &ReadOptions, progress: &dyn Progress) -> Result<ReadOutcome, Error> {
-    if path.as_os_str() == "-" {
-        return archive::read_archive(io::stdin().lock(), opts, progress);
-    }
-    let file = File::open(path).at("open", path)?;
-    archive::read_archive_file(file, opts, progress)
+    input::ArchiveInput::open(path)?.read(&opts, &NoProgress)
 }

@@ -45,9 +45,22 @@ pub fn compression(output: &Path, zstd_flag: bool) -> Result<bool, Error> {
     Ok(zstd_flag || zst_name)
 }
 
-/// Refuse an output pack must not write; see the module docs.
-pub fn check(output: &Path, layouts: &[PathBuf], force: bool) -> Result<(), Error> {
+/// Refuse an output pack must not write; see the module docs. `-` is
+/// stdout, refused when it is a terminal; with `split`, the outputs are
+/// the volume set's files.
+pub fn check(output: &Path, layouts: &[PathBuf], force: bool, split: bool) -> Result<(), Error> {
     let usage = |m: String| Err(Error::Usage(m));
+    if super::is_stdout(output) {
+        if split {
+            return usage("--volume-size writes files; it cannot write to stdout (-o -)".into());
+        }
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return usage(
+                "-o - writes the archive to stdout, which is a terminal; redirect it or pipe it (| airlock unpack - …)".into(),
+            );
+        }
+        return Ok(());
+    }
     let dir = parent_dir(output);
     let meta = match std::fs::metadata(&dir) {
         Ok(m) => m,
@@ -75,6 +88,16 @@ pub fn check(output: &Path, layouts: &[PathBuf], force: bool) -> Result<(), Erro
                 layout.display()
             ));
         }
+    }
+    if split {
+        let existing = super::split::existing_volume_files(output);
+        if let (Some(first), false) = (existing.first(), force) {
+            return usage(format!(
+                "{} exists; pass --force to replace the volume set",
+                dir.join(first).display()
+            ));
+        }
+        return Ok(());
     }
     if let Ok(m) = std::fs::symlink_metadata(output) {
         if m.is_dir() {
@@ -110,17 +133,20 @@ mod tests {
     fn existing_outputs_need_force_and_layouts_are_protected() {
         let t = tempfile::tempdir().unwrap();
         let out = t.path().join("a.tar");
-        assert!(check(&out, &[], false).is_ok());
+        assert!(check(&out, &[], false, false).is_ok());
         std::fs::write(&out, b"x").unwrap();
-        assert!(matches!(check(&out, &[], false), Err(Error::Usage(_))));
-        assert!(check(&out, &[], true).is_ok());
+        assert!(matches!(
+            check(&out, &[], false, false),
+            Err(Error::Usage(_))
+        ));
+        assert!(check(&out, &[], true, false).is_ok());
         let layout = t.path().join("layout");
         std::fs::create_dir(&layout).unwrap();
         let inside = layout.join("index.json");
-        let e = check(&inside, std::slice::from_ref(&layout), true).unwrap_err();
+        let e = check(&inside, std::slice::from_ref(&layout), true, false).unwrap_err();
         assert!(e.to_string().contains("inside the source layout"), "{e}");
         let missing = t.path().join("no/such/dir/a.tar");
-        let e = check(&missing, &[], false).unwrap_err();
+        let e = check(&missing, &[], false, false).unwrap_err();
         assert!(e.to_string().contains("does not exist"), "{e}");
     }
 }

@@ -39,6 +39,36 @@ impl Drop for Pending {
     }
 }
 
+/// Create a temporary file with `make` and list it, as one step with
+/// respect to [`remove_all_and_hold`]: a file is either created and listed
+/// before the interrupt handler runs, or never created (the handler keeps
+/// the list locked until the process exits). For writers that create files
+/// while they run (volumes), where an interrupt can land between creating
+/// and listing.
+pub fn create(
+    make: impl FnOnce() -> std::io::Result<tempfile::NamedTempFile>,
+) -> std::io::Result<(tempfile::NamedTempFile, Pending)> {
+    let mut p = pending();
+    let file = make()?;
+    let path = file.path().to_path_buf();
+    p.push(path.clone());
+    Ok((file, Pending { path }))
+}
+
+/// The interrupt handler's cleanup: remove every listed file and keep the
+/// list locked, so no writer lists (or, through [`create`], creates)
+/// another file before the process exits. Returns how many were removed.
+pub fn remove_all_and_hold() -> usize {
+    let mut p = pending();
+    let n = p
+        .drain(..)
+        .filter(|path| std::fs::remove_file(path).is_ok())
+        .count();
+    // Held until exit: the handler exits right after this.
+    std::mem::forget(p);
+    n
+}
+
 /// Remove every listed file (the interrupt handler's job); returns how
 /// many were removed. A file already renamed into place is no longer at
 /// its temporary path, so it is left alone.

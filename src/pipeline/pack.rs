@@ -63,7 +63,7 @@ pub fn run(
 ) -> Result<PackOutcome, Error> {
     // Where the archive goes is checked before any source is read.
     super::output::compression(&req.output, req.zstd)?;
-    super::output::check(&req.output, &req.layouts, req.force)?;
+    super::output::check(&req.output, &req.layouts, req.force, req.split.is_some())?;
     let mut set = super::resolve(req)?;
     let mut warnings = no_evidence(&set.images);
     let mut notes = Vec::new();

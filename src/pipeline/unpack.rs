@@ -2,8 +2,9 @@
 //!
 //! 1. Open the target (a docker daemon that does not answer fails here,
 //!    before any work).
-//! 2. Verify the whole archive (`read_archive_file`, or for stdin a single
-//!    streaming pass that also spools the input into a private 0700 dir).
+//! 2. Verify the whole archive (`read_archive_file`, a volume set across
+//!    its volumes, or for stdin a single streaming pass that also spools
+//!    the input into a private 0700 dir).
 //! 3. Choose the images ([`select`](super::select); a registry target takes
 //!    a complete image index whole), check the target can name them, and
 //!    run the [`Gate`]; only then does a [`VerifiedArchive`] exist.
@@ -12,14 +13,15 @@
 //! 5. `Sink::finish` commits. Any error, or SIGINT (the `stop` flag), before
 //!    that calls `Sink::abort`, which removes what was staged.
 
-use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use super::copy;
+use super::input::ArchiveInput;
 use super::select::{self, Selection};
 use super::spool::Spool;
+use crate::archive::volumes::VolumeReader;
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
 use crate::gate::{admitted, pass_gate, Gate, Plan, SelectedImage};
@@ -72,7 +74,8 @@ fn verify_input<P: Progress>(
     progress: ProgressFactory<'_, P>,
 ) -> Result<(ReadOutcome, Option<Spool>), Error> {
     let opts = ReadOptions::default();
-    if req.archive.as_os_str() == "-" {
+    let input = ArchiveInput::open(&req.archive)?;
+    if let ArchiveInput::Stdin = input {
         let spool = Spool::create()?;
         let bar = progress(None, "verify");
         let mut tee = spool.tee(io::stdin().lock(), &req.sink.stop)?;
@@ -83,10 +86,8 @@ fn verify_input<P: Progress>(
         bar.finish();
         return Ok((outcome, Some(spool)));
     }
-    let file = File::open(&req.archive).at("open", &req.archive)?;
-    let len = file.metadata().ok().map(|m| m.len());
-    let bar = progress(len, "verify");
-    let outcome = archive::read_archive_file(file, &opts, &bar);
+    let bar = progress(input.size(), "verify");
+    let outcome = input.read(&opts, &bar);
     check_stop(req)?;
     let outcome = outcome?;
     bar.finish();
@@ -141,10 +142,22 @@ pub fn unpack<P: Progress>(
         .as_ref()
         .map(|s| s.path().to_path_buf())
         .unwrap_or_else(|| req.archive.clone());
+    let volumes = match &spool {
+        Some(_) => None,
+        None => ArchiveInput::open(&source)?.volumes().cloned(),
+    };
     let staged = (|| {
         sink.begin(&plan)?;
         let bar = progress(Some(report.blob_bytes), "unpack");
-        copy::copy_blobs(&source, &plan.blobs, sink.as_mut(), &req.sink.stop, &bar)?;
+        let (blobs, stop) = (&plan.blobs, &req.sink.stop);
+        match &volumes {
+            Some(set) => {
+                // Verified just now; the copy re-hashes every blob it takes.
+                let input = VolumeReader::sizes_only(set);
+                copy::copy_blobs_from(input, blobs, sink.as_mut(), stop, &bar)?
+            }
+            None => copy::copy_blobs(&source, blobs, sink.as_mut(), stop, &bar)?,
+        }
         bar.finish();
         check_stop(req)
     })();

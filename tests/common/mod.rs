@@ -111,6 +111,7 @@ pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
         output: out.to_path_buf(),
         zstd: false,
         force: false,
+        split: None,
         trust: Default::default(),
     }
 }

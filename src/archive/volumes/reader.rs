@@ -1,0 +1,375 @@
+//! The reading side: one `Read` over the data volumes in order, which
+//! checks each volume's size and sha256 as it ends, so a damaged, swapped
+//! or foreign volume is named as such (not as whatever blob it broke), and
+//! the check of one volume on its own (`verify --volume`).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
+
+use sha2::{Digest as _, Sha256};
+
+use super::index::VolumeId;
+use super::set::{bad, VolumeSet};
+use crate::error::{Error, IoContext};
+use crate::model::Digest;
+
+/// Hashes volumes on their own thread, so the reading thread only reads and
+/// the archive reader's layer hashing runs beside it. Bytes go in 1 MiB
+/// pieces through a bounded channel (at most 8 MiB in flight); each
+/// volume's digest comes back when its end is marked.
+struct VolumeHasher {
+    tx: Option<SyncSender<Msg>>,
+    verdicts: Receiver<(usize, Digest)>,
+    piece: Vec<u8>,
+    outstanding: usize,
+}
+
+enum Msg {
+    Data(Vec<u8>),
+    End(usize),
+}
+
+const PIECE: usize = 1 << 20;
+
+impl VolumeHasher {
+    fn new() -> VolumeHasher {
+        let (tx, rx) = sync_channel::<Msg>(8);
+        let (vtx, verdicts) = channel();
+        std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for m in rx {
+                match m {
+                    Msg::Data(b) => h.update(&b),
+                    Msg::End(i) => {
+                        let d = Digest::from_bytes(std::mem::take(&mut h).finalize().into());
+                        if vtx.send((i, d)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        VolumeHasher {
+            tx: Some(tx),
+            verdicts,
+            piece: Vec::with_capacity(PIECE),
+            outstanding: 0,
+        }
+    }
+
+    fn send(&mut self, m: Msg) -> io::Result<()> {
+        match &self.tx {
+            Some(tx) => tx
+                .send(m)
+                .map_err(|_| io::Error::other("the volume hashing thread stopped")),
+            None => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.piece.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(PIECE));
+        self.send(Msg::Data(piece))
+    }
+
+    fn update(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.piece.extend_from_slice(bytes);
+        if self.piece.len() >= PIECE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Volume `i` (0-based) ended: its digest will come back.
+    fn end(&mut self, i: usize) -> io::Result<()> {
+        self.flush()?;
+        self.send(Msg::End(i))?;
+        self.outstanding += 1;
+        Ok(())
+    }
+
+    /// Digests that are ready; with `wait`, every outstanding one.
+    fn results(&mut self, wait: bool) -> io::Result<Vec<(usize, Digest)>> {
+        let mut out = Vec::new();
+        while self.outstanding > 0 {
+            let got = if wait {
+                self.verdicts.recv().ok()
+            } else {
+                match self.verdicts.try_recv() {
+                    Ok(v) => Some(v),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(v) = got else {
+                return Err(io::Error::other("the volume hashing thread failed"));
+            };
+            self.outstanding -= 1;
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads the archive across the data volumes of a checked set.
+pub struct VolumeReader<'a> {
+    set: &'a VolumeSet,
+    /// 0-based index of the volume being read.
+    current: usize,
+    file: Option<File>,
+    remaining: u64,
+    /// `None`: sizes only (see [`VolumeReader::sizes_only`]).
+    hasher: Option<VolumeHasher>,
+    problem: Option<Error>,
+}
+
+impl<'a> VolumeReader<'a> {
+    pub fn new(set: &'a VolumeSet) -> Self {
+        VolumeReader {
+            hasher: Some(VolumeHasher::new()),
+            ..VolumeReader::sizes_only(set)
+        }
+    }
+
+    /// A reader that checks each volume's size but not its sha256: for
+    /// unpack's second pass over a set that was just verified, which
+    /// re-hashes every blob it copies.
+    pub fn sizes_only(set: &'a VolumeSet) -> Self {
+        VolumeReader {
+            set,
+            current: 0,
+            file: None,
+            remaining: 0,
+            hasher: None,
+            problem: None,
+        }
+    }
+
+    /// The volume problem that stopped reading, if one did.
+    pub fn take_problem(&mut self) -> Option<Error> {
+        self.problem.take()
+    }
+
+    /// After the archive reader failed: was it because a volume is
+    /// damaged? Reads the current volume to its end and waits for every
+    /// volume's digest, so a flipped byte is reported as a damaged volume
+    /// rather than as the blob it happened to hit.
+    pub fn diagnose(&mut self) -> Option<Error> {
+        if self.problem.is_none() && self.file.is_some() {
+            let mut buf = vec![0u8; 1 << 16];
+            while self.file.is_some() && self.problem.is_none() {
+                if self.read_volume(&mut buf).is_err() {
+                    break;
+                }
+            }
+        }
+        if self.problem.is_none() {
+            let _ = self.check_digests(true);
+        }
+        self.take_problem()
+    }
+
+    /// Whether every data volume was read to its end and matched.
+    pub fn complete(&self) -> bool {
+        self.current == self.set.index.volumes.len()
+            && self.problem.is_none()
+            && self.hasher.as_ref().is_none_or(|h| h.outstanding == 0)
+    }
+
+    fn fail(&mut self, name: String, what: String) -> io::Error {
+        let hint = self.set.repair_hint(1);
+        let e = bad(&name, format!("{what}; {hint}"));
+        let msg = e.to_string();
+        self.problem = Some(e);
+        self.file = None;
+        io::Error::new(io::ErrorKind::InvalidData, msg)
+    }
+
+    /// Compare the digests that came back (all outstanding ones with
+    /// `wait`) with the index; the first mismatch stops reading.
+    fn check_digests(&mut self, wait: bool) -> io::Result<()> {
+        let Some(h) = self.hasher.as_mut() else {
+            return Ok(());
+        };
+        let mut results = h.results(wait)?;
+        results.sort_by_key(|(i, _)| *i);
+        for (i, actual) in results {
+            let expected = self.set.index.volumes.get(i).map(|r| r.sha256);
+            if expected != Some(actual) {
+                let id = VolumeId::Data(i + 1);
+                let what = mismatch_text(self.set, id, actual);
+                return Err(self.fail(self.set.name(id), what));
+            }
+        }
+        Ok(())
+    }
+
+    /// Read from the current volume (opening it first); at its end hand it
+    /// to the hasher and move on.
+    fn read_volume(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let id = VolumeId::Data(self.current + 1);
+        let name = self.set.name(id);
+        let Some(rec) = self.set.index.volumes.get(self.current) else {
+            return Ok(0);
+        };
+        if self.file.is_none() {
+            match File::open(self.set.path(id)) {
+                Ok(f) => self.file = Some(f),
+                Err(e) => return Err(self.fail(name, format!("cannot be opened: {e}"))),
+            }
+            self.remaining = rec.size;
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let n = match self.file.as_mut().map(|f| f.read(&mut buf[..want])) {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return Err(e),
+            None => return Ok(0),
+        };
+        if n == 0 && want > 0 {
+            let got = rec.size - self.remaining;
+            return Err(self.fail(
+                name,
+                format!("is truncated: ended after {got} of {} bytes", rec.size),
+            ));
+        }
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n])?;
+        }
+        self.remaining -= n as u64;
+        if self.remaining == 0 {
+            if let Some(h) = self.hasher.as_mut() {
+                h.end(self.current)?;
+            }
+            self.file = None;
+            self.current += 1;
+        }
+        Ok(n)
+    }
+}
+
+pub(crate) fn mismatch_text(set: &VolumeSet, id: VolumeId, actual: Digest) -> String {
+    let other = set
+        .all()
+        .into_iter()
+        .find(|(other, r)| *other != id && r.sha256 == actual);
+    match other {
+        Some((other, _)) => format!(
+            "holds the content of {} (volumes swapped, renamed or duplicated)",
+            set.name(other)
+        ),
+        None => format!(
+            "its sha256 is {actual}, not the index's: the volume is damaged or from another archive (or the index was edited)"
+        ),
+    }
+}
+
+impl Read for VolumeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(p) = &self.problem {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, p.to_string()));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.check_digests(false)?;
+        if self.current >= self.set.index.volumes.len() {
+            // The end: every volume's digest must be in and right.
+            self.check_digests(true)?;
+            return Ok(0);
+        }
+        self.read_volume(buf)
+    }
+}
+
+/// What `verify --volume` found for one file.
+#[derive(Debug, Clone)]
+pub struct OneVolume {
+    pub id: VolumeId,
+    pub name: String,
+    pub size: u64,
+    pub sha256: Digest,
+    pub data_volumes: usize,
+    pub parity_volumes: usize,
+}
+
+/// Check one volume (data or parity) on its own against the index: size
+/// first, then sha256. The other volumes need not be present.
+pub fn check_one(set: &VolumeSet, path: &Path) -> Result<OneVolume, Error> {
+    let Some(id) = set.id_of(path) else {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Err(bad(
+            &name,
+            format!(
+                "is not a volume listed in {} (names are NAME.001… and NAME.p01…)",
+                set.index_name()
+            ),
+        ));
+    };
+    let Some(rec) = set.index.record(id) else {
+        return Err(bad(&set.name(id), "is not in the index".into()));
+    };
+    let name = set.name(id);
+    let file = File::open(path).at("open", path)?;
+    let len = file.metadata().at("read", path)?.len();
+    if len != rec.size {
+        return Err(bad(
+            &name,
+            format!(
+                "is {len} bytes; the index says {} ({})",
+                rec.size,
+                if len < rec.size {
+                    "truncated"
+                } else {
+                    "too long"
+                }
+            ),
+        ));
+    }
+    let mut hasher = Sha256::new();
+    let n = io::copy(&mut file.take(rec.size), &mut hasher).at("read", path)?;
+    let actual = Digest::from_bytes(hasher.finalize().into());
+    if n != rec.size || actual != rec.sha256 {
+        return Err(bad(&name, mismatch_text(set, id, actual)));
+    }
+    Ok(OneVolume {
+        id,
+        name,
+        size: rec.size,
+        sha256: actual,
+        data_volumes: set.index.volumes.len(),
+        parity_volumes: set.index.parity_count(),
+    })
+}
+
+/// Every volume of the set (data, then parity) with what is wrong with it,
+/// if anything: each present file is hashed in full.
+pub fn survey(set: &VolumeSet) -> Vec<(VolumeId, Option<String>)> {
+    set.all()
+        .into_iter()
+        .map(|(id, _)| {
+            let path = set.path(id);
+            let problem = if !path.exists() {
+                Some("is missing".to_string())
+            } else {
+                match check_one(set, &path) {
+                    Ok(_) => None,
+                    Err(Error::Integrity(crate::error::IntegrityError::BadVolume {
+                        problem,
+                        ..
+                    })) => Some(problem),
+                    Err(e) => Some(e.to_string()),
+                }
+            };
+            (id, problem)
+        })
+        .collect()
+}

@@ -1,0 +1,211 @@
+//! The writing side: a `Write` that cuts the archive byte stream into
+//! volumes of a fixed size (a blob may span two), hashing each volume and
+//! the whole stream as they pass. The files come from the caller (temporary
+//! files it lists for removal on interrupt) and are only handed back; the
+//! caller renames them into place once everything, parity included, is
+//! written.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+
+use sha2::{Digest as _, Sha256};
+use tempfile::NamedTempFile;
+
+use crate::model::Digest;
+
+/// One finished volume, still under its temporary name.
+pub struct WrittenVolume {
+    pub file: NamedTempFile,
+    pub size: u64,
+    pub sha256: Digest,
+}
+
+struct Open {
+    file: NamedTempFile,
+    out: BufWriter<File>,
+    hasher: Sha256,
+    size: u64,
+}
+
+/// SHA-256 of the whole stream on its own thread, so cutting volumes (each
+/// hashed on the writing thread) costs no more writing-thread time than
+/// the unsplit archive's one hash. Bytes travel in 1 MiB pieces through a
+/// bounded channel (at most 8 MiB in flight).
+struct Background {
+    tx: Option<SyncSender<Vec<u8>>>,
+    handle: Option<JoinHandle<Digest>>,
+    piece: Vec<u8>,
+}
+
+const PIECE: usize = 1 << 20;
+
+impl Background {
+    fn new() -> Background {
+        let (tx, rx) = sync_channel::<Vec<u8>>(8);
+        let handle = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for piece in rx {
+                h.update(&piece);
+            }
+            Digest::from_bytes(h.finalize().into())
+        });
+        Background {
+            tx: Some(tx),
+            handle: Some(handle),
+            piece: Vec::with_capacity(PIECE),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(PIECE));
+        match &self.tx {
+            Some(tx) => tx
+                .send(piece)
+                .map_err(|_| io::Error::other("the archive hashing thread stopped")),
+            None => Ok(()),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.piece.extend_from_slice(bytes);
+        if self.piece.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> io::Result<Digest> {
+        self.send()?;
+        self.tx = None;
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .ok_or_else(|| io::Error::other("the archive hashing thread failed"))
+    }
+}
+
+/// `F` makes the temporary file of volume `n` (1-based).
+pub struct VolumeWriter<F> {
+    volume_size: u64,
+    new_file: F,
+    open: Option<Open>,
+    done: Vec<WrittenVolume>,
+    whole: Background,
+    total: u64,
+}
+
+impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
+    pub fn new(volume_size: u64, new_file: F) -> Self {
+        VolumeWriter {
+            volume_size,
+            new_file,
+            open: None,
+            done: Vec::new(),
+            whole: Background::new(),
+            total: 0,
+        }
+    }
+
+    fn close_current(&mut self) -> io::Result<()> {
+        let Some(mut v) = self.open.take() else {
+            return Ok(());
+        };
+        v.out.flush()?;
+        v.out.get_ref().sync_all()?;
+        self.done.push(WrittenVolume {
+            file: v.file,
+            size: v.size,
+            sha256: Digest::from_bytes(v.hasher.finalize().into()),
+        });
+        Ok(())
+    }
+
+    /// Close the last volume; returns the volumes in order, the archive's
+    /// size and sha256. An empty stream makes no volume.
+    pub fn finish(mut self) -> io::Result<(Vec<WrittenVolume>, u64, Digest)> {
+        self.close_current()?;
+        let whole = self.whole.finish()?;
+        Ok((self.done, self.total, whole))
+    }
+}
+
+impl<F: FnMut(usize) -> io::Result<NamedTempFile>> Write for VolumeWriter<F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|v| v.size == self.volume_size)
+        {
+            self.close_current()?;
+        }
+        if self.open.is_none() {
+            let file = (self.new_file)(self.done.len() + 1)?;
+            let out = BufWriter::with_capacity(1 << 20, file.as_file().try_clone()?);
+            self.open = Some(Open {
+                file,
+                out,
+                hasher: Sha256::new(),
+                size: 0,
+            });
+        }
+        let Some(v) = self.open.as_mut() else {
+            return Err(io::Error::other("no open volume"));
+        };
+        let room = self.volume_size - v.size;
+        let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = v.out.write(&buf[..take])?;
+        v.hasher.update(&buf[..n]);
+        v.size += n as u64;
+        self.whole.update(&buf[..n])?;
+        self.total += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.open.as_mut() {
+            Some(v) => v.out.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_is_cut_at_fixed_sizes_and_joins_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = VolumeWriter::new(1000, |_| NamedTempFile::new_in(dir.path()));
+        let data: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+        for chunk in data.chunks(333) {
+            w.write_all(chunk).unwrap();
+        }
+        let (vols, total, whole) = w.finish().unwrap();
+        assert_eq!(total, 2500);
+        assert_eq!(whole, Digest::of(&data));
+        let sizes: Vec<u64> = vols.iter().map(|v| v.size).collect();
+        assert_eq!(sizes, [1000, 1000, 500]);
+        let mut joined = Vec::new();
+        for v in &vols {
+            let bytes = std::fs::read(v.file.path()).unwrap();
+            assert_eq!(Digest::of(&bytes), v.sha256);
+            joined.extend(bytes);
+        }
+        assert_eq!(joined, data);
+    }
+
+    #[test]
+    fn an_exact_multiple_makes_no_empty_volume() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = VolumeWriter::new(100, |_| NamedTempFile::new_in(dir.path()));
+        w.write_all(&[7u8; 200]).unwrap();
+        let (vols, _, _) = w.finish().unwrap();
+        assert_eq!(vols.len(), 2);
+    }
+}

@@ -1,0 +1,112 @@
+//! Where a reading command (verify, inspect, unpack; serve later) gets its
+//! archive: stdin (`-`), one file, or a volume set named by its index or
+//! any of its volumes. Opening a volume set checks its structure (every
+//! volume present with its size, nothing extra) before a byte is read;
+//! reading it checks each volume's sha256 as it ends.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::archive::volumes::{self, set::bad, VolumeReader, VolumeSet};
+use crate::archive::{self, ReadOptions, ReadOutcome};
+use crate::error::{Error, IoContext};
+use crate::model::progress::Progress;
+
+#[derive(Debug)]
+pub enum ArchiveInput {
+    Stdin,
+    File(PathBuf),
+    Volumes {
+        set: Box<VolumeSet>,
+        /// What is wrong but does not stop reading (a lost parity volume).
+        warnings: Vec<String>,
+    },
+}
+
+impl ArchiveInput {
+    /// What `path` names: `-`, a volume set (see `archive::volumes::locate`)
+    /// or a plain archive file.
+    pub fn open(path: &Path) -> Result<ArchiveInput, Error> {
+        if path.as_os_str() == "-" {
+            return Ok(ArchiveInput::Stdin);
+        }
+        Ok(match volumes::open(path)? {
+            Some((set, warnings)) => ArchiveInput::Volumes {
+                set: Box::new(set),
+                warnings,
+            },
+            None => ArchiveInput::File(path.to_path_buf()),
+        })
+    }
+
+    /// The archive's length, when known before reading (for progress).
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            ArchiveInput::Stdin => None,
+            ArchiveInput::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            ArchiveInput::Volumes { set, .. } => Some(set.index.archive.size),
+        }
+    }
+
+    pub fn volumes(&self) -> Option<&VolumeSet> {
+        match self {
+            ArchiveInput::Volumes { set, .. } => Some(set),
+            _ => None,
+        }
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            ArchiveInput::Volumes { warnings, .. } => warnings,
+            _ => &[],
+        }
+    }
+
+    /// Read (and, unless `opts.manifest_only`, check) the archive.
+    pub fn read(&self, opts: &ReadOptions, progress: &dyn Progress) -> Result<ReadOutcome, Error> {
+        match self {
+            ArchiveInput::Stdin => archive::read_archive(io::stdin().lock(), opts, progress),
+            ArchiveInput::File(path) => {
+                let file = File::open(path).at("open", path)?;
+                archive::read_archive_file(file, opts, progress)
+            }
+            ArchiveInput::Volumes { set, .. } => read_volumes(set, opts, progress),
+        }
+    }
+}
+
+/// Read the archive across the volumes of `set`. A damaged volume is
+/// reported as such even when the archive reader tripped over it first;
+/// the index must name the archive the volumes hold.
+pub fn read_volumes(
+    set: &VolumeSet,
+    opts: &ReadOptions,
+    progress: &dyn Progress,
+) -> Result<ReadOutcome, Error> {
+    let mut reader = VolumeReader::new(set);
+    let outcome = match archive::read_archive(&mut reader, opts, progress) {
+        Ok(o) => o,
+        Err(e) => return Err(reader.diagnose().unwrap_or(e)),
+    };
+    if let Some(p) = reader.take_problem() {
+        return Err(p);
+    }
+    if !opts.manifest_only && !reader.complete() {
+        return Err(bad(
+            &set.index_name(),
+            "the archive ended before the last volume did".into(),
+        ));
+    }
+    let expected = set.index.archive.manifest_digest;
+    if outcome.manifest_digest != expected {
+        return Err(bad(
+            &set.index_name(),
+            format!(
+                "names archive {expected}, but the volumes hold archive {}: the index belongs to another archive",
+                outcome.manifest_digest
+            ),
+        ));
+    }
+    Ok(outcome)
+}
