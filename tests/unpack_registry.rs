@@ -886,3 +886,69 @@ fn a_failed_tag_write_puts_moved_tags_back() {
     assert_eq!(served(&reg, "team/app", "1.0"), Some(new_digests[0]));
     assert_eq!(served(&reg, "team/other", "1.0"), Some(new_digests[1]));
 }
+
+/// verify-local asks the site registry what the pushed name resolves to now:
+/// the admitted image verifies; once the tag is moved by another load (whose
+/// admission is kept elsewhere), the name is refused as retagged.
+#[test]
+fn verify_local_asks_the_registry_and_refuses_a_moved_tag() {
+    let Some((reg, site)) = plain_world() else {
+        return;
+    };
+    let first = site.archive("vl-first", 8, Some(10), false);
+    let second = site.archive("vl-second", 9, Some(11), false);
+    let into = format!("registry:{}", reg.host);
+    let o = site.unpack(&first.archive, &reg, &into, &site.key, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let name = format!("{}/team/app:1.0", reg.host);
+    let check = || {
+        let mut args = vec![
+            "verify-local".to_string(),
+            name.clone(),
+            "--in".into(),
+            into.clone(),
+            "--key".into(),
+            s(&site.key).into(),
+            "--trusted-root".into(),
+            s(&site.root).into(),
+            "--state-dir".into(),
+            s(&site.state).into(),
+        ];
+        args.extend(access_flags(&reg));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args, None)
+    };
+    let o = check();
+    assert_eq!(code(&o), 0, "{}\n{}", o.stdout, stderr(&o));
+    assert!(
+        o.stdout.contains(&first.manifest.to_string()),
+        "{}",
+        o.stdout
+    );
+
+    // Another load moves the tag; its admission is kept elsewhere.
+    let elsewhere = site.path("other-state");
+    let mut args = vec![
+        "unpack".to_string(),
+        s(&second.archive).into(),
+        "--into".into(),
+        into.clone(),
+        "--key".into(),
+        s(&site.key).into(),
+        "--trusted-root".into(),
+        s(&site.root).into(),
+        "--state-dir".into(),
+        s(&elsewhere).into(),
+    ];
+    args.extend(access_flags(&reg));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args, None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = check();
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("retagged or replaced"),
+        "{}",
+        stderr(&o)
+    );
+}

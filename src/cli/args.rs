@@ -277,8 +277,8 @@ pub struct VerifyLocalArgs {
     /// The image's name in the target, as `unpack` reported it.
     #[arg(value_name = "IMAGE")]
     pub image: String,
-    /// Where it is installed: podman, docker, dir:PATH, or auto (docker if a
-    /// daemon answers, else podman).
+    /// Where it is installed: podman, docker, dir:PATH, registry:HOST[/NS],
+    /// or auto (docker if a daemon answers, else podman).
     #[arg(long = "in", value_name = "TARGET", default_value = "auto")]
     pub target: String,
     /// Global argument for podman (repeatable; also AIRLOCK_PODMAN_ARGS).
@@ -287,6 +287,9 @@ pub struct VerifyLocalArgs {
     /// Docker daemon to ask (default: DOCKER_HOST, else docker's default).
     #[arg(long, value_name = "HOST")]
     pub docker_host: Option<String>,
+    /// How to reach a `registry:` target (as for unpack).
+    #[command(flatten)]
+    pub access: AccessArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]

@@ -29,6 +29,7 @@ pub fn run(a: VerifyLocalArgs, json: bool, reported: &mut bool) -> Result<(), Er
         sink: SinkOptions {
             podman_args,
             docker_host: a.docker_host,
+            registry: a.access.resolve()?,
             ..SinkOptions::default()
         },
     };

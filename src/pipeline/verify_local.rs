@@ -47,7 +47,10 @@ pub fn verify_local(req: &VerifyLocalRequest, mut cfg: GateConfig) -> Result<Ver
         Installed::Config { .. } => (image.config_digest, "image ID (config digest)"),
         Installed::Manifest { .. } => (image.manifest_digest, "manifest digest"),
     };
-    if now != admitted_digest {
+    // A registry tag may name the image index the image was admitted with.
+    let via_index =
+        matches!(installed, Installed::Manifest { .. }) && image.index_digest == Some(now);
+    if now != admitted_digest && !via_index {
         return Err(TrustError::MaterialMismatch(format!(
             "{} in {target} now has {what} {now}, but airlock unpack admitted {admitted_digest} under that name at {}: it was retagged or replaced",
             req.name, admission.recorded_at

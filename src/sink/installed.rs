@@ -16,7 +16,7 @@ use crate::model::{limits, Digest};
 pub enum Installed {
     /// podman, docker: the image ID (config digest).
     Config { target: String, digest: Digest },
-    /// `dir:`: the manifest digest.
+    /// `dir:`, `registry:`: the manifest (or image index) digest.
     Manifest { target: String, digest: Digest },
 }
 
@@ -67,10 +67,13 @@ pub fn lookup(target: &Target, name: &str, opts: &SinkOptions) -> Result<Install
         Target::Files(_) => Err(Error::Usage(
             "verify-local --in files: is not possible: a files: directory holds no image".into(),
         )),
-        Target::Registry(_) => Err(Error::Usage(
-            "verify-local --in registry: is not supported yet; use podman, docker or dir:PATH"
-                .into(),
-        )),
+        Target::Registry(r) => {
+            let target = format!("registry:{r}");
+            let digest = super::registry::RegistrySink::connect(r, opts)?
+                .resolve_name(name)?
+                .ok_or_else(|| not_held(&target, name))?;
+            Ok(Installed::Manifest { target, digest })
+        }
     }
 }
 

@@ -77,6 +77,19 @@ impl RegistrySink {
         })
     }
 
+    /// The digest `name` (`HOST/REPOSITORY:TAG`, as unpack names what it
+    /// pushed) resolves to in this registry now; `None` when the tag is absent.
+    pub fn resolve_name(&self, name: &str) -> Result<Option<Digest>, Error> {
+        let rest = name
+            .strip_prefix(&format!("{}/", self.target.host))
+            .ok_or_else(|| Error::Usage(format!("{name} is not a name in {}", self.target.host)))?;
+        let (repo, tag) = match rest.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, t),
+            _ => (rest, "latest"),
+        };
+        self.rt.block_on(self.remote.tag_digest(repo, tag))
+    }
+
     /// A verified document's bytes: from the archive reader, else staged.
     fn document(
         verified: &VerifiedArchive<'_>,
