@@ -7,7 +7,7 @@ MKIMAGE_BIN := target/release/airlock-mkimage
 REKOR_BIN := target/release/airlock-test-rekor
 BENCH_TRUST_BIN := $(or $(CARGO_TARGET_DIR),target)/release/examples/bench_trust
 
-.PHONY: all deps build release test lint unit demo bench bench-trust bench-unpack bench-many clean
+.PHONY: all deps build release test lint unit demo bench bench-trust bench-unpack bench-serve bench-many clean
 
 all: build
 
@@ -45,6 +45,7 @@ demo: deps release
 bench: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/verify.sh
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/pack.sh
+	@$(MAKE) --no-print-directory bench-serve
 	@$(MAKE) --no-print-directory bench-many
 	@$(MAKE) --no-print-directory bench-trust
 
@@ -56,6 +57,9 @@ bench-trust:
 # Cost per image and growth from 200 to 1,600 tiny images (~1 minute).
 bench-many: release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/many.sh
+
+bench-serve: deps release
+	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/serve.sh
 
 bench-unpack: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/unpack.sh

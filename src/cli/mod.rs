@@ -10,6 +10,7 @@ pub mod policy_source;
 pub mod progress;
 pub mod registry_args;
 pub mod report;
+pub mod serve;
 pub mod unpack;
 pub mod verify;
 pub mod verify_bundle;
@@ -77,6 +78,7 @@ fn usage_error(e: &clap::Error) -> (&'static str, String) {
                 "inspect",
                 "verify-bundle",
                 "unpack",
+                "serve",
                 "completions",
                 "man",
                 "version",
@@ -97,6 +99,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Inspect(_) => "inspect",
         Command::VerifyBundle(_) => "verify-bundle",
         Command::Unpack(_) => "unpack",
+        Command::Serve(_) => "serve",
         Command::Completions(_) => "completions",
         Command::Man => "man",
         Command::Version => "version",
@@ -129,6 +132,7 @@ fn run(cli: Cli, reported: &mut bool) -> Result<(), Error> {
         }
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Unpack(a) => unpack::run(a, json, cli.quiet),
+        Command::Serve(a) => serve::run(a, json, cli.quiet),
         Command::Completions(a) => about::completions(&a),
         Command::Man => about::man(),
         Command::Version => about::version(json),

@@ -10,6 +10,7 @@ pub mod output;
 pub mod outputs;
 pub mod pack;
 pub mod select;
+pub mod serve;
 pub mod spool;
 pub mod unpack;
 
