@@ -61,7 +61,7 @@ pub fn run(a: ServeArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
     let mut doc = serve_json(report);
     doc["warnings"] = json!(warnings);
     doc["policy"] = source.json();
-    let mut text = format!("{}{}\n", serve_text(report), source.text());
+    let mut text = String::new();
     if a.print_mirror_config {
         let (conf, hosts) = mirror_config(report, req.namespace.as_deref());
         doc["mirrorConfig"] = json!({ "registriesConf": conf, "containerdHosts": hosts });
@@ -71,7 +71,9 @@ pub fn run(a: ServeArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
         for (host, toml) in &hosts {
             text += &format!("\n# /etc/containerd/certs.d/{host}/hosts.toml\n{toml}");
         }
+        text.push('\n');
     }
+    text += &serve_text(report, &source.text());
     let json_text = format!("{doc}");
     // One line of JSON, so a script can read the report before the server
     // exits; text as usual.
@@ -119,11 +121,17 @@ pub fn serve_json(r: &ServeReport) -> Value {
     })
 }
 
-pub fn serve_text(r: &ServeReport) -> String {
+/// The address line comes last: a script reading the report can start
+/// pulling once it sees it.
+pub fn serve_text(r: &ServeReport, policy: &str) -> String {
     let mut s = format!(
         "verified archive {} ({})\n",
         r.archive_manifest_digest, r.gate
     );
+    for (name, tags) in &r.repositories {
+        s += &format!("  {name}: {}\n", tags.join(", "));
+    }
+    s += &format!("{policy}\n");
     s += &format!(
         "serving {} repositories ({} blobs, {}) read-only on {}://{}\n",
         r.repositories.len(),
@@ -132,9 +140,6 @@ pub fn serve_text(r: &ServeReport) -> String {
         scheme(r),
         r.address
     );
-    for (name, tags) in &r.repositories {
-        s += &format!("  {name}: {}\n", tags.join(", "));
-    }
     s
 }
 

@@ -145,24 +145,26 @@ fn with_repo(ix: &Index, name: &str, f: impl FnOnce(&Repo) -> Response<Body>) ->
     }
 }
 
+/// `n` is not a number.
+struct BadPage;
+
+fn bad_page() -> Response<Body> {
+    error(
+        StatusCode::BAD_REQUEST,
+        "PAGINATION_NUMBER_INVALID",
+        "n must be a number",
+    )
+}
+
 /// `n` and `last` paging over a sorted list; the `Link` to the next page.
 fn page(
     all: Vec<String>,
     query: Option<&str>,
     path: &str,
-) -> Result<(Vec<String>, Option<String>), Response<Body>> {
+) -> Result<(Vec<String>, Option<String>), BadPage> {
     let n = match query_param(query, "n") {
         None => MAX_PAGE,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) => n.min(MAX_PAGE),
-            Err(_) => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "PAGINATION_NUMBER_INVALID",
-                    "n must be a number",
-                ))
-            }
-        },
+        Some(v) => v.parse::<usize>().map_err(|_| BadPage)?.min(MAX_PAGE),
     };
     let last = query_param(query, "last");
     let rest: Vec<String> = all
@@ -192,7 +194,7 @@ fn catalog(ix: &Index, query: Option<&str>, head: bool) -> Response<Body> {
             json_response(json!({ "repositories": items }), "application/json", head),
             link,
         ),
-        Err(r) => r,
+        Err(BadPage) => bad_page(),
     }
 }
 
@@ -207,7 +209,7 @@ fn tags(name: &str, repo: &Repo, query: Option<&str>, head: bool) -> Response<Bo
             ),
             link,
         ),
-        Err(r) => r,
+        Err(BadPage) => bad_page(),
     }
 }
 
