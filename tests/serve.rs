@@ -767,3 +767,216 @@ fn an_archive_changed_while_served_gets_503() {
     assert_eq!((code, error_code(&body).as_str()), (503, "UNAVAILABLE"));
     assert_eq!(curl("GET", &srv.url("/v2/"), &[]).0, 503);
 }
+
+#[test]
+fn a_blob_changed_in_place_with_size_and_mtime_kept_is_never_completed() {
+    if !have_tools(&["curl", "touch"]) {
+        return;
+    }
+    let site = Site::new();
+    let p = single(&site, "one", &[]);
+    let srv = serve(&site, &p.archive, &[]);
+    let m: Value =
+        serde_json::from_slice(&curl("GET", &srv.url(&format!("/v2/{REPO}/manifests/1.0")), &[]).2)
+            .unwrap();
+    let layer = m["layers"][0]["digest"].as_str().unwrap().to_string();
+    let whole = curl("GET", &srv.url(&format!("/v2/{REPO}/blobs/{layer}")), &[]).2;
+    // Flip one byte of the layer inside the archive, then put the mtime back.
+    let stamp = site.path("stamp");
+    std::fs::write(&stamp, b"").unwrap();
+    assert!(Command::new("touch")
+        .args(["-r", s(&p.archive), s(&stamp)])
+        .status()
+        .unwrap()
+        .success());
+    let mut bytes = std::fs::read(&p.archive).unwrap();
+    let at = bytes.windows(64).position(|w| w == &whole[..64]).unwrap() + whole.len() / 2;
+    bytes[at] ^= 1;
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p.archive)
+            .unwrap();
+        f.seek(SeekFrom::Start(at as u64)).unwrap();
+        f.write_all(&bytes[at..at + 1]).unwrap();
+    }
+    assert!(Command::new("touch")
+        .args(["-r", s(&stamp), s(&p.archive)])
+        .status()
+        .unwrap()
+        .success());
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{size_download}"])
+        .arg(srv.url(&format!("/v2/{REPO}/blobs/{layer}")))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the changed blob downloaded completely"
+    );
+    let got: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(got < whole.len(), "{got} of {} bytes", whole.len());
+    // From then on nothing is served.
+    assert_eq!(curl("GET", &srv.url("/v2/"), &[]).0, 503);
+}
+
+#[test]
+fn https_with_the_given_certificate_and_mirror_config() {
+    if !have_tools(&["curl", "openssl"]) {
+        return;
+    }
+    let site = Site::new();
+    let p = single(&site, "one", &[]);
+    let (cert, key) = (site.path("cert.pem"), site.path("key.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            s(&key),
+            "-out",
+            s(&cert),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut args = vec![
+        "serve".to_string(),
+        s(&p.archive).into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--tls-cert".into(),
+        s(&cert).into(),
+        "--tls-key".into(),
+        s(&key).into(),
+        "--namespace".into(),
+        "mirror".into(),
+        "--print-mirror-config".into(),
+    ];
+    args.extend(policy(&site));
+    let mut run = cli::airlock(&args).spawn();
+    let mut lines = BufReader::new(run.stdout().unwrap()).lines();
+    let mut report = String::new();
+    let addr = loop {
+        let line = lines.next().expect("serve exited").unwrap();
+        report += &line;
+        report.push('\n');
+        if let Some(a) = line.split(" read-only on https://").nth(1) {
+            break a.trim().to_string();
+        }
+    };
+    assert!(
+        report.contains("location = \"registry.example.org\""),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("location = \"{addr}/mirror\"\ninsecure = false")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("[host.\"https://{addr}/v2/mirror\"]")),
+        "{report}"
+    );
+    let o = Command::new("curl")
+        .args(["-sf", "--cacert", s(&cert)])
+        .arg(format!("https://{addr}/v2/mirror/{REPO}/manifests/1.0"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(Digest::of(&o.stdout), p.manifest);
+    // Plain HTTP to the TLS port gets nothing.
+    let plain = Command::new("curl")
+        .args(["-sf", "-m", "5"])
+        .arg(format!("http://{addr}/v2/"))
+        .output()
+        .unwrap();
+    assert!(!plain.status.success());
+    drop(run);
+}
+
+/// `airlock serve` with `args` (plus the site policy) that must refuse to start.
+fn refused(site: &Site, args: &[&str]) -> cli::Run {
+    let mut all: Vec<String> = std::iter::once("serve".to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect();
+    all.extend(policy(site));
+    cli::airlock(&all).run()
+}
+
+#[test]
+fn a_busy_address_fails_before_anything_is_served() {
+    let site = Site::new();
+    let p = single(&site, "one", &[]);
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let o = refused(&site, &[s(&p.archive), "--listen", &addr]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!("listen on {addr}")),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+}
+
+#[test]
+fn unusable_tls_files_are_a_usage_error() {
+    let site = Site::new();
+    let p = single(&site, "one", &[]);
+    let junk = site.path("junk.pem");
+    std::fs::write(&junk, "not a pem\n").unwrap();
+    let o = refused(
+        &site,
+        &[
+            s(&p.archive),
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            s(&junk),
+            "--tls-key",
+            s(&junk),
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--tls-cert"), "{}", o.stderr);
+    let o = refused(&site, &[s(&p.archive), "--tls-cert", s(&junk)]);
+    assert_eq!(o.code, 2, "--tls-cert needs --tls-key: {}", o.stderr);
+}
+
+#[test]
+fn a_bad_namespace_is_a_usage_error() {
+    let site = Site::new();
+    let p = single(&site, "one", &[]);
+    let o = refused(
+        &site,
+        &[
+            s(&p.archive),
+            "--listen",
+            "127.0.0.1:0",
+            "--namespace",
+            "Bad/NS",
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--namespace"), "{}", o.stderr);
+}
+
+#[test]
+fn stdin_cannot_be_served() {
+    let site = Site::new();
+    let o = refused(&site, &["-", "--listen", "127.0.0.1:0"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("not stdin"), "{}", o.stderr);
+}
