@@ -2,8 +2,8 @@
 //!
 //! 1. [`open_archive`]: verify the whole archive once. A plain tar is read
 //!    in place and served by the blob offsets learnt while verifying; a
-//!    `.tar.zst` is decompressed once into a private 0700 spool (its tar,
-//!    so the same offsets work) and served from there.
+//!    `.tar.zst` is decompressed once into a private 0600 spool file (its
+//!    tar, so the same offsets work) and served from there.
 //! 2. Every image, an index taken whole (as for a registry target), through
 //!    the [`Gate`]; only then is there a [`crate::gate::VerifiedArchive`] to
 //!    build the served [`Index`] from.
@@ -12,15 +12,16 @@
 //! 4. [`Prepared::run`]: serve until SIGINT/SIGTERM; the spool goes with it.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write as _};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tempfile::NamedTempFile;
 
 use super::outputs::{self, Pending};
 use super::select::{self, Selection};
-use super::spool::Spool;
 use crate::archive::compress::{self, Compression};
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IntegrityError, IoContext};
@@ -48,7 +49,7 @@ pub struct OpenedArchive {
     /// The archive by name, and its stamp before verifying.
     pub archive_stamp: Stamp,
     /// The spool of a compressed archive (removed when dropped).
-    pub spool: Option<(Spool, Pending)>,
+    pub spool: Option<(NamedTempFile, Pending)>,
 }
 
 /// What the start-up report says.
@@ -72,7 +73,7 @@ pub struct Prepared {
     server: Server,
     served: Arc<Served>,
     stop: Arc<AtomicBool>,
-    _spool: Option<(Spool, Pending)>,
+    _spool: Option<(NamedTempFile, Pending)>,
 }
 
 /// The uncompressed tar of an opened archive, by name (the single place
@@ -105,15 +106,18 @@ pub fn open_archive(path: &Path, progress: &dyn Progress) -> Result<OpenedArchiv
             )
         }
         _ => {
-            let spool = Spool::create()?;
+            // A private (0600) file in $TMPDIR, listed so that an interrupt
+            // during verification removes it; dropped (removed) on exit.
+            let spool = tempfile::Builder::new()
+                .prefix("airlock-serve-")
+                .suffix(".tar")
+                .tempfile()
+                .map_err(|e| Error::io("create a spool file", e))?;
             let pending = outputs::register(spool.path());
-            let out = File::create(spool.path()).at("create", spool.path())?;
+            let out = spool.as_file().try_clone().at("open", spool.path())?;
             let mut w = BufWriter::with_capacity(1 << 20, out);
             let outcome = archive::read_archive_copying_tar(file, &opts, progress, &mut w)?;
-            let out = w
-                .into_inner()
-                .map_err(|e| Error::io_path("write", spool.path(), e.into_error()))?;
-            out.sync_all().at("write", spool.path())?;
+            w.flush().at("write", spool.path())?;
             let tar = File::open(spool.path()).at("open", spool.path())?;
             (outcome, tar, Some((spool, pending)))
         }
