@@ -27,6 +27,9 @@ pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 const CHUNK: usize = 64 * 1024;
 /// Chunks queued per download ahead of the client.
 const QUEUED_CHUNKS: usize = 2;
+/// A download whose client takes no chunk for this long is dropped (its
+/// connection closed), so a stalled reader cannot hold a slot for ever.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(60);
 /// Default and largest page of `tags/list` and `_catalog`.
 const MAX_PAGE: usize = 10_000;
 
@@ -377,6 +380,8 @@ fn ranged(
 /// connection is cut instead and the server stops serving.
 fn blob_body(st: Arc<Served>, digest: Digest, at: BlobAt, start: u64, len: u64) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, io::Error>>(QUEUED_CHUNKS);
+    let rt = tokio::runtime::Handle::current();
+    let send = move |item| rt.block_on(tx.send_timeout(item, STALLED)).is_ok();
     tokio::task::spawn_blocking(move || {
         let mut hasher = (start == 0 && len == at.size).then(Sha256::new);
         let mut pos = 0u64;
@@ -384,7 +389,7 @@ fn blob_body(st: Arc<Served>, digest: Digest, at: BlobAt, start: u64, len: u64) 
             let n = usize::try_from((len - pos).min(CHUNK as u64)).unwrap_or(CHUNK);
             let mut buf = vec![0u8; n];
             if let Err(e) = st.file.read_exact_at(&mut buf, at.offset + start + pos) {
-                let _ = tx.blocking_send(Err(e));
+                send(Err(e));
                 return;
             }
             pos += n as u64;
@@ -395,15 +400,15 @@ fn blob_body(st: Arc<Served>, digest: Digest, at: BlobAt, start: u64, len: u64) 
                 if let Some(h) = hasher.take() {
                     if Digest::from_bytes(h.finalize().into()) != digest {
                         st.stale.store(true, Ordering::SeqCst);
-                        let _ = tx.blocking_send(Err(io::Error::other(format!(
+                        send(Err(io::Error::other(format!(
                             "blob {digest} changed since it was verified"
                         ))));
                         return;
                     }
                 }
             }
-            if tx.blocking_send(Ok(Frame::data(Bytes::from(buf)))).is_err() {
-                return; // the client went away
+            if !send(Ok(Frame::data(Bytes::from(buf)))) {
+                return; // the client went away or stalled
             }
         }
     });
