@@ -222,6 +222,11 @@ fn start(
             if let Some(at) = line.split(" read-only on http://").nth(1) {
                 let _ = tx.send(Some((at.trim().to_string(), report.clone())));
             }
+            // --output json: one line with the address.
+            let json: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+            if let Some(at) = json["address"].as_str() {
+                let _ = tx.send(Some((at.to_string(), report.clone())));
+            }
         }
         let _ = tx.send(None);
     });
@@ -979,4 +984,41 @@ fn stdin_cannot_be_served() {
     let o = refused(&site, &["-", "--listen", "127.0.0.1:0"]);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("not stdin"), "{}", o.stderr);
+}
+
+#[test]
+fn the_json_reports_match_their_schema() {
+    let site = Site::new();
+    let p = single(&site, "one", &[]);
+    let srv = serve(
+        &site,
+        &p.archive,
+        &["--output", "json", "--print-mirror-config"],
+    );
+    let schema = cli::report_schema("serve");
+    let v: Value = serde_json::from_str(srv.report.trim()).unwrap();
+    cli::assert_schema_valid(&schema, &v);
+    assert_eq!(v["repositories"][0]["name"], REPO);
+    assert_eq!(v["url"], format!("http://{}", srv.addr));
+    assert!(
+        v["mirrorConfig"]["containerdHosts"]["registry.example.org"].is_string(),
+        "{v}"
+    );
+    assert_eq!(curl("GET", &srv.url("/v2/"), &[]).0, 200);
+    // A refusal (no policy) and an argument error are reports too.
+    let r = cli::airlock([
+        "--output",
+        "json",
+        "serve",
+        s(&p.archive),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .run();
+    assert_eq!(r.code, 2);
+    cli::assert_schema_valid(&schema, &r.json());
+    assert_eq!(r.json()["error"]["kind"], "no-policy");
+    let r = cli::airlock(["--output", "json", "serve", "--no-such-flag"]).run();
+    assert_eq!(r.code, 2);
+    cli::assert_schema_valid(&schema, &r.json());
 }
