@@ -83,7 +83,16 @@ impl Index {
                 .map(<[u8]>::to_vec)
                 .ok_or_else(|| missing(d))
         };
-        let pushes = plan::build(target, verified, &doc)?;
+        // The naming errors are the registry sink's; serve has no --tag.
+        let pushes = plan::build(target, verified, &doc).map_err(|e| match e {
+            Error::Usage(m) => Error::Usage(format!(
+                "cannot serve this archive: {}",
+                m.replace("; give the name with --tag", "")
+                    .replace("; unpack them separately or rename one with --tag", "")
+                    .replace("registry:localhost", "serve")
+            )),
+            other => other,
+        })?;
         let archive = &verified.outcome().manifest;
         let mut index = Index::default();
         for r in pushes.repos {
