@@ -131,7 +131,10 @@ impl Server {
             .enable_all()
             .build()
             .at("start the server runtime for", &served.archive)?;
-        rt.block_on(self.accept_loop(served, stop))
+        let r = rt.block_on(self.accept_loop(served, stop));
+        // Downloads still running past the grace period are cut here.
+        rt.shutdown_timeout(Duration::from_secs(1));
+        r
     }
 
     async fn accept_loop(self, served: Arc<Served>, stop: Arc<AtomicBool>) -> Result<(), Error> {
