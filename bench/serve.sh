@@ -13,6 +13,7 @@
 # The CPU may be shared with other work: numbers are noisy.
 # BENCH_STRICT=1 makes a missed target exit 1.
 set -euo pipefail
+shopt -s inherit_errexit
 
 AIRLOCK=${AIRLOCK:-target/release/airlock}
 MKIMAGE=${MKIMAGE:-target/release/airlock-mkimage}
@@ -53,21 +54,28 @@ rm -rf -- "$work/layout"
 "$AIRLOCK" unpack -q --insecure-no-policy "$work/x.tar" --into "registry:$REG" \
     --insecure-registry "$REG" >/dev/null 2>"$work/unpack.err"
 
+# Start serve and wait for its report (the address line), reading it from
+# a fifo: no polling process competes with the server for the CPU.
+launch_serve() {
+    rm -f -- "$work/serve.out" "$work/serve.fifo"
+    mkfifo "$work/serve.fifo"
+    "$AIRLOCK" serve -q --insecure-no-policy \
+        --listen 127.0.0.1:0 --output json "$work/x.tar" >"$work/serve.fifo" 2>"$work/serve.err" &
+    serve_pid=$!
+    exec 3<"$work/serve.fifo"
+    local line=
+    read -r line <&3 || true
+    [ -n "$line" ] || { cat "$work/serve.err" >&2; exit 1; }
+    echo "$line" >"$work/serve.out"
+}
 # Start serve; sets SERVE (host:port).
 start_serve() {
-    rm -f -- "$work/serve.out"
-    "$AIRLOCK" serve -q --insecure-no-policy \
-        --listen 127.0.0.1:0 --output json "$work/x.tar" >"$work/serve.out" 2>"$work/serve.err" &
-    serve_pid=$!
-    for _ in $(seq 6000); do
-        grep -q '"address"' "$work/serve.out" 2>/dev/null && break
-        kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.err" >&2; exit 1; }
-        sleep 0.01
-    done
+    launch_serve
     SERVE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["address"])' "$work/serve.out")
 }
 stop_serve() {
     kill -TERM "$serve_pid" 2>/dev/null || true
+    exec 3<&-
     wait "$serve_pid" 2>/dev/null || true
     serve_pid=
 }
@@ -82,6 +90,7 @@ for repo in r["repositories"]:
 
 pull_all() { # HOST
     rm -rf -- "$work/pull"
+    mkdir -p "$work/pull"
     local i=0
     for r in $refs; do
         i=$((i + 1))
@@ -104,19 +113,21 @@ t_reg=$(best_ns pull_all "$REG")
 rm -rf -- "$work/pull"
 
 # 8 concurrent pulls of everything, then the server's peak RSS.
+pulls=()
 for i in $(seq "$PULLS"); do
-    (for r in $refs; do
+    (mkdir -p "$work/conc-$i"
+     for r in $refs; do
         skopeo copy -q --src-tls-verify=false "docker://$SERVE/$r" "dir:$work/conc-$i/${r//[:\/]/_}"
-    done; rm -rf -- "$work/conc-$i") &
+     done; rm -rf -- "$work/conc-$i") &
+    pulls+=($!)
 done
-wait_pulls() { for j in $(jobs -p); do [ "$j" = "$serve_pid" ] || wait "$j"; done; }
-wait_pulls
+for j in "${pulls[@]}"; do wait "$j" || { echo "bench: a concurrent pull failed" >&2; exit 1; }; done
 # The kernel's high-water mark of the server's resident set.
 rss_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$serve_pid/status")
 stop_serve
 
 # Start-up (launch to report) vs verify.
-startup_ns() { local s e; s=$(date +%s%N); start_serve; e=$(date +%s%N); stop_serve; echo $((e - s)); }
+startup_ns() { local s e; s=$(date +%s%N); launch_serve; e=$(date +%s%N); stop_serve; echo $((e - s)); }
 verify_ns() { local s e; s=$(date +%s%N); "$AIRLOCK" verify -q "$work/x.tar" >/dev/null; e=$(date +%s%N); echo $((e - s)); }
 t_start=0; t_verify=0
 "$AIRLOCK" verify -q "$work/x.tar" >/dev/null # warm the cache
