@@ -24,7 +24,7 @@ use crate::model::{media, Digest};
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
 /// Bytes per read from the archive while streaming a blob.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 128 * 1024;
 /// Chunks queued per download ahead of the client.
 const QUEUED_CHUNKS: usize = 2;
 /// A download whose client takes no chunk for this long is dropped (its
