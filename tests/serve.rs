@@ -1022,3 +1022,19 @@ fn the_json_reports_match_their_schema() {
     assert_eq!(r.code, 2);
     cli::assert_schema_valid(&schema, &r.json());
 }
+
+#[test]
+fn sigint_stops_serving_gracefully() {
+    let site = Site::new();
+    let p = single(&site, "one", &[]);
+    let srv = serve(&site, &p.archive, &[]);
+    assert_eq!(curl("GET", &srv.url("/v2/"), &[]).0, 200);
+    srv.run.signal("INT");
+    let stderr = srv.stderr.clone();
+    let out = srv.run.wait();
+    assert_eq!(out.code, 0, "{}", stderr.lock().unwrap());
+    // The drain thread may still be reading the last line.
+    cli::wait_until(Duration::from_secs(5), "the stop is logged", || {
+        stderr.lock().unwrap().contains("airlock serve: stopped")
+    });
+}
