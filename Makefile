@@ -7,7 +7,7 @@ MKIMAGE_BIN := target/release/airlock-mkimage
 REKOR_BIN := target/release/airlock-test-rekor
 BENCH_TRUST_BIN := $(or $(CARGO_TARGET_DIR),target)/release/examples/bench_trust
 
-.PHONY: all deps build release test lint unit demo bench bench-trust bench-unpack bench-many bench-volumes clean
+.PHONY: all deps build release test lint unit demo bench bench-trust bench-unpack bench-serve bench-many bench-volumes clean
 
 all: build
 
@@ -46,6 +46,7 @@ bench: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/verify.sh
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/pack.sh
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/volumes.sh
+	@$(MAKE) --no-print-directory bench-serve
 	@$(MAKE) --no-print-directory bench-many
 	@$(MAKE) --no-print-directory bench-trust
 
@@ -60,6 +61,8 @@ bench-many: release
 
 bench-volumes: release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/volumes.sh
+bench-serve: deps release
+	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/serve.sh
 
 bench-unpack: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/unpack.sh

@@ -18,6 +18,7 @@ LAYERS = [
     "source",           # OCI layout, registry, Rekor proofs, trust root at pack
     "gate",             # policy over a read archive: verified plan, rollback
     "sink",             # dir, podman, docker, registry targets
+    "serve",            # read-only OCI registry over a verified archive
     "pipeline",         # composes the steps of pack, verify, unpack
     "cli",              # arguments, reports, exit codes
 ]

@@ -7,7 +7,8 @@
 #   airlock unpack into podman (or docker) → the loaded image → airlock
 #   verify-local of the installed image; airlock diff of a rebuilt image; then a
 #   second publisher's signed Helm chart packed beside it from a set file,
-#   verified under a policy rule per publisher, unpacked into a site registry.
+#   verified under a policy rule per publisher, unpacked into a site registry;
+#   airlock serve the archive and pull it back with podman.
 # Services it starts (docker-registry, airlock-test-rekor) are stopped by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -199,6 +200,26 @@ echo "published chart: $CHART_DIGEST"
 echo "site registry:   $site_chart"
 [ "$CHART_DIGEST" = "$site_chart" ] || { echo "demo: chart digest changed on the way" >&2; exit 1; }
 echo "chart digest round trip: OK"
+
+step "airlock serve: the verified archive itself as a read-only registry; podman pulls it back"
+"$AIRLOCK" serve "${POLICY[@]}" --listen 127.0.0.1:0 --log-requests "$OUT/busybox-resigned.tar" \
+    >"$OUT/serve.out" 2>"$OUT/serve.log" &
+serve_pid=$!
+pids+=("$serve_pid")
+for _ in $(seq 600); do
+    grep -q ' read-only on http://' "$OUT/serve.out" 2>/dev/null && break
+    kill -0 "$serve_pid" 2>/dev/null || { cat "$OUT/serve.log" >&2; exit 1; }
+    sleep 0.05
+done
+cat "$OUT/serve.out"
+SERVED=$(sed -n 's/.* read-only on http:\/\///p' "$OUT/serve.out")
+podman "${PODMAN[@]}" pull -q --tls-verify=false "$SERVED/demo/busybox:1.36" >/dev/null
+pulled=$(podman "${PODMAN[@]}" image inspect --format '{{.Digest}}' "$SERVED/demo/busybox:1.36")
+echo "published (signed) amd64 manifest: $signed"
+echo "podman pulled from airlock serve:  $pulled"
+[ "$signed" = "$pulled" ] || { echo "demo: digest changed on the way" >&2; exit 1; }
+kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+echo "served requests: $(grep -c '" 200 ' "$OUT/serve.log")"
 
 if command -v skopeo >/dev/null; then
     step "skopeo reads the archive unchanged"

@@ -6,7 +6,8 @@
 //! `archive::reader` → `gate` (with `trust`) → `sink`. `pipeline` composes
 //! them into the commands; `cli` parses and reports. Modules import only
 //! the layers below them: `model` → `trust` → `error` → `archive` →
-//! `registry_client` → `source` → `gate` → `sink` → `pipeline` → `cli`.
+//! `registry_client` → `source` → `gate` → `sink` → `serve` → `pipeline` →
+//! `cli`.
 #![forbid(unsafe_code)]
 
 pub mod archive;
@@ -16,6 +17,7 @@ pub mod gate;
 pub mod model;
 pub mod pipeline;
 pub mod registry_client;
+pub mod serve;
 pub mod sink;
 pub mod source;
 pub mod trust;

@@ -38,6 +38,7 @@ fn demo_script_runs_end_to_end() {
         "✓ transparency-log",
         "loaded into podman",
         "loaded into registry:",
+        "podman pulled from airlock serve:",
         "digest round trip: OK",
         "is the image airlock unpack admitted",
         "equivalent except timestamps",

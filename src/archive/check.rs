@@ -91,6 +91,7 @@ pub(super) struct Checker {
     seen: BTreeSet<Digest>,
     last_key: Option<(BlobClass, Digest)>,
     metadata: BTreeMap<Digest, Vec<u8>>,
+    offsets: BTreeMap<Digest, u64>,
     docs: BTreeMap<Digest, Doc>,
     pub(super) hashing: Hashing,
     workers: usize,
@@ -111,6 +112,7 @@ impl Checker {
             seen: BTreeSet::new(),
             last_key: None,
             metadata: BTreeMap::new(),
+            offsets: BTreeMap::new(),
             docs: BTreeMap::new(),
             hashing: Hashing::None,
             workers: opts.hash_workers,
@@ -249,6 +251,7 @@ impl Checker {
             .into());
         }
         self.blob_bytes += size;
+        self.offsets.insert(digest, offset);
         match rec.class() {
             BlobClass::Metadata => {
                 let bytes = read_small(entry, size, name, state)?;
@@ -306,6 +309,7 @@ impl Checker {
                 manifest_digest,
                 compression: self.compression,
                 metadata: BTreeMap::new(),
+                blob_offsets: BTreeMap::new(),
                 tar_bytes: 0,
                 blob_bytes: 0,
             });
@@ -327,6 +331,7 @@ impl Checker {
             manifest_digest,
             compression: self.compression,
             metadata: self.metadata,
+            blob_offsets: self.offsets,
             tar_bytes: self.tar_bytes,
             blob_bytes: self.blob_bytes,
         })

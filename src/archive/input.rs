@@ -4,7 +4,7 @@
 //! padding check.
 
 use std::cell::Cell;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
 
 use crate::error::{Error, IntegrityError};
@@ -50,6 +50,31 @@ impl<R: Seek> Seek for TarStream<R> {
         let p = self.inner.seek(pos)?;
         self.state.tar_pos.set(p);
         Ok(p)
+    }
+}
+
+/// Copies the tar stream, as read, to an optional writer (the serve spool
+/// of a compressed archive). A write failure is marked as an input error.
+pub(super) struct TarCopy<'w, R> {
+    inner: R,
+    out: Option<&'w mut dyn Write>,
+    state: Rc<StreamState>,
+}
+
+impl<'w, R> TarCopy<'w, R> {
+    pub(super) fn new(inner: R, out: Option<&'w mut dyn Write>, state: Rc<StreamState>) -> Self {
+        TarCopy { inner, out, state }
+    }
+}
+
+impl<R: Read> Read for TarCopy<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(&buf[..n])
+                .inspect_err(|_| self.state.raw_error.set(true))?;
+        }
+        Ok(n)
     }
 }
 

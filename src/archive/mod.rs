@@ -16,5 +16,7 @@ pub mod trust_material;
 pub mod volumes;
 pub mod writer;
 
-pub use reader::{read_archive, read_archive_file, ReadOptions, ReadOutcome};
+pub use reader::{
+    read_archive, read_archive_copying_tar, read_archive_file, ReadOptions, ReadOutcome,
+};
 pub use writer::{write_archive, WriteOptions, WriteOutcome};

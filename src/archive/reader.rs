@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ use super::check::{check_entries, Checker, Flow};
 use super::compress::{self, Compression};
 use super::hashing::Hashing;
 use super::hashpool::{RegionHasher, CHUNK};
-use super::input::{stream_error, RawInput, StreamState, TarStream};
+use super::input::{stream_error, RawInput, StreamState, TarCopy, TarStream};
 use crate::error::{Error, IntegrityError};
 use crate::model::{ArchiveManifest, Digest};
 
@@ -53,6 +53,10 @@ pub struct ReadOutcome {
     pub compression: Compression,
     /// Manifests, configs and JSON evidence, by digest.
     pub metadata: BTreeMap<Digest, Vec<u8>>,
+    /// Where each blob's data starts in the (uncompressed) tar stream: a
+    /// file offset for a plain archive, an offset in the decompressed tar
+    /// for a compressed one (see [`read_archive_copying_tar`]).
+    pub blob_offsets: BTreeMap<Digest, u64>,
     pub tar_bytes: u64,
     pub blob_bytes: u64,
 }
@@ -64,6 +68,19 @@ pub fn read_archive<R: Read>(
     progress: &dyn Progress,
 ) -> Result<ReadOutcome, Error> {
     read_stream(input, opts, progress)
+}
+
+/// Read and check a whole archive from a stream, writing the tar it holds
+/// (decompressed) to `tar_copy` as it goes, so a compressed archive can be
+/// served afterwards by [`ReadOutcome::blob_offsets`] from that copy. A
+/// failed write is an I/O error, never an integrity verdict.
+pub fn read_archive_copying_tar<R: Read>(
+    input: R,
+    opts: &ReadOptions,
+    progress: &dyn Progress,
+    tar_copy: &mut dyn Write,
+) -> Result<ReadOutcome, Error> {
+    read_stream_into(input, opts, progress, Some(tar_copy))
 }
 
 /// Read and check an archive file. An uncompressed file is hashed with
@@ -109,6 +126,15 @@ fn read_stream<R: Read>(
     opts: &ReadOptions,
     progress: &dyn Progress,
 ) -> Result<ReadOutcome, Error> {
+    read_stream_into(input, opts, progress, None)
+}
+
+fn read_stream_into<R: Read>(
+    input: R,
+    opts: &ReadOptions,
+    progress: &dyn Progress,
+    tar_copy: Option<&mut dyn Write>,
+) -> Result<ReadOutcome, Error> {
     let state = Rc::new(StreamState::default());
     let raw = RawInput {
         inner: input,
@@ -125,7 +151,7 @@ fn read_stream<R: Read>(
                 .map_err(|e| IntegrityError::Corrupt(e.to_string()))?;
             read_tar(
                 TarStream {
-                    inner: dec,
+                    inner: TarCopy::new(dec, tar_copy, state.clone()),
                     state: state.clone(),
                 },
                 &state,
@@ -136,7 +162,7 @@ fn read_stream<R: Read>(
         }
         Compression::None => read_tar(
             TarStream {
-                inner: raw,
+                inner: TarCopy::new(raw, tar_copy, state.clone()),
                 state: state.clone(),
             },
             &state,

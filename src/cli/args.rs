@@ -47,6 +47,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Rebuild lost or damaged volumes of a split archive from its parity volumes.
     Repair(RepairArgs),
+    /// Verify an archive offline, then serve it read-only as an OCI registry (pull only) until SIGINT/SIGTERM.
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout, e.g. `airlock man > airlock.1`.
@@ -365,6 +367,43 @@ pub struct UnpackArgs {
     #[command(flatten)]
     pub rollback: RollbackArgs,
     /// INSECURE: load without any signature policy (integrity only) when no
+    /// policy is given anywhere; reported as INSECURE.
+    #[arg(long)]
+    pub insecure_no_policy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The archive file (`.tar` served in place, `.tar.zst` through a private spool).
+    pub archive: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5000")]
+    pub listen: std::net::SocketAddr,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Repository path prefix: `src.example/team/app:1` is served as
+    /// `NAMESPACE/team/app:1` (as for `unpack --into registry:HOST/NAMESPACE`).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Log one line per request on stderr.
+    #[arg(long)]
+    pub log_requests: bool,
+    /// Connections served at once (more wait in the listen backlog).
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_connections: u16,
+    /// Also print a registries.conf mirror stanza and containerd hosts.toml
+    /// pointing the original registries at this server.
+    #[arg(long)]
+    pub print_mirror_config: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub rollback: RollbackArgs,
+    /// INSECURE: serve without any signature policy (integrity only) when no
     /// policy is given anywhere; reported as INSECURE.
     #[arg(long)]
     pub insecure_no_policy: bool,

@@ -29,3 +29,21 @@ pub fn flag() -> Arc<AtomicBool> {
     let _ = ctrlc::set_handler(move || s.store(true, Ordering::SeqCst));
     stop
 }
+
+/// For `serve`: before `serving` is set, an interrupt removes the listed
+/// temporary files (the spool) and exits 130, as for a writer; after it,
+/// it sets the returned flag and the server stops gracefully.
+pub fn exit_or_stop(command: &'static str, serving: Arc<AtomicBool>) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if serving.load(Ordering::SeqCst) {
+            s.store(true, Ordering::SeqCst);
+            return;
+        }
+        let n = outputs::remove_all();
+        eprintln!("airlock {command}: interrupted; removed {n} temporary file(s)");
+        std::process::exit(INTERRUPTED);
+    });
+    stop
+}

@@ -11,6 +11,7 @@ pub mod policy_source;
 pub mod progress;
 pub mod registry_args;
 pub mod report;
+pub mod serve;
 pub mod set_file;
 pub mod unpack;
 pub mod verify;
@@ -87,6 +88,7 @@ fn usage_error(e: &clap::Error) -> (&'static str, String) {
                 "verify-local",
                 "diff",
                 "repair",
+                "serve",
                 "completions",
                 "man",
                 "version",
@@ -110,6 +112,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::VerifyLocal(_) => "verify-local",
         Command::Diff(_) => "diff",
         Command::Repair(_) => "repair",
+        Command::Serve(_) => "serve",
         Command::Completions(_) => "completions",
         Command::Man => "man",
         Command::Version => "version",
@@ -167,6 +170,7 @@ fn run(cli: Cli, reported: &mut bool) -> Result<u8, Error> {
         Command::Unpack(a) => unpack::run(a, json, cli.quiet),
         Command::VerifyLocal(a) => verify_local::run(a, json, reported),
         Command::Diff(a) => return diff::run(a, json),
+        Command::Serve(a) => serve::run(a, json, cli.quiet),
         Command::Completions(a) => about::completions(&a),
         Command::Man => about::man(),
         Command::Version => about::version(json),

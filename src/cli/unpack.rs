@@ -20,9 +20,9 @@ fn check_tag_arg(target: &Target, tag: Option<&str>) -> Result<(), Error> {
 }
 
 /// `--insecure-no-policy`: integrity only, and the report says INSECURE.
-struct InsecureNoPolicy;
+pub(super) struct InsecureNoPolicy;
 
-const INSECURE_NO_POLICY: &str =
+pub(super) const INSECURE_NO_POLICY: &str =
     "INSECURE: --insecure-no-policy: no signature policy, so no signature was checked (integrity only)";
 
 impl Gate for InsecureNoPolicy {

@@ -240,6 +240,7 @@ pub fn load(state: &Path, target: &str, name: &str) -> Result<Admission, Error> 
             metadata,
             tar_bytes: 0,
             blob_bytes: 0,
+            blob_offsets: BTreeMap::new(),
         },
         recorded_at: rec.recorded_at,
     })

@@ -84,8 +84,20 @@ pub fn read_volumes(
     opts: &ReadOptions,
     progress: &dyn Progress,
 ) -> Result<ReadOutcome, Error> {
+    read_volumes_with(set, opts, |reader| {
+        archive::read_archive(reader, opts, progress)
+    })
+}
+
+/// [`read_volumes`] with the archive reader of the caller's choice (e.g. one
+/// that also copies the tar out, for `serve`), with the same checks.
+pub fn read_volumes_with(
+    set: &VolumeSet,
+    opts: &ReadOptions,
+    read: impl FnOnce(&mut VolumeReader) -> Result<ReadOutcome, Error>,
+) -> Result<ReadOutcome, Error> {
     let mut reader = VolumeReader::new(set);
-    let outcome = match archive::read_archive(&mut reader, opts, progress) {
+    let outcome = match read(&mut reader) {
         Ok(o) => o,
         Err(e) => return Err(reader.diagnose().unwrap_or(e)),
     };

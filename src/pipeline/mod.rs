@@ -12,6 +12,7 @@ pub mod outputs;
 pub mod pack;
 pub mod repair;
 pub mod select;
+pub mod serve;
 pub mod split;
 pub mod spool;
 pub mod unpack;

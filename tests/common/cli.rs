@@ -260,6 +260,16 @@ impl Running {
         self.child().stdin.take()
     }
 
+    /// The read end of its stdout (once; None after that).
+    pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child().stdout.take()
+    }
+
+    /// The read end of its stderr (once; None after that).
+    pub fn stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child().stderr.take()
+    }
+
     /// The private home (HOME and the XDG directories) of this run.
     pub fn home(&self) -> &Path {
         self.home.path()
