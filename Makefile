@@ -50,7 +50,7 @@ fuzz:
 	cd fuzz && $(CARGO) +nightly fuzz build -O --debug-assertions
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
 		$(CARGO) +nightly fuzz run -O --debug-assertions $$t corpus/$$t -- \
-			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=256 -timeout=1 || exit 1; \
+			-max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=256 -rss_limit_mb=512 -timeout=1 || exit 1; \
 	done
 
 demo: deps release
