@@ -7,7 +7,7 @@ MKIMAGE_BIN := target/release/airlock-mkimage
 REKOR_BIN := target/release/airlock-test-rekor
 BENCH_TRUST_BIN := $(or $(CARGO_TARGET_DIR),target)/release/examples/bench_trust
 
-.PHONY: all deps build release test lint unit demo bench bench-trust bench-unpack bench-serve bench-many bench-volumes clean
+.PHONY: all deps build release test lint unit demo fuzz bench bench-trust bench-unpack bench-serve bench-many bench-volumes clean
 
 all: build
 
@@ -38,6 +38,22 @@ unit:
 	$(CARGO) test --workspace --doc
 
 test: deps lint unit
+
+# Fuzz every target in fuzz/ for FUZZ_SECONDS each (nightly + cargo-fuzz,
+# installed from crates.io when missing). New interesting inputs land in
+# fuzz/corpus/<target>/, crashes in fuzz/artifacts/<target>/. `make test`
+# replays the committed corpus on stable (tests/fuzz_corpus.rs). Memory:
+# 256 MiB per allocation; the process cap is higher because libFuzzer's
+# tables and ASan's quarantine grow over a run (docs/testing.md).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := archive_reader oci_documents policy_file volume_index cosign_signature
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(CARGO) +nightly fuzz build -O --debug-assertions
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		ASAN_OPTIONS=quarantine_size_mb=64 $(CARGO) +nightly fuzz run -O --debug-assertions $$t corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=256 -rss_limit_mb=512 -timeout=1 || exit 1; \
+	done
 
 demo: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) REKOR=$(REKOR_BIN) bash scripts/demo.sh
