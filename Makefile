@@ -51,7 +51,8 @@ fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && $(CARGO) +nightly fuzz build -O --debug-assertions
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
-		ASAN_OPTIONS=quarantine_size_mb=64 $(CARGO) +nightly fuzz run -O --debug-assertions $$t corpus/$$t -- \
+		seeds=; [ $$t = cosign_signature ] && seeds=../../shared/fixtures/dangerzone/valid; \
+		ASAN_OPTIONS=quarantine_size_mb=64 $(CARGO) +nightly fuzz run -O --debug-assertions $$t corpus/$$t $$seeds -- \
 			-max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=256 -rss_limit_mb=512 -timeout=1 || exit 1; \
 	done
 

@@ -3,6 +3,8 @@
 //! without a fuzzing engine: a parser regression on any input the fuzzer
 //! once found interesting fails `make test`. Run the fuzzer: `make fuzz`.
 
+mod common;
+
 use std::path::Path;
 
 #[path = "../fuzz/targets/archive_reader.rs"]
@@ -22,7 +24,12 @@ fn replay(target: &str, check: fn(&[u8])) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
         .join(target);
-    let entries = std::fs::read_dir(&dir)
+    replay_dir(target, &dir, check);
+}
+
+/// Every file of `dir` through `check`; `dir` must hold at least one.
+fn replay_dir(target: &str, dir: &Path, check: fn(&[u8])) {
+    let entries = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("corpus {} is missing: {e}", dir.display()));
     let mut count = 0;
     for entry in entries {
@@ -58,4 +65,16 @@ fn volume_index_corpus() {
 #[test]
 fn cosign_signature_corpus() {
     replay("cosign_signature", cosign_signature::check);
+}
+
+/// The real Dangerzone signatures seed `cosign_signature` from ../shared
+/// (not copied into the repository); `make fuzz` reads them there too.
+#[test]
+fn cosign_signature_shared_seeds() {
+    let Some(fx) = common::fixtures() else { return };
+    replay_dir(
+        "cosign_signature",
+        &fx.join("dangerzone/valid"),
+        cosign_signature::check,
+    );
 }
