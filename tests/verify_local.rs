@@ -59,9 +59,21 @@ fn installed() -> (Site, PathBuf, String) {
 }
 
 fn verify_local(site: &Site, out: &Path, key: &Path, extra: &[&str]) -> Run {
+    verify_local_as(site, REF, out, key, &site.state, extra)
+}
+
+/// `verify-local NAME --in dir:OUT` with the key and state directory given.
+fn verify_local_as(
+    site: &Site,
+    name: &str,
+    out: &Path,
+    key: &Path,
+    state: &Path,
+    extra: &[&str],
+) -> Run {
     cli::airlock([
         "verify-local",
-        REF,
+        name,
         "--in",
         &format!("dir:{}", out.display()),
         "--key",
@@ -69,7 +81,7 @@ fn verify_local(site: &Site, out: &Path, key: &Path, extra: &[&str]) -> Run {
         "--trusted-root",
         s(&site.root),
         "--state-dir",
-        s(&site.state),
+        s(state),
     ])
     .args(extra)
     .run()
@@ -140,19 +152,14 @@ fn altered_stored_evidence_is_refused() {
 #[test]
 fn a_missing_state_directory_is_a_clear_error() {
     let (site, out, _) = installed();
-    let o = cli::airlock([
-        "verify-local",
+    let o = verify_local_as(
+        &site,
         REF,
-        "--in",
-        &format!("dir:{}", out.display()),
-        "--key",
-        s(&site.key),
-        "--trusted-root",
-        s(&site.root),
-        "--state-dir",
-        s(&site.path("no-such-state")),
-    ])
-    .run();
+        &out,
+        &site.key,
+        &site.path("no-such-state"),
+        &[],
+    );
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(o.stderr.contains("does not exist"), "{}", o.stderr);
 }
@@ -167,19 +174,14 @@ fn a_name_never_loaded_is_a_clear_error() {
         index.replace(REF, "registry.example.org/other:2"),
     )
     .unwrap();
-    let o = cli::airlock([
-        "verify-local",
+    let o = verify_local_as(
+        &site,
         "registry.example.org/other:2",
-        "--in",
-        &format!("dir:{}", out.display()),
-        "--key",
-        s(&site.key),
-        "--trusted-root",
-        s(&site.root),
-        "--state-dir",
-        s(&site.state),
-    ])
-    .run();
+        &out,
+        &site.key,
+        &site.state,
+        &[],
+    );
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(
         o.stderr.contains("was not loaded by airlock unpack"),

@@ -114,6 +114,18 @@ fn matcher(
 /// The one state directory (rollback marks, what unpack recorded), for
 /// every command: `--state-dir`, else `AIRLOCK_STATE_DIR`, else
 /// `$XDG_STATE_HOME/airlock`, else `~/.local/state/airlock`.
+/// podman's global arguments: `AIRLOCK_PODMAN_ARGS` (whitespace-separated),
+/// then the `--podman-arg` flags.
+pub fn podman_args(flags: Vec<String>) -> Vec<String> {
+    let mut args: Vec<String> = std::env::var("AIRLOCK_PODMAN_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    args.extend(flags);
+    args
+}
+
 pub fn state_dir(flag: Option<&std::path::Path>) -> Option<PathBuf> {
     if let Some(d) = flag {
         return Some(d.to_path_buf());

@@ -52,12 +52,7 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
         ));
     }
     let registry = a.access.resolve()?;
-    let mut podman_args: Vec<String> = std::env::var("AIRLOCK_PODMAN_ARGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    podman_args.extend(a.podman_args);
+    let podman_args = super::config::podman_args(a.podman_args);
     let req = UnpackRequest {
         archive: a.archive,
         target,

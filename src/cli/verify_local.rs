@@ -16,12 +16,7 @@ pub fn run(a: VerifyLocalArgs, json: bool, reported: &mut bool) -> Result<(), Er
     let (cfg, source) = config::unpack_policy(&policy, false)?;
     let cfg = cfg.ok_or_else(|| Error::Usage("verify-local needs a trust policy".into()))?;
     let target: Target = a.target.parse()?;
-    let mut podman_args: Vec<String> = std::env::var("AIRLOCK_PODMAN_ARGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    podman_args.extend(a.podman_args);
+    let podman_args = config::podman_args(a.podman_args);
     let req = VerifyLocalRequest {
         name: a.image,
         target,
