@@ -619,4 +619,49 @@ mod tests {
         let r = check_entries(archive.entries().unwrap(), &mut c, &state, &NoProgress);
         assert!(r.is_err());
     }
+
+    /// Preamble entry `i` holding `len` bytes of spaces (never a valid
+    /// document), after valid entries before it.
+    fn preamble_of_size(i: usize, len: u64) -> Result<(), Error> {
+        let mut c = checker();
+        if i > 0 {
+            c.manifest = Some((manifest_with(Vec::new()), Digest::of(b"airlock.json")));
+            c.next_preamble = i;
+        }
+        let data = vec![b' '; len as usize];
+        c.preamble(i, PREAMBLE[i], len, &mut &data[..], &StreamState::default())
+    }
+
+    #[test]
+    fn each_preamble_entry_is_read_at_its_limit_and_refused_one_byte_over() {
+        let bounds = [
+            limits::MAX_OCI_LAYOUT_BYTES,
+            limits::MAX_ARCHIVE_MANIFEST_BYTES,
+            limits::MAX_JSON_BYTES,
+            limits::MAX_JSON_BYTES,
+        ];
+        // The other two preamble entries are directories, which must be empty.
+        assert_eq!(
+            &PREAMBLE[bounds.len()..],
+            [names::BLOBS_DIR, names::SHA256_DIR]
+        );
+        for (i, limit) in bounds.into_iter().enumerate() {
+            // At the limit the bytes are read and judged on their content.
+            match preamble_of_size(i, limit) {
+                Err(Error::Integrity(IntegrityError::TooLarge { .. })) | Ok(()) => {
+                    panic!(
+                        "{}: {limit} bytes should be read and refused as content",
+                        PREAMBLE[i]
+                    )
+                }
+                Err(_) => {}
+            }
+            match preamble_of_size(i, limit + 1) {
+                Err(Error::Integrity(IntegrityError::TooLarge { size, limit: l, .. })) => {
+                    assert_eq!((size, l), (limit + 1, limit), "{}", PREAMBLE[i])
+                }
+                other => panic!("{}: one byte over: {other:?}", PREAMBLE[i]),
+            }
+        }
+    }
 }

@@ -62,3 +62,32 @@ pub fn decoder<'a, R: BufRead + 'a>(r: R) -> io::Result<Box<dyn Read + 'a>> {
     dec.window_log_max(limits::ZSTD_WINDOW_LOG_MAX)?;
     Ok(Box::new(dec))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zstd frame of a few bytes whose header asks for a 2^`log` window
+    /// (no content size, so the window descriptor is written).
+    fn frame_with_window_log(log: u32) -> Vec<u8> {
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        enc.include_contentsize(false).unwrap();
+        enc.window_log(log).unwrap();
+        enc.write_all(b"hello, window").unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn decode(frame: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        decoder(frame)?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_window_at_the_limit_decodes_and_one_step_over_is_refused() {
+        let at = frame_with_window_log(limits::ZSTD_WINDOW_LOG_MAX);
+        assert_eq!(decode(&at).unwrap(), b"hello, window");
+        let over = frame_with_window_log(limits::ZSTD_WINDOW_LOG_MAX + 1);
+        assert!(decode(&over).is_err());
+    }
+}

@@ -196,9 +196,11 @@ mod tests {
     }
 
     #[test]
-    fn padding_beyond_the_limit_is_refused() {
+    fn padding_up_to_the_limit_passes_and_one_byte_more_is_refused() {
         let state = at(512);
-        let zeros = vec![0u8; limits::MAX_TRAILING_ZEROS as usize + 512];
+        let zeros = vec![0u8; limits::MAX_TRAILING_ZEROS as usize + 1];
+        let at_limit = &zeros[..limits::MAX_TRAILING_ZEROS as usize];
+        assert_eq!(end_of_archive(at_limit, &state, 0).ok(), Some(512));
         assert!(matches!(
             integrity(end_of_archive(&zeros[..], &state, 0)),
             IntegrityError::DecompressionLimit(_)

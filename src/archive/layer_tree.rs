@@ -122,7 +122,7 @@ impl LayerSummary {
         for entry in entries {
             let mut entry = entry.map_err(|e| corrupt(what, e))?;
             summary.add(&mut entry, what)?;
-            if summary.entries.len() + summary.whiteouts.len() > limits::MAX_DIFF_FILES {
+            if too_many_entries(summary.entries.len() + summary.whiteouts.len()) {
                 return Err(corrupt(
                     what,
                     format!("more than {} entries", limits::MAX_DIFF_FILES),
@@ -289,6 +289,12 @@ impl FileTree {
     }
 }
 
+/// Whether one image's layers hold more entries than `airlock diff` keeps
+/// in memory.
+fn too_many_entries(count: usize) -> bool {
+    count > limits::MAX_DIFF_FILES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,5 +358,11 @@ mod tests {
         let t = tree(&[raw]);
         assert!(t.files.is_empty());
         assert_eq!(t.unsafe_paths, ["../x"]);
+    }
+
+    #[test]
+    fn entries_up_to_the_limit_are_kept_and_one_more_is_too_many() {
+        assert!(!too_many_entries(limits::MAX_DIFF_FILES));
+        assert!(too_many_entries(limits::MAX_DIFF_FILES + 1));
     }
 }

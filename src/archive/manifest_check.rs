@@ -324,4 +324,41 @@ pub(super) mod tests {
             Err(IntegrityError::Contradiction(_))
         ));
     }
+
+    /// `n` distinct small layer records.
+    fn layers(n: usize) -> Vec<BlobRecord> {
+        (0..n as u64)
+            .map(|i| BlobRecord {
+                digest: Digest::of(&i.to_le_bytes()),
+                size: 1,
+                media_type: media::OCI_LAYER.into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_blob_list_at_the_limit_passes_and_one_more_is_refused() {
+        assert!(validate_archive_manifest(&manifest_with(layers(limits::MAX_BLOBS))).is_ok());
+        assert!(matches!(
+            validate_archive_manifest(&manifest_with(layers(limits::MAX_BLOBS + 1))),
+            Err(IntegrityError::TooLarge { size, limit, .. })
+                if size == limits::MAX_BLOBS as u64 + 1 && limit == limits::MAX_BLOBS as u64
+        ));
+    }
+
+    #[test]
+    fn json_bytes_in_total_at_the_limit_pass_and_one_byte_more_is_refused() {
+        let each = limits::SMALL_BLOB_BYTES;
+        assert_eq!(limits::MAX_METADATA_TOTAL % each, 0);
+        let n = (limits::MAX_METADATA_TOTAL / each) as u8;
+        let at: Vec<_> = (0..n).map(|i| blob(i, each, media::OCI_MANIFEST)).collect();
+        assert!(validate_archive_manifest(&manifest_with(at.clone())).is_ok());
+        let mut over = at;
+        over.push(blob(n, 1, media::OCI_CONFIG));
+        assert!(matches!(
+            validate_archive_manifest(&manifest_with(over)),
+            Err(IntegrityError::TooLarge { size, limit, .. })
+                if size == limits::MAX_METADATA_TOTAL + 1 && limit == limits::MAX_METADATA_TOTAL
+        ));
+    }
 }

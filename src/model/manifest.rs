@@ -393,4 +393,16 @@ mod tests {
         assert_eq!(format_rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
+
+    #[test]
+    fn a_json_blob_is_metadata_up_to_the_small_blob_limit() {
+        let rec = |size| BlobRecord {
+            digest: crate::model::Digest::of(b"x"),
+            size,
+            media_type: crate::model::media::OCI_MANIFEST.into(),
+        };
+        let limit = crate::model::limits::SMALL_BLOB_BYTES;
+        assert_eq!(rec(limit).class(), BlobClass::Metadata);
+        assert_eq!(rec(limit + 1).class(), BlobClass::Data);
+    }
 }
