@@ -13,6 +13,7 @@ LAYERS = [
     "model",            # digests, OCI and airlock.json types, limits, media types
     "trust",            # signatures, bundles, Rekor, TUF, policy (pure checks)
     "error",            # the crate error type (wraps trust's)
+    "scratch",          # names of temporaries beside outputs; sweeping leftovers
     "archive",          # writer, tar/zstd, reader, layout files
     "registry_client",  # HTTP(S) registry access shared by source and sink
     "source",           # OCI layout, registry, Rekor proofs, trust root at pack

@@ -17,6 +17,7 @@ pub mod gate;
 pub mod model;
 pub mod pipeline;
 pub mod registry_client;
+pub mod scratch;
 pub mod serve;
 pub mod sink;
 pub mod source;

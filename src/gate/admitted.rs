@@ -95,7 +95,11 @@ fn blob_path(state: &Path, d: &Digest) -> PathBuf {
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).at("create", dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).at("create a file in", dir)?;
+    crate::scratch::sweep(dir, "admitted");
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&crate::scratch::prefix("admitted"))
+        .tempfile_in(dir)
+        .at("create a file in", dir)?;
     std::io::Write::write_all(&mut tmp, bytes).at("write", tmp.path())?;
     tmp.persist(path)
         .map_err(|e| Error::io_path("rename into", path, e.error))?;

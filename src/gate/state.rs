@@ -190,8 +190,9 @@ pub fn commit(marks: &[PendingMark]) -> Result<(), Error> {
     for m in marks {
         let dir = m.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).at("create state directory", dir)?;
+        crate::scratch::sweep(dir, "state");
         let mut tmp = tempfile::Builder::new()
-            .prefix(".airlock-state-")
+            .prefix(&crate::scratch::prefix("state"))
             .tempfile_in(dir)
             .at("create a temporary file in", dir)?;
         let bytes = serde_json::to_vec_pretty(&m.file)

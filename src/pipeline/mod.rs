@@ -170,8 +170,9 @@ pub fn pack(
         return split::pack_volumes(req, split, set, &opts, progress);
     }
     let dir = output::parent_dir(&req.output);
+    crate::scratch::sweep(&dir, "pack");
     let tmp = tempfile::Builder::new()
-        .prefix(".airlock-pack-")
+        .prefix(&crate::scratch::prefix("pack"))
         .permissions(public_file())
         .tempfile_in(&dir)
         .at("create a temporary file in", &dir)?;

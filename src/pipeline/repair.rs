@@ -82,11 +82,12 @@ pub fn repair(path: &Path) -> Result<Repaired, Error> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    crate::scratch::sweep(&dir, "repair");
     let mut guards = Vec::new();
     let (rebuilt_data, rebuilt_parity) = parity::rebuild(&geo, &data, &par, |_, _| {
         let (t, guard) = outputs::create(|| {
             tempfile::Builder::new()
-                .prefix(".airlock-repair-")
+                .prefix(&crate::scratch::prefix("repair"))
                 .permissions(public_file())
                 .tempfile_in(&dir)
         })?;

@@ -50,7 +50,7 @@ impl Temps {
     fn make(&self) -> io::Result<NamedTempFile> {
         let (t, guard) = outputs::create(|| {
             tempfile::Builder::new()
-                .prefix(".airlock-volume-")
+                .prefix(&crate::scratch::prefix("volume"))
                 .permissions(public_file())
                 .tempfile_in(&self.dir)
         })?;
@@ -75,6 +75,7 @@ pub fn pack_volumes(
     progress: &dyn Progress,
 ) -> Result<PackResult, Error> {
     let dir = output::parent_dir(&req.output);
+    crate::scratch::sweep(&dir, "volume");
     let temps = Temps {
         dir: dir.clone(),
         guards: RefCell::new(Vec::new()),

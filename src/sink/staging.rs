@@ -77,8 +77,9 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        crate::scratch::sweep(&parent, "unpack");
         let dir = tempfile::Builder::new()
-            .prefix(".airlock-unpack-")
+            .prefix(&crate::scratch::prefix("unpack"))
             .tempdir_in(&parent)
             .at("create a staging directory in", &parent)?;
         Self::init(dir.keep())
