@@ -15,7 +15,7 @@ use airlock::model::Digest;
 use airlock_testkit::{ImageSpec, Layout, Platform};
 use common::cli::{self, Run};
 use common::forge;
-use common::registry::{have_tools, Registry, PASSWORD, USER};
+use common::registry::{have_tools, Fault, FaultyProxy, Registry, PASSWORD, USER};
 use common::site::Site;
 use serde_json::{json, Value};
 
@@ -599,6 +599,94 @@ fn registry_down_is_a_target_error_and_changes_nothing() {
     assert_eq!(code(&o), 6, "{}", stderr(&o));
     let e = stderr(&o);
     assert!(e.contains(&host) && e.contains("registry"), "{e}");
+    assert!(!site.state.exists(), "no rollback mark for a failed unpack");
+}
+
+/// `unpack` of `archive` into `registry:PROXY/ns` through a [`FaultyProxy`]
+/// in front of `reg` injecting `faults`.
+fn unpack_through_faults(
+    site: &Site,
+    reg: &Registry,
+    archive: &Path,
+    ns: &str,
+    faults: Vec<Fault>,
+) -> (Run, u64) {
+    let proxy = FaultyProxy::start(reg.port, faults);
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let o = run(
+        &[
+            "unpack",
+            s(archive),
+            "--into",
+            &format!("registry:{host}/{ns}"),
+            "--insecure-registry",
+            &host,
+            "--key",
+            s(&site.key),
+            "--trusted-root",
+            s(&site.root),
+            "--state-dir",
+            s(&site.state),
+        ],
+        None,
+    );
+    (o, proxy.injected.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[test]
+fn transient_errors_while_pushing_are_retried() {
+    let Some((reg, site)) = plain_world() else {
+        return;
+    };
+    let p = site.archive("retried", 12, Some(10), false);
+    let faults = vec![
+        Fault {
+            method: "POST",
+            path_part: "/blobs/uploads/",
+            status: 503,
+            times: 2,
+        },
+        Fault {
+            method: "HEAD",
+            path_part: "/blobs/",
+            status: 429,
+            times: 1,
+        },
+        Fault {
+            method: "PUT",
+            path_part: "/manifests/",
+            status: 502,
+            times: 1,
+        },
+    ];
+    let (o, injected) = unpack_through_faults(&site, &reg, &p.archive, "retried", faults);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(injected, 4);
+    assert_eq!(served(&reg, "retried/team/app", "1.0"), Some(p.manifest));
+}
+
+#[test]
+fn a_registry_refusing_every_manifest_push_is_a_target_error_and_no_tag() {
+    let Some((reg, site)) = plain_world() else {
+        return;
+    };
+    let p = site.archive("refused", 13, Some(10), false);
+    let faults = vec![Fault {
+        method: "PUT",
+        path_part: "/manifests/",
+        status: 500,
+        times: u64::MAX,
+    }];
+    let (o, injected) = unpack_through_faults(&site, &reg, &p.archive, "refused", faults);
+    assert_eq!(code(&o), 6, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("500") && e.contains("gave up"), "{e}");
+    assert!(
+        (2..=10).contains(&injected),
+        "{injected} attempts: retries must be bounded"
+    );
+    assert_eq!(served(&reg, "refused/team/app", "1.0"), None);
+    assert!(tags(&reg, "refused/team/app").is_empty());
     assert!(!site.state.exists(), "no rollback mark for a failed unpack");
 }
 

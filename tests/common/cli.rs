@@ -291,6 +291,11 @@ impl Running {
         assert!(ok, "kill -{signal} {} failed", self.pid());
     }
 
+    /// SIGKILL, sent directly (no kill(1) to start first).
+    pub fn kill(&mut self) {
+        let _ = self.child().kill();
+    }
+
     /// Closes stdin if still open and waits for the exit.
     pub fn wait(mut self) -> Run {
         let mut child = self.child.take().unwrap();

@@ -431,3 +431,124 @@ impl FlakyProxy {
         }
     }
 }
+
+/// One fault a [`FaultyProxy`] injects: requests whose method is `method`
+/// (any when empty) and whose path contains `path_part` are answered with
+/// `status` (and `Retry-After: 1`) for the first `times` of them.
+#[derive(Clone)]
+pub struct Fault {
+    pub method: &'static str,
+    pub path_part: &'static str,
+    pub status: u16,
+    pub times: u64,
+}
+
+/// An HTTP relay to `target` that injects [`Fault`]s. Every relayed
+/// request is sent on with `Connection: close`, so each request comes on a
+/// connection of its own and is seen here.
+pub struct FaultyProxy {
+    pub port: u16,
+    /// How many requests were answered with a fault.
+    pub injected: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for FaultyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// The request head (through the blank line) and any bytes read past it.
+fn read_head(c: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(end + 4);
+            return Some((String::from_utf8(buf).ok()?, rest));
+        }
+        if buf.len() > 64 * 1024 {
+            return None;
+        }
+        let n = c.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+impl FaultyProxy {
+    pub fn start(target: u16, faults: Vec<Fault>) -> FaultyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let injected = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let left: Arc<Vec<AtomicU64>> =
+            Arc::new(faults.iter().map(|f| AtomicU64::new(f.times)).collect());
+        let (inj, st) = (injected.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut client) = conn else { continue };
+                let (faults, left, inj) = (faults.clone(), left.clone(), inj.clone());
+                std::thread::spawn(move || {
+                    let Some((head, rest)) = read_head(&mut client) else {
+                        return;
+                    };
+                    let mut words = head.split_whitespace();
+                    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                    let hit = faults.iter().zip(left.iter()).find(|(f, n)| {
+                        (f.method.is_empty() || f.method == method)
+                            && path.contains(f.path_part)
+                            && n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                                v.checked_sub(1)
+                            })
+                            .is_ok()
+                    });
+                    if let Some((f, _)) = hit {
+                        inj.fetch_add(1, Ordering::SeqCst);
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 {} Injected\r\nRetry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: 8\r\nConnection: close\r\n\r\ninjected",
+                            f.status
+                        );
+                        let _ = client.shutdown(std::net::Shutdown::Write);
+                        // Drain a request body so closing does not reset the answer.
+                        let _ = client.set_read_timeout(Some(Duration::from_millis(500)));
+                        let _ = std::io::copy(&mut client, &mut std::io::sink());
+                        return;
+                    }
+                    let Ok(mut server) = TcpStream::connect(("127.0.0.1", target)) else {
+                        return;
+                    };
+                    let mut relayed: String = head
+                        .trim_end_matches("\r\n")
+                        .split("\r\n")
+                        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    relayed.push_str("Connection: close\r\n\r\n");
+                    if server.write_all(relayed.as_bytes()).is_err()
+                        || server.write_all(&rest).is_err()
+                    {
+                        return;
+                    }
+                    let (mut c_r, mut s_w) =
+                        (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut c_r, &mut s_w);
+                    });
+                    let _ = std::io::copy(&mut server, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        FaultyProxy {
+            port,
+            injected,
+            stop,
+        }
+    }
+}
