@@ -413,3 +413,127 @@ fn repair_killed_at_twenty_moments_rebuilds_whole_volumes_only() {
     }
     assert_landed("repair", landed);
 }
+
+// ------------------------------------------------------------- full disks
+
+/// Runs `script` in a private mount namespace with a tmpfs of `size` at
+/// `mnt`; its stdout, or None (skip) when namespaces are not available.
+fn on_small_tmpfs(mnt: &Path, size: &str, script: &str) -> Option<(String, String)> {
+    std::fs::create_dir_all(mnt).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size={size} tmpfs {m} || {{ echo 'unshare failed' >&2; exit 99; }}; {script}",
+        m = s(mnt)
+    );
+    let o = common::in_mount_namespace(&script)?;
+    Some((
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    ))
+}
+
+impl World {
+    /// `airlock unpack … --into dir:TARGET` as a shell command line.
+    fn unpack_line(&self, target: &Path, state: &Path) -> String {
+        format!(
+            "HOME={home} AIRLOCK_SITE_POLICY=/nonexistent {bin} unpack {a} --into dir:{t} --key {k} --trusted-root {r} --state-dir {st}",
+            home = s(self.site.dir.path()),
+            bin = common::airlock_bin(),
+            a = s(&self.archive),
+            t = s(target),
+            k = s(&self.site.key),
+            r = s(&self.site.root),
+            st = s(state),
+        )
+    }
+}
+
+#[test]
+fn pack_onto_a_full_disk_fails_clearly_and_leaves_nothing() {
+    let w = world();
+    let mnt = w.site.path("small");
+    // 2 MiB of room for a 4.5 MB archive.
+    let script = format!(
+        "HOME={home} AIRLOCK_SITE_POLICY=/nonexistent {bin} pack --no-rekor --from-oci-layout {l} -o {m}/app.tar; echo \"exit=$?\"; ls -A {m}",
+        home = s(w.site.dir.path()),
+        bin = common::airlock_bin(),
+        l = s(&w.layout),
+        m = s(&mnt),
+    );
+    let Some((out, err)) = on_small_tmpfs(&mnt, "2m", &script) else {
+        return;
+    };
+    assert_eq!(
+        out.trim_end(),
+        "exit=1",
+        "exit code, or files left behind:\n{out}\n{err}"
+    );
+    assert!(err.contains("No space left"), "{err}");
+}
+
+#[test]
+fn unpack_into_dir_on_a_full_disk_fails_clearly_and_leaves_nothing() {
+    let w = world();
+    let mnt = w.site.path("small");
+    let script = format!(
+        "{unpack}; echo \"exit=$?\"; ls -A {m}",
+        unpack = w.unpack_line(&mnt.join("images"), &w.site.state),
+        m = s(&mnt),
+    );
+    let Some((out, err)) = on_small_tmpfs(&mnt, "2m", &script) else {
+        return;
+    };
+    let code = out.lines().next().unwrap_or_default();
+    assert!(
+        code != "exit=0" && code.starts_with("exit="),
+        "{out}\n{err}"
+    );
+    assert_eq!(out.lines().count(), 1, "files left behind:\n{out}\n{err}");
+    assert!(err.contains("No space left"), "{err}");
+    assert!(
+        !w.site.state.exists(),
+        "rollback state written for a failed unpack"
+    );
+}
+
+#[test]
+fn a_full_state_directory_refuses_before_loading_and_the_state_is_unchanged() {
+    let w = world();
+    let mnt = w.site.path("small");
+    let state = mnt.join("state");
+    let (first, second) = (w.site.path("first"), w.site.path("second"));
+    let snapshot = format!(
+        "(cd {st} && find . -type f | sort | xargs sha256sum)",
+        st = s(&state)
+    );
+    // A first unpack leaves marks and records; then the disk fills up.
+    let script = format!(
+        "{one} >/dev/null || exit 3; {snap} > {m}/../before; \
+         dd if=/dev/zero of={m}/fill bs=64k 2>/dev/null; \
+         {two}; echo \"exit=$?\"; {snap} | diff {m}/../before - && echo same-state; ls -A {m}",
+        one = w.unpack_line(&first, &state),
+        two = w.unpack_line(&second, &state),
+        snap = snapshot,
+        m = s(&mnt),
+    );
+    let Some((out, err)) = on_small_tmpfs(&mnt, "4m", &script) else {
+        return;
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines
+            .first()
+            .is_some_and(|l| l.starts_with("exit=") && *l != "exit=0"),
+        "{out}\n{err}"
+    );
+    assert_eq!(lines.get(1), Some(&"same-state"), "{out}\n{err}");
+    assert_eq!(&lines[2..], ["fill", "state"], "{out}\n{err}");
+    assert!(
+        err.contains("No space left") && err.contains("state"),
+        "{err}"
+    );
+    assert!(first.join("index.json").exists());
+    assert!(
+        !second.exists(),
+        "loaded although the state could not be written"
+    );
+}

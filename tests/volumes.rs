@@ -521,25 +521,6 @@ fn parity_over_a_single_data_volume_repairs_it() {
     ok(&verify(&index_of(&out)));
 }
 
-/// Runs `script` as root in a private mount namespace (so a tmpfs can be
-/// mounted); false (skip) when that is not possible here, a failure under CI.
-fn in_mount_namespace(script: &str) -> Option<std::process::Output> {
-    let o = Command::new("unshare")
-        .args(["-m", "sh", "-c", script])
-        .output();
-    match o {
-        Ok(o) if !String::from_utf8_lossy(&o.stderr).contains("unshare failed") => Some(o),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "unshare -m (root) is required when CI is set"
-            );
-            eprintln!("SKIPPED: cannot create a mount namespace here");
-            None
-        }
-    }
-}
-
 #[test]
 fn a_full_disk_while_writing_volumes_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -558,7 +539,7 @@ fn a_full_disk_while_writing_volumes_leaves_nothing() {
         bin = common::airlock_bin(),
         lay = s(&lay),
     );
-    let Some(o) = in_mount_namespace(&script) else {
+    let Some(o) = common::in_mount_namespace(&script) else {
         return;
     };
     let out = String::from_utf8_lossy(&o.stdout);

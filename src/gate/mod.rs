@@ -22,6 +22,7 @@ pub mod admit;
 pub mod admitted;
 mod attestations;
 mod report;
+pub mod reserve;
 mod signatures;
 pub mod state;
 mod verified;

@@ -24,7 +24,7 @@ use super::spool::Spool;
 use crate::archive::volumes::VolumeReader;
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
-use crate::gate::{admitted, pass_gate, Gate, Plan, SelectedImage};
+use crate::gate::{admitted, pass_gate, reserve, Gate, Plan, SelectedImage};
 use crate::model::progress::Progress;
 use crate::model::{Digest, EntryKind};
 use crate::sink::{self, Loaded, SinkOptions, Target};
@@ -167,7 +167,20 @@ pub fn unpack<P: Progress>(
     }
     // A SIGINT arriving during `finish` is handled there (the load is
     // killed and rolled back); one arriving after it lost the race.
+    let room = match &req.sink.state_dir {
+        Some(dir) => match reserve::reserve(dir, state_room(&outcome)) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                sink.abort();
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let loaded = sink.finish(&verified)?;
+    if let Some(room) = room {
+        room.release_for_writing();
+    }
     gate.committed(&outcome, &plan)?;
     if let Some(state) = &req.sink.state_dir {
         // What admitted each image, for `verify-local` (after the commit:
@@ -182,4 +195,14 @@ pub fn unpack<P: Progress>(
     report.loaded = Some(loaded);
     drop(spool);
     Ok(report)
+}
+
+/// What the state directory receives after the load, at most: the rollback
+/// marks and admission records, and the documents they keep (the archive
+/// manifest and the metadata read while verifying; ones kept before are
+/// not written again, so this overestimates).
+fn state_room(outcome: &ReadOutcome) -> u64 {
+    let documents: u64 = outcome.metadata.values().map(|d| d.len() as u64).sum();
+    let manifest = serde_json::to_vec(&outcome.manifest).map_or(0, |m| m.len() as u64);
+    reserve::STATE_FILES_BYTES + documents + manifest
 }

@@ -297,3 +297,23 @@ macro_rules! assert_err {
         assert!(matches!($err, $pattern), "{}", $err)
     };
 }
+
+/// Runs `script` as root in a private mount namespace (so a tmpfs can be
+/// mounted: the script prints `unshare failed` to stderr when its mount
+/// fails); None (skip) when that is not possible here, a failure under CI.
+pub fn in_mount_namespace(script: &str) -> Option<std::process::Output> {
+    let o = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .output();
+    match o {
+        Ok(o) if !String::from_utf8_lossy(&o.stderr).contains("unshare failed") => Some(o),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "unshare -m (root) is required when CI is set"
+            );
+            eprintln!("SKIPPED: cannot create a mount namespace here");
+            None
+        }
+    }
+}
