@@ -15,6 +15,12 @@ mod cosign_signature;
 mod oci_documents;
 #[path = "../fuzz/targets/policy_file.rs"]
 mod policy_file;
+#[path = "../fuzz/targets/serve_router.rs"]
+mod serve_router;
+#[path = "../fuzz/targets/set_file.rs"]
+mod set_file;
+#[path = "../fuzz/targets/sigstore_bundle.rs"]
+mod sigstore_bundle;
 #[path = "../fuzz/targets/volume_index.rs"]
 mod volume_index;
 
@@ -77,4 +83,23 @@ fn cosign_signature_shared_seeds() {
         &fx.join("dangerzone/valid"),
         cosign_signature::check,
     );
+}
+
+#[test]
+fn set_file_corpus() {
+    replay("set_file", set_file::check);
+}
+
+#[test]
+fn serve_router_corpus() {
+    replay("serve_router", serve_router::check);
+}
+
+/// Mutations of the conformance suite's bundle, which lives in ../shared.
+#[test]
+fn sigstore_bundle_corpus() {
+    if common::fixtures().is_none() {
+        return;
+    }
+    replay("sigstore_bundle", sigstore_bundle::check);
 }

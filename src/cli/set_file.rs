@@ -83,7 +83,13 @@ fn bad(path: &Path, msg: impl std::fmt::Display) -> Error {
 /// Read and check a set file.
 pub fn load(path: &Path) -> Result<PackSet, Error> {
     let bytes = read_input_file(path, MAX_SET_FILE, "set file")?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad(path, "not UTF-8 text"))?;
+    parse(path, &bytes)
+}
+
+/// Check the set file `bytes`, read from `path` (named in messages; file
+/// artifacts' paths are relative to its directory).
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<PackSet, Error> {
+    let text = std::str::from_utf8(bytes).map_err(|_| bad(path, "not UTF-8 text"))?;
     // No anchors or aliases (a set file has no use for them, and they are
     // how a small YAML document becomes a huge one), bounded work and depth.
     let mut budget = serde_saphyr::Budget::default();
