@@ -622,3 +622,32 @@ fn sigint_while_writing_volumes_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn a_rename_failing_half_way_leaves_no_volumes_and_no_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = pack_split(&layout(tmp.path(), 1), tmp.path(), "b.tar", &[]);
+    assert!(index_of(&base).exists() && vol(&base, "003").exists());
+    // The third volume's name is taken by a directory: its rename fails
+    // after the first two are in place.
+    std::fs::remove_file(vol(&base, "003")).unwrap();
+    std::fs::create_dir_all(vol(&base, "003").join("x")).unwrap();
+    let r = cli::pack(
+        &layout(tmp.path(), 2),
+        &base,
+        &["--volume-size", "1MiB", "--force"],
+    )
+    .run();
+    assert!(r.code == 1, "{}", r.stderr);
+    assert!(r.stderr.contains("b.tar.003"), "{}", r.stderr);
+    let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("b.tar") || n.starts_with(".airlock-"))
+        .collect();
+    left.sort();
+    // The replaced set lost its index before any volume was renamed, and
+    // the new volumes renamed so far were removed again.
+    assert_eq!(left, ["b.tar.003"], "left behind: {left:?}");
+}

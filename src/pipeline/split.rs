@@ -161,13 +161,40 @@ pub fn pack_volumes(
         .map(|(id, _)| set_paths.path(*id))
         .collect();
     let final_guards: Vec<_> = finals.iter().map(|p| outputs::register(p)).collect();
-    for (i, v) in data.into_iter().enumerate() {
-        persist(v.file, &set_paths.path(VolumeId::Data(i + 1)))?;
+    // A set being replaced (--force) loses its index first: from here on no
+    // index names volumes that are not its own.
+    if index_path.exists() {
+        std::fs::remove_file(&index_path).at("remove the old index", &index_path)?;
     }
-    for (i, v) in parity_volumes.into_iter().flat_map(|(_, p)| p).enumerate() {
-        persist(v.file, &set_paths.path(VolumeId::Parity(i + 1)))?;
+    let renames = data
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (v.file, VolumeId::Data(i + 1)))
+        .chain(
+            parity_volumes
+                .into_iter()
+                .flat_map(|(_, p)| p)
+                .enumerate()
+                .map(|(i, v)| (v.file, VolumeId::Parity(i + 1))),
+        );
+    let mut renamed = Vec::new();
+    for (file, id) in renames {
+        let to = set_paths.path(id);
+        if let Err(e) = persist(file, &to) {
+            // Half a set without its index is worse than none: remove it.
+            for p in &renamed {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        renamed.push(to);
     }
-    persist(index_tmp, &index_path)?;
+    if let Err(e) = persist(index_tmp, &index_path) {
+        for p in &renamed {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e);
+    }
     drop(final_guards);
     let mut removed = Vec::new();
     for name in stale.iter().filter(|n| !n.ends_with(".volumes.json")) {
