@@ -651,3 +651,30 @@ fn a_rename_failing_half_way_leaves_no_volumes_and_no_index() {
     // the new volumes renamed so far were removed again.
     assert_eq!(left, ["b.tar.003"], "left behind: {left:?}");
 }
+
+#[test]
+fn policy_flags_with_one_volume_are_refused_not_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = pack_split(&layout(tmp.path(), 1), tmp.path(), "b.tar", &[]);
+    let key = cli::put(tmp.path(), "k.pub", "not read");
+    for flags in [
+        vec!["--key", cli::s(&key)],
+        vec![
+            "--certificate-identity",
+            "a@example.org",
+            "--certificate-oidc-issuer",
+            "https://x",
+        ],
+        vec!["--record"],
+    ] {
+        let r = cli::airlock(["verify", "--volume"])
+            .arg(vol(&base, "002"))
+            .args(&flags)
+            .run();
+        assert_eq!(r.code, 2, "{flags:?}: {}", r.stderr);
+        assert!(r.stderr.contains("whole set"), "{}", r.stderr);
+    }
+    ok(&cli::airlock(["verify", "--volume"])
+        .arg(vol(&base, "002"))
+        .run());
+}

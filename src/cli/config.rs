@@ -56,6 +56,12 @@ pub fn predicate_type(name: &str) -> Result<String, Error> {
     })
 }
 
+/// Whether `verify` was given a policy or trust-root flag (not the
+/// environment or the site file, which apply to every command).
+pub fn verify_policy_flags_given(a: &PolicyArgs) -> bool {
+    any_given(a, For::Verify)
+}
+
 /// Whether any policy flag was given. On pack, `--trusted-root` and
 /// `--tuf-root` only choose the trust material the archive carries (see
 /// `source::trust`), so they do not ask for a policy there.

@@ -6,6 +6,13 @@ use crate::error::Error;
 use crate::pipeline;
 
 pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Result<(), Error> {
+    // One volume holds a slice of the byte stream, not the documents a
+    // policy reads: a flag that asks for signatures must not be ignored.
+    if a.volume.is_some() && (a.record || config::verify_policy_flags_given(&a.policy)) {
+        return Err(Error::Usage(
+            "--volume checks one volume's bytes against its index; signatures and policy need the whole set (verify NAME.volumes.json once every volume is here)".into(),
+        ));
+    }
     // The policy is validated before the archive is read.
     let policy = a.policy.with_rollback(&a.rollback);
     let (gate_cfg, source) = config::resolve(&policy, config::For::Verify)?;
