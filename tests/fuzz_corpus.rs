@@ -11,6 +11,8 @@ use std::path::Path;
 mod archive_reader;
 #[path = "../fuzz/targets/cosign_signature.rs"]
 mod cosign_signature;
+#[path = "../fuzz/targets/cosign_verify.rs"]
+mod cosign_verify;
 #[path = "../fuzz/targets/oci_documents.rs"]
 mod oci_documents;
 #[path = "../fuzz/targets/policy_file.rs"]
@@ -102,4 +104,13 @@ fn sigstore_bundle_corpus() {
         return;
     }
     replay("sigstore_bundle", sigstore_bundle::check);
+}
+
+/// Mutations of a real Dangerzone signature, which lives in ../shared.
+#[test]
+fn cosign_verify_corpus() {
+    if common::fixtures().is_none() {
+        return;
+    }
+    replay("cosign_verify", cosign_verify::check);
 }
