@@ -338,6 +338,10 @@ fn with_blob<T>(
             let mut file = std::fs::File::open(p).at("open", p)?;
             run(&mut file)
         }
+        BlobOrigin::Region { file, offset } => run(&mut crate::archive::writer::Region::new(
+            file.clone(),
+            *offset,
+        )),
     }
 }
 

@@ -113,6 +113,7 @@ pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
         force: false,
         split: None,
         trust: Default::default(),
+        bases: vec![],
     }
 }
 
