@@ -233,7 +233,9 @@ fn write_tar<W: Write>(
             BlobOrigin::File(path) => {
                 Box::new(std::fs::File::open(path).map_err(|e| Error::io_path("open", path, e))?)
             }
-            BlobOrigin::Region { file, offset } => Box::new(Region::new(file.clone(), *offset)),
+            BlobOrigin::Region { file, offset } => {
+                Box::new(Region::new(file.clone(), *offset, rec.size))
+            }
         };
         // Read one byte past the size so a grown source is noticed too.
         let mut hashing = HashingReader {
@@ -260,24 +262,33 @@ fn write_tar<W: Write>(
     Ok((counting.n, counting.inner))
 }
 
-/// A blob inside a larger file (an archive's tar): positional reads, so
-/// many blobs share one open file.
+/// A blob inside a larger file (an archive's tar): `len` bytes from
+/// `offset`, by positional reads, so many blobs share one open file.
 pub struct Region {
     file: std::sync::Arc<std::fs::File>,
     pos: u64,
+    left: u64,
 }
 
 impl Region {
-    pub fn new(file: std::sync::Arc<std::fs::File>, offset: u64) -> Self {
-        Region { file, pos: offset }
+    pub fn new(file: std::sync::Arc<std::fs::File>, offset: u64, len: u64) -> Self {
+        Region {
+            file,
+            pos: offset,
+            left: len,
+        }
     }
 }
 
 impl Read for Region {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use std::os::unix::fs::FileExt as _;
-        let n = self.file.read_at(buf, self.pos)?;
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
         self.pos += n as u64;
+        self.left -= n as u64;
         Ok(n)
     }
 }

@@ -341,6 +341,7 @@ fn with_blob<T>(
         BlobOrigin::Region { file, offset } => run(&mut crate::archive::writer::Region::new(
             file.clone(),
             *offset,
+            blob.record.size,
         )),
     }
 }

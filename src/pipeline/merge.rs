@@ -111,8 +111,13 @@ fn mtime_of(m: &ArchiveManifest) -> Result<u64, Error> {
     })
 }
 
+/// Verify the whole archive (or volume set, by any name `ArchiveInput`
+/// accepts) and keep a tar to copy blobs out of.
 fn opened(path: &Path) -> Result<OpenedArchive, Error> {
-    open_archive(path, &NoProgress)
+    match super::input::ArchiveInput::open(path)?.volumes() {
+        Some(set) => open_archive(&set.index_path, &NoProgress),
+        None => open_archive(path, &NoProgress),
+    }
 }
 
 pub fn run(req: &MergeRequest, progress: &dyn Progress) -> Result<Merged, Error> {

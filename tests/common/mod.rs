@@ -298,3 +298,10 @@ macro_rules! assert_err {
         assert!(matches!($err, $pattern), "{}", $err)
     };
 }
+
+/// `airlock.json` of an archive or volume set, via `airlock inspect`'s
+/// reader (works for zstd and split archives too).
+pub fn archive_json_any(archive: &Path) -> Value {
+    let out = pipeline::inspect(archive).unwrap();
+    serde_json::to_value(&out.manifest).unwrap()
+}
