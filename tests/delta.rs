@@ -384,3 +384,61 @@ fn bad_inventory_malformed_or_oversized_is_refused() {
     assert!(failed(&r, 2).contains("larger than"), "{}", r.stderr);
     assert!(!out.exists());
 }
+
+/// The repositories a plain-HTTP registry holds (its catalog).
+fn catalog(reg: &common::registry::Registry) -> Vec<String> {
+    let o = std::process::Command::new("curl")
+        .args(["-sf", &format!("http://{}/v2/_catalog", reg.host)])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut r: Vec<String> = v["repositories"]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    r.sort();
+    r
+}
+
+fn unpack_into_registry(archive: &Path, reg: &common::registry::Registry, ns: &str) -> cli::Run {
+    cli::airlock(["unpack", "--insecure-no-policy", s(archive)])
+        .arg("--into")
+        .arg(format!("registry:{}/{ns}", reg.host))
+        .args(["--insecure-registry", &reg.host])
+        .run()
+}
+
+#[test]
+fn bad_inventory_claiming_a_blob_the_registry_lacks_pushes_nothing() {
+    let Some(reg) = common::registry::Registry::plain() else {
+        return;
+    };
+    if !common::registry::have_tools(&["curl"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base.tar");
+    ok(&pack(&week(tmp.path(), 1), &base, &[]));
+    // Week 1 is at the site registry under site/; its inventory says so.
+    ok(&unpack_into_registry(&base, &reg, "site"));
+    let inv = tmp.path().join("inventory.json");
+    ok(&cli::run(&["inventory", s(&base), "-o", s(&inv)]));
+    let delta = tmp.path().join("delta.tar");
+    ok(&pack(&week(tmp.path(), 2), &delta, &["--base", s(&inv)]));
+
+    // Under another namespace the registry lacks the external layers.
+    let before = catalog(&reg);
+    let r = unpack_into_registry(&delta, &reg, "elsewhere");
+    let err = failed(&r, 6);
+    assert!(err.contains("lacks 3 external blob(s)"), "{err}");
+    let m = common::archive_json(&delta);
+    assert!(
+        err.contains(m["external"][0]["digest"].as_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(catalog(&reg), before, "nothing pushed");
+
+    // Where week 1 is, the delta unpacks.
+    ok(&unpack_into_registry(&delta, &reg, "site"));
+}
