@@ -56,15 +56,21 @@ desc["digest"], desc["size"] = md, mn
 json.dump(index, open(os.path.join(root, "index.json"), "w"))
 PY
 
-pack() { "$AIRLOCK" pack -q --from-oci-layout "$work/$1" -o "$work/$2" --force "${@:3}"; }
+pack() { "$AIRLOCK" pack -q --from-oci-layout "$work/$1" -o "$work/$2" --force "${@:3}" >/dev/null; }
 export SOURCE_DATE_EPOCH=1700000000
 pack week1 full1.tar
 pack week2 full2.tar
 pack week2 delta.tar --base "$work/full1.tar"
-"$AIRLOCK" merge -q "$work/full1.tar" "$work/delta.tar" -o "$work/merged.tar" --force
+"$AIRLOCK" merge -q "$work/full1.tar" "$work/delta.tar" -o "$work/merged.tar" --force >/dev/null
 cmp -s "$work/merged.tar" "$work/full2.tar" || { echo "bench: merged archive differs from the full pack" >&2; exit 1; }
 
+# What a delta must carry: the changed blobs, every manifest, config and
+# piece of evidence (its carried blobs), and the layout files that are not
+# blobs (airlock.json, index.json, manifest.json, oci-layout).
 carried=$("$AIRLOCK" --output json inspect "$work/delta.tar" | python3 -c 'import json,sys; print(json.load(sys.stdin)["archive"]["delta"]["carriedBytes"])')
+for f in airlock.json index.json manifest.json oci-layout; do
+    carried=$((carried + $(tar -xOf "$work/delta.tar" "$f" | wc -c)))
+done
 dsize=$(stat -c %s "$work/delta.tar")
 fsize=$(stat -c %s "$work/full2.tar")
 
@@ -87,13 +93,13 @@ missed=0
 check() { # name value op target
     local ok
     ok=$(awk -v v="$2" -v t="$4" -v op="$3" 'BEGIN { print (op == "<=" ? v <= t : v >= t) ? "ok" : "MISS" }')
-    printf '  %-44s %10s  (target %s %s)  %s\n' "$1" "$2" "$3" "$4" "$ok"
+    printf '  %-46s %8s  (target %s %s)  %s\n' "$1" "$2" "$3" "$4" "$ok"
     [ "$ok" = ok ] || missed=1
 }
-printf '  full archive %d bytes, delta %d bytes, delta carries %d blob bytes\n' "$fsize" "$dsize" "$carried"
+printf '  full archive %d bytes, delta %d bytes, delta must carry %d bytes\n' "$fsize" "$dsize" "$carried"
 check "delta size / (changed + metadata + evidence)" "$(awk -v a="$dsize" -v b="$carried" 'BEGIN { printf "%.4f", a / b }')" "<=" 1.01
 check "delta size / full archive" "$(awk -v a="$dsize" -v b="$fsize" 'BEGIN { printf "%.4f", a / b }')" "<=" 0.05
 check "merge speed / pack --from-oci-layout speed" "$(awk -v p="$pack_ns" -v m="$merge_ns" 'BEGIN { printf "%.2f", p / m }')" ">=" 0.9
-awk -v p="$pack_ns" -v m="$merge_ns" 'BEGIN { printf "  pack %.2f s, merge %.2f s (merge verifies both inputs first)\n", p / 1e9, m / 1e9 }'
+awk -v p="$pack_ns" -v m="$merge_ns" 'BEGIN { printf "  pack %.2f s, merge %.2f s\n", p / 1e9, m / 1e9 }'
 echo "  merged archive byte-identical to the full pack: yes"
 if [ "$STRICT" = 1 ] && [ "$missed" = 1 ]; then exit 1; fi

@@ -277,11 +277,17 @@ fn bad_base_blob_with_a_flipped_byte_is_refused() {
 
     // In an archive base: the base fails its own verification.
     let mut es = common::entries(&std::fs::read(&base).unwrap());
-    let i = common::largest_blob(&es);
+    let i = common::position(&es, &format!("blobs/sha256/{hex}"));
     es[i].data[1000] ^= 1;
     let flipped = cli::put(tmp.path(), "flipped.tar", common::build(&es));
     let r = cli::run(&["verify", s(&delta), "--base", s(&flipped)]);
     failed(&r, 3);
+    // merge reads only the blobs it takes from the base, each re-hashed.
+    let full = tmp.path().join("full.tar");
+    let r = cli::run(&["merge", s(&flipped), s(&delta), "-o", s(&full)]);
+    let err = failed(&r, 3);
+    assert!(err.contains("changed or is corrupt"), "{err}");
+    assert!(!full.exists());
 }
 
 #[test]

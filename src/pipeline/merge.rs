@@ -39,37 +39,124 @@ pub struct Merged {
     pub from_bases_bytes: u64,
 }
 
-/// Where each external blob of a delta is, in the bases given: the base's
-/// index and the blob's offset in its tar. Refuses, naming them, blobs no
-/// base holds, and a base blob whose size is not the one the delta lists.
+/// The blobs one base offers: digest → (size, offset in `tar`). Nothing in
+/// a base is trusted but its bytes, and those are re-hashed against the
+/// delta's digest as they are copied.
+pub struct BaseBlobs {
+    pub path: PathBuf,
+    pub blobs: BTreeMap<Digest, (u64, u64)>,
+    pub tar: Arc<std::fs::File>,
+    /// A verified base keeps its spool (a compressed archive, a volume set).
+    _opened: Option<OpenedArchive>,
+}
+
+impl BaseBlobs {
+    /// A base verified in full (`verify --base`; a compressed base or a
+    /// volume set, which merge reads through a spool of its tar).
+    pub fn verified(path: &Path) -> Result<BaseBlobs, Error> {
+        let o = opened(path)?;
+        let m = &o.outcome.manifest;
+        let blobs = o
+            .outcome
+            .blob_offsets
+            .iter()
+            .filter_map(|(d, off)| m.blob(d).map(|b| (*d, (b.size, *off))))
+            .collect();
+        let tar = Arc::new(o.tar.try_clone().map_err(|e| Error::io("open", e))?);
+        Ok(BaseBlobs {
+            path: path.to_path_buf(),
+            blobs,
+            tar,
+            _opened: Some(o),
+        })
+    }
+
+    /// An uncompressed archive file: its `blobs/sha256/` entries found by
+    /// walking the tar headers, without hashing the base (merge re-hashes
+    /// every blob it takes, so only those are read). Anything else: verified.
+    pub fn for_merge(path: &Path) -> Result<BaseBlobs, Error> {
+        let input = super::input::ArchiveInput::open(path)?;
+        let plain = match &input {
+            super::input::ArchiveInput::File(p) => is_plain_tar(p)?,
+            _ => false,
+        };
+        if !plain {
+            return BaseBlobs::verified(path);
+        }
+        let file = std::fs::File::open(path).map_err(|e| Error::io_path("open", path, e))?;
+        let tar = Arc::new(
+            file.try_clone()
+                .map_err(|e| Error::io_path("open", path, e))?,
+        );
+        let bad =
+            |e: std::io::Error| IntegrityError::Corrupt(format!("base {}: {e}", path.display()));
+        let mut archive = tar::Archive::new(file);
+        let mut blobs = BTreeMap::new();
+        for entry in archive.entries_with_seek().map_err(bad)? {
+            let entry = entry.map_err(bad)?;
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            let name = entry.path_bytes();
+            let Some(digest) = name
+                .strip_prefix(b"blobs/sha256/")
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| Digest::from_hex(h).ok())
+            else {
+                continue;
+            };
+            if blobs.len() >= crate::model::limits::MAX_BLOBS {
+                return Err(bad(std::io::Error::other("too many blobs")).into());
+            }
+            blobs.insert(digest, (entry.size(), entry.raw_file_position()));
+        }
+        Ok(BaseBlobs {
+            path: path.to_path_buf(),
+            blobs,
+            tar,
+            _opened: None,
+        })
+    }
+}
+
+fn is_plain_tar(path: &Path) -> Result<bool, Error> {
+    use std::io::Read as _;
+    let mut head = [0u8; 4];
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io_path("open", path, e))?;
+    let n = f
+        .read(&mut head)
+        .map_err(|e| Error::io_path("read", path, e))?;
+    let (kind, _) =
+        crate::archive::compress::sniff(&head[..n]).map_err(|e| Error::io_path("read", path, e))?;
+    Ok(kind == crate::archive::compress::Compression::None)
+}
+
+/// Where each external blob of a delta is: the index of the first base
+/// holding it and its offset there. Refuses, naming them, blobs no base
+/// holds, and a base blob whose size is not the one the delta lists.
 pub fn locate_external(
     delta: &ArchiveManifest,
-    bases: &[(PathBuf, &ArchiveManifest, &BTreeMap<Digest, u64>)],
+    bases: &[BaseBlobs],
 ) -> Result<BTreeMap<Digest, (usize, u64)>, Error> {
     let mut found = BTreeMap::new();
     let mut missing = Vec::new();
     for ext in &delta.external {
-        let mut hit = None;
-        for (i, (path, m, offsets)) in bases.iter().enumerate() {
-            let (Some(rec), Some(off)) = (m.blob(&ext.digest), offsets.get(&ext.digest)) else {
-                continue;
-            };
-            if rec.size != ext.size {
+        let hit = bases
+            .iter()
+            .enumerate()
+            .find_map(|(i, b)| b.blobs.get(&ext.digest).map(|&(size, off)| (i, size, off)));
+        match hit {
+            Some((i, size, _)) if size != ext.size => {
                 return Err(IntegrityError::Contradiction(format!(
-                    "base {} holds {} with {} bytes but the delta lists {} bytes",
-                    path.display(),
+                    "base {} holds {} with {size} bytes but the delta lists {} bytes",
+                    bases[i].path.display(),
                     ext.digest,
-                    rec.size,
                     ext.size
                 ))
                 .into());
             }
-            hit = Some((i, *off));
-            break;
-        }
-        match hit {
-            Some(h) => {
-                found.insert(ext.digest, h);
+            Some((i, _, off)) => {
+                found.insert(ext.digest, (i, off));
             }
             None => missing.push(ext.digest.to_string()),
         }
@@ -139,14 +226,9 @@ pub fn run(req: &MergeRequest, progress: &dyn Progress) -> Result<Merged, Error>
     let bases = req
         .bases
         .iter()
-        .map(|p| opened(p))
+        .map(|p| BaseBlobs::for_merge(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let views: Vec<_> = bases
-        .iter()
-        .zip(&req.bases)
-        .map(|(b, p)| (p.clone(), &b.outcome.manifest, &b.outcome.blob_offsets))
-        .collect();
-    let located = locate_external(dm, &views)?;
+    let located = locate_external(dm, &bases)?;
 
     let manifest = full_manifest(dm);
     let index = layout_files::build_index(&manifest.images);
@@ -169,11 +251,7 @@ pub fn run(req: &MergeRequest, progress: &dyn Progress) -> Result<Merged, Error>
     }
 
     let delta_tar = Arc::new(delta.tar.try_clone().map_err(|e| Error::io("open", e))?);
-    let base_tars = bases
-        .iter()
-        .map(|b| b.tar.try_clone().map(Arc::new))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::io("open", e))?;
+    let base_tars: Vec<_> = bases.iter().map(|b| b.tar.clone()).collect();
     let mut blobs = BTreeMap::new();
     let mut from_bases_bytes = 0;
     for rec in &manifest.blobs {
@@ -207,7 +285,13 @@ pub fn run(req: &MergeRequest, progress: &dyn Progress) -> Result<Merged, Error>
         mtime: mtime_of(dm)?,
     };
     progress.set_total(plan.manifest.blobs.iter().map(|b| b.size).sum());
-    let result = super::write_plan(&req.output, req.split, &plan, &opts, progress)?;
+    // The writer re-hashes every blob it copies: a mismatch here is a
+    // damaged (or changed) base or delta, so an integrity failure.
+    let result =
+        super::write_plan(&req.output, req.split, &plan, &opts, progress).map_err(|e| match e {
+            Error::Source(m) => IntegrityError::Corrupt(m).into(),
+            e => e,
+        })?;
     Ok(Merged {
         result,
         delta_digest: delta.outcome.manifest_digest,
@@ -244,14 +328,9 @@ pub struct BasesChecked {
 pub fn check_bases(delta: &ArchiveManifest, bases: &[PathBuf]) -> Result<BasesChecked, Error> {
     let opened = bases
         .iter()
-        .map(|p| opened(p))
+        .map(|p| BaseBlobs::verified(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let views: Vec<_> = opened
-        .iter()
-        .zip(bases)
-        .map(|(b, p)| (p.clone(), &b.outcome.manifest, &b.outcome.blob_offsets))
-        .collect();
-    let located = locate_external(delta, &views)?;
+    let located = locate_external(delta, &opened)?;
     Ok(BasesChecked {
         blobs: located.len(),
         bytes: delta.external.iter().map(|e| e.size).sum(),
