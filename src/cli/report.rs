@@ -207,7 +207,7 @@ pub fn inspect_text(out: &ReadOutcome) -> String {
     let m = &out.manifest;
     let total: u64 = m.blobs.iter().map(|b| b.size).sum();
     let mut s = format!(
-        "archive {}  format v{}  created {}  by {} {}\n{} blobs, {} ({}); not verified, run `airlock verify`\n\n",
+        "archive {}  format v{}  created {}  by {} {}\n{} blobs, {} ({}); not verified, run `airlock verify`\n",
         out.manifest_digest,
         m.format_version,
         m.created,
@@ -218,6 +218,7 @@ pub fn inspect_text(out: &ReadOutcome) -> String {
         compression_name(out.compression)
     );
     s.push_str(&delta_text(m));
+    s.push('\n');
     if let Some(t) = &m.transparency {
         let what = match t.rekor_proofs {
             crate::model::manifest::RekorProofs::Fetched => "fetched",
