@@ -448,3 +448,73 @@ fn bad_inventory_claiming_a_blob_the_registry_lacks_pushes_nothing() {
     // Where week 1 is, the delta unpacks.
     ok(&unpack_into_registry(&delta, &reg, "site"));
 }
+
+/// A real (tar-layered) image under `reference`: layers of the given seeds.
+fn real_layout(dir: &Path, reference: &str, seeds: &[u64]) -> PathBuf {
+    use airlock_testkit::{ImageSpec, Layout, Platform};
+    let mut l = Layout::create(dir).unwrap();
+    let layers: Vec<_> = seeds
+        .iter()
+        .map(|s| l.add_random_layer(200_000, *s).unwrap())
+        .collect();
+    let m = l
+        .add_image(&ImageSpec::new(Platform::linux("amd64")), &layers)
+        .unwrap();
+    l.tag(reference, &m);
+    l.finish().unwrap()
+}
+
+#[test]
+fn unpack_of_a_delta_into_podman_needs_a_base_and_then_loads() {
+    if !common::registry::have_tools(&["podman"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = "localhost/site/real:1";
+    let w1 = real_layout(&tmp.path().join("w1"), reference, &[1, 2]);
+    let w2 = real_layout(&tmp.path().join("w2"), reference, &[1, 3]);
+    let (base, delta) = (tmp.path().join("base.tar"), tmp.path().join("delta.tar"));
+    ok(&cli::pack(&w1, &base, &[]).run());
+    ok(&cli::pack(&w2, &delta, &["--base", s(&base)]).run());
+    assert_eq!(
+        common::archive_json(&delta)["external"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let store = tempfile::tempdir().unwrap();
+    let podman_args = format!(
+        "--root={} --runroot={} --storage-driver=vfs",
+        store.path().join("root").display(),
+        store.path().join("run").display()
+    );
+    let unpack = |extra: &[&str]| {
+        cli::airlock([
+            "unpack",
+            "--insecure-no-policy",
+            s(&delta),
+            "--into",
+            "podman",
+        ])
+        .args(extra)
+        .env("AIRLOCK_PODMAN_ARGS", &podman_args)
+        .run()
+    };
+    let r = unpack(&[]);
+    assert!(failed(&r, 2).contains("--base"), "{}", r.stderr);
+    let r = unpack(&["--base", s(&base)]);
+    ok(&r);
+    let id = std::process::Command::new("podman")
+        .args(podman_args.split(' '))
+        .args(["image", "inspect", "--format", "{{.Id}}", reference])
+        .output()
+        .unwrap();
+    let config = common::archive_json(&delta)["images"][0]["configDigest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), config);
+}
