@@ -449,6 +449,66 @@ fn bad_inventory_claiming_a_blob_the_registry_lacks_pushes_nothing() {
     ok(&unpack_into_registry(&delta, &reg, "site"));
 }
 
+#[test]
+fn inventory_of_a_registry_lists_what_it_holds_and_a_delta_against_it_unpacks() {
+    let Some(reg) = common::registry::Registry::plain() else {
+        return;
+    };
+    if !common::registry::have_tools(&["curl"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base.tar");
+    ok(&pack(&week(tmp.path(), 1), &base, &[]));
+    ok(&unpack_into_registry(&base, &reg, "site"));
+    let inv = tmp.path().join("inventory.json");
+    let from = format!("registry:{}/site", reg.host);
+    ok(&cli::run(&[
+        "inventory",
+        &from,
+        "-o",
+        s(&inv),
+        "--insecure-registry",
+        &reg.host,
+    ]));
+    let v: Value = serde_json::from_slice(&std::fs::read(&inv).unwrap()).unwrap();
+    assert_eq!(v["manifests"].as_array().unwrap().len(), 2, "{v:#}");
+    let text = std::fs::read_to_string(&inv).unwrap();
+    assert!(!text.contains(&reg.host), "no host names in an inventory");
+    // Every layer of week 1 is listed (by the archive's own digests).
+    let m = common::archive_json(&base);
+    let blobs = v["blobs"].as_array().unwrap();
+    for b in m["blobs"].as_array().unwrap() {
+        if b["mediaType"] == "application/vnd.oci.image.layer.v1.tar" {
+            assert!(blobs.iter().any(|x| x["digest"] == b["digest"]), "{b}");
+        }
+    }
+    // Another namespace: nothing from site/.
+    let empty = tmp.path().join("empty.json");
+    let other = format!("registry:{}/nothing", reg.host);
+    ok(&cli::run(&[
+        "inventory",
+        &other,
+        "-o",
+        s(&empty),
+        "--insecure-registry",
+        &reg.host,
+    ]));
+    let e: Value = serde_json::from_slice(&std::fs::read(&empty).unwrap()).unwrap();
+    assert!(e["blobs"].as_array().unwrap().is_empty());
+
+    let delta = tmp.path().join("delta.tar");
+    ok(&pack(&week(tmp.path(), 2), &delta, &["--base", s(&inv)]));
+    assert_eq!(
+        common::archive_json(&delta)["external"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    ok(&unpack_into_registry(&delta, &reg, "site"));
+}
+
 /// A real (tar-layered) image under `reference`: layers of the given seeds.
 fn real_layout(dir: &Path, reference: &str, seeds: &[u64]) -> PathBuf {
     use airlock_testkit::{ImageSpec, Layout, Platform};

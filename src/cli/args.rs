@@ -157,8 +157,9 @@ pub struct PackArgs {
 
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
-    /// dir:PATH (an OCI layout), an archive or volume set, or the unpack
-    /// state directory (repeatable: the inventory is their union).
+    /// dir:PATH (an OCI layout), an archive or volume set, the unpack
+    /// state directory, or registry:HOST[/NAMESPACE] (repeatable: the
+    /// inventory is their union).
     #[arg(required = true, value_name = "FROM")]
     pub from: Vec<String>,
     /// Where to write inventory.json; `-` for stdout.
@@ -167,6 +168,9 @@ pub struct InventoryArgs {
     /// Replace OUT if it exists.
     #[arg(long)]
     pub force: bool,
+    /// How to reach a `registry:` source.
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 #[derive(Debug, Args)]

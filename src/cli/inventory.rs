@@ -16,7 +16,8 @@ pub fn run(a: InventoryArgs, json: bool) -> Result<(), Error> {
         .iter()
         .map(|s| InventorySource::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let inv = inventory::collect(&sources)?;
+    let access = a.access.resolve()?;
+    let inv = inventory::collect(&sources, &access)?;
     let bytes: u64 = inv.blobs.iter().map(|b| b.size).sum();
     if crate::pipeline::is_stdout(&a.out) {
         return std::io::stdout()

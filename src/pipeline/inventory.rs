@@ -1,6 +1,7 @@
 //! `airlock inventory FROM… -o inventory.json`: what a site already holds,
 //! for `pack --base` on the connected side. Offline sources (an OCI layout,
-//! an archive or volume set, the unpack state directory) open no socket.
+//! an archive or volume set, the unpack state directory) open no socket; a
+//! `registry:` source only reads its catalog, tag lists and manifests.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use crate::error::Error;
 use crate::model::inventory::{Inventory, InventoryBlob};
 use crate::model::progress::NoProgress;
 use crate::model::Digest;
+use crate::registry_client::AccessOptions;
 use crate::source::inventory::{self as found, Found};
 
 use super::input::ArchiveInput;
@@ -23,6 +25,11 @@ pub enum InventorySource {
     State(PathBuf),
     /// An archive file or volume set.
     Archive(PathBuf),
+    /// `registry:HOST[/NAMESPACE]`: the repositories its catalog lists.
+    Registry {
+        host: String,
+        namespace: Option<String>,
+    },
 }
 
 impl InventorySource {
@@ -30,10 +37,20 @@ impl InventorySource {
         if let Some(p) = s.strip_prefix("dir:") {
             return Ok(InventorySource::Layout(PathBuf::from(p)));
         }
-        if s.starts_with("registry:") {
-            return Err(Error::Usage(
-                "inventory of a registry: is not supported yet; inventory an OCI layout, an archive or the unpack state directory".into(),
-            ));
+        if let Some(rest) = s.strip_prefix("registry:") {
+            let (host, namespace) = match rest.split_once('/') {
+                Some((h, ns)) => (h, Some(ns.trim_end_matches('/').to_string())),
+                None => (rest, None),
+            };
+            if host.is_empty() || namespace.as_deref() == Some("") {
+                return Err(Error::Usage(format!(
+                    "{s}: expected registry:HOST[/NAMESPACE]"
+                )));
+            }
+            return Ok(InventorySource::Registry {
+                host: host.to_string(),
+                namespace,
+            });
         }
         let p = PathBuf::from(s);
         if p.join("oci-layout").is_file() {
@@ -51,8 +68,13 @@ impl InventorySource {
     }
 }
 
-fn read(src: &InventorySource) -> Result<Vec<Found>, Error> {
+fn read(src: &InventorySource, access: &AccessOptions) -> Result<Vec<Found>, Error> {
     match src {
+        InventorySource::Registry { host, namespace } => Ok(vec![found::of_registry(
+            host,
+            namespace.as_deref(),
+            access,
+        )?]),
         InventorySource::Layout(dir) => Ok(vec![found::of_layout(dir)?]),
         InventorySource::Archive(path) => {
             let opts = ReadOptions {
@@ -70,11 +92,11 @@ fn read(src: &InventorySource) -> Result<Vec<Found>, Error> {
 }
 
 /// The inventory of every source, in the canonical (deterministic) form.
-pub fn collect(sources: &[InventorySource]) -> Result<Inventory, Error> {
+pub fn collect(sources: &[InventorySource], access: &AccessOptions) -> Result<Inventory, Error> {
     let mut blobs: BTreeMap<Digest, u64> = BTreeMap::new();
     let mut manifests = Vec::new();
     for src in sources {
-        for f in read(src)? {
+        for f in read(src, access)? {
             for b in f.blobs {
                 if let Some(size) = blobs.insert(b.digest, b.size) {
                     if size != b.size {

@@ -114,3 +114,102 @@ pub fn of_manifest(manifest_digest: Digest, manifest: &[u8]) -> Result<Found, Er
         manifests: vec![manifest_digest],
     })
 }
+
+/// A registry (`registry:HOST[/NAMESPACE]`): every repository the catalog
+/// lists (under NAMESPACE), every tag, and each manifest's blobs (for an
+/// index, the platforms the registry holds). Read-only: catalog, tag lists
+/// and manifests, never a blob.
+pub fn of_registry(
+    host: &str,
+    namespace: Option<&str>,
+    access: &crate::registry_client::AccessOptions,
+) -> Result<Found, Error> {
+    use crate::registry_client as rc;
+    let client = rc::client(access)?;
+    let auth = rc::credentials(host, access)?;
+    let rt = rc::runtime()?;
+    rt.block_on(async {
+        let probe = oci_client::Reference::with_tag(
+            host.to_string(),
+            namespace.unwrap_or("library").to_string() + "/x",
+            "x".into(),
+        );
+        client.store_auth_if_needed(host, &auth).await;
+        let mut repos = Vec::new();
+        let mut last: Option<String> = None;
+        loop {
+            let page = rc::fail::retrying("catalog", 3, || {
+                client.catalog(&probe, &auth, Some(1000), last.as_deref())
+            })
+            .await?
+            .ok_or_else(|| Error::Source(format!("{host}: no catalog (/v2/_catalog)")))?;
+            let n = page.repositories.len();
+            last = page.repositories.last().cloned();
+            repos.extend(page.repositories);
+            if n < 1000 || repos.len() > limits::MAX_INVENTORY_ENTRIES {
+                break;
+            }
+        }
+        if let Some(ns) = namespace {
+            let prefix = format!("{ns}/");
+            repos.retain(|r| r.starts_with(&prefix));
+        }
+        let mut found = Found::default();
+        for repo in repos {
+            let r =
+                |tag: &str| oci_client::Reference::with_tag(host.into(), repo.clone(), tag.into());
+            let tag_ref = r("latest");
+            let Some(tags) =
+                rc::fail::retrying("tags", 3, || client.list_tags(&tag_ref, &auth, None, None))
+                    .await?
+            else {
+                continue;
+            };
+            let mut stack: Vec<oci_client::Reference> = tags.tags.iter().map(|t| r(t)).collect();
+            while let Some(reference) = stack.pop() {
+                let what = format!("manifest {}", reference.whole());
+                let got = rc::fail::retrying(&what, 3, || {
+                    client.pull_manifest_raw(&reference, &auth, super::registry::ACCEPT)
+                })
+                .await?;
+                let Some((bytes, _)) = got else { continue };
+                if bytes.len() as u64 > limits::MAX_JSON_BYTES {
+                    return Err(Error::Source(format!(
+                        "{what}: larger than the manifest limit"
+                    )));
+                }
+                let digest = Digest::of(&bytes);
+                if found.manifests.contains(&digest) {
+                    continue;
+                }
+                if oci::parse_manifest(&bytes).is_err() {
+                    let ix = oci::parse_index(&bytes)
+                        .map_err(|e| Error::Source(format!("{what}: {e}")))?;
+                    found.manifests.push(digest);
+                    found.blobs.push(InventoryBlob {
+                        digest,
+                        size: bytes.len() as u64,
+                    });
+                    stack.extend(ix.manifests.iter().map(|d| {
+                        oci_client::Reference::with_digest(
+                            host.into(),
+                            repo.clone(),
+                            d.digest.to_string(),
+                        )
+                    }));
+                    continue;
+                }
+                let f = of_manifest(digest, &bytes)?;
+                found.blobs.extend(f.blobs);
+                found.manifests.extend(f.manifests);
+                if found.blobs.len() > limits::MAX_INVENTORY_ENTRIES {
+                    return Err(Error::Source(format!(
+                        "{host} holds more than {} blobs",
+                        limits::MAX_INVENTORY_ENTRIES
+                    )));
+                }
+            }
+        }
+        Ok(found)
+    })
+}
