@@ -11,6 +11,8 @@ use std::path::Path;
 mod archive_reader;
 #[path = "../fuzz/targets/cosign_signature.rs"]
 mod cosign_signature;
+#[path = "../fuzz/targets/inventory.rs"]
+mod inventory;
 #[path = "../fuzz/targets/oci_documents.rs"]
 mod oci_documents;
 #[path = "../fuzz/targets/policy_file.rs"]
@@ -60,6 +62,11 @@ fn policy_file_corpus() {
 #[test]
 fn volume_index_corpus() {
     replay("volume_index", volume_index::check);
+}
+
+#[test]
+fn inventory_corpus() {
+    replay("inventory", inventory::check);
 }
 
 #[test]
