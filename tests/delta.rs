@@ -578,3 +578,21 @@ fn unpack_of_a_delta_into_podman_needs_a_base_and_then_loads() {
         .to_string();
     assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), config);
 }
+
+#[test]
+fn serve_and_diff_refuse_a_delta_rather_than_miss_its_layers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (base, delta) = base_and_delta(tmp.path());
+    let r = cli::run(&[
+        "serve",
+        "--insecure-no-policy",
+        "--listen",
+        "127.0.0.1:0",
+        s(&delta),
+    ]);
+    assert!(failed(&r, 2).contains("delta archive"), "{}", r.stderr);
+    let a = format!("{}:localhost/site/app:1", delta.display());
+    let b = format!("{}:localhost/site/app:1", base.display());
+    let r = cli::run(&["diff", &a, &b]);
+    assert!(failed(&r, 2).contains("delta archive"), "{}", r.stderr);
+}

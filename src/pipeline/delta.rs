@@ -192,6 +192,14 @@ fn image_layers(plan: &Plan) -> Result<BTreeSet<Digest>, Error> {
         })?;
         layers.extend(man.layers.iter().map(|l| l.digest));
     }
+    // A digest that is also a manifest, index or config is always carried.
+    for img in &plan.manifest.images {
+        layers.remove(&img.manifest_digest);
+        layers.remove(&img.config_digest);
+        if let Some(ix) = &img.index_digest {
+            layers.remove(ix);
+        }
+    }
     let evidence = plan
         .manifest
         .images
