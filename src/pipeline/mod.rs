@@ -186,7 +186,12 @@ pub fn pack_against(
     let mut plan = archive::writer::plan(set)?;
     let stats = match bases.is_empty() {
         true => None,
-        false => Some(delta::leave_out(&mut plan, bases)?),
+        false => {
+            let stats = delta::leave_out(&mut plan, bases)?;
+            // Only what is carried is written.
+            progress.set_total(stats.carried_bytes);
+            Some(stats)
+        }
     };
     let mut result = write_plan(&req.output, req.split, &plan, &opts, progress)?;
     result.delta = stats;
