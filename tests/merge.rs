@@ -141,3 +141,41 @@ fn merge_refuses_a_full_archive_as_the_delta() {
     assert!(cli::failed(&r, 2).contains("not a delta"), "{}", r.stderr);
     assert!(!out.exists());
 }
+
+#[test]
+fn merge_with_several_bases_is_byte_identical_to_a_full_pack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w1 = week(tmp.path(), 1, 2);
+    let (b0, b1) = (tmp.path().join("b0.tar"), tmp.path().join("b1.tar"));
+    pack(&w1[..1], &b0, &[]);
+    pack(&w1[1..], &b1, &[]);
+    let (delta, full, merged) = (
+        tmp.path().join("delta.tar"),
+        tmp.path().join("full.tar"),
+        tmp.path().join("merged.tar"),
+    );
+    let w2 = week(tmp.path(), 2, 2);
+    pack(&w2, &delta, &["--base", s(&b0), "--base", s(&b1)]);
+    pack(&w2, &full, &[]);
+    let m = common::archive_json(&delta);
+    assert_eq!(m["bases"].as_array().unwrap().len(), 2);
+    let bases: Vec<u64> = m["external"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["base"].as_u64().unwrap())
+        .collect();
+    assert!(bases.contains(&0) && bases.contains(&1), "{bases:?}");
+    ok(&cli::run(&[
+        "merge",
+        s(&b0),
+        s(&b1),
+        s(&delta),
+        "-o",
+        s(&merged),
+    ]));
+    assert_eq!(
+        std::fs::read(&merged).unwrap(),
+        std::fs::read(&full).unwrap()
+    );
+}
