@@ -7,7 +7,7 @@ MKIMAGE_BIN := target/release/airlock-mkimage
 REKOR_BIN := target/release/airlock-test-rekor
 BENCH_TRUST_BIN := $(or $(CARGO_TARGET_DIR),target)/release/examples/bench_trust
 
-.PHONY: all deps build release test lint unit demo fuzz bench bench-trust bench-unpack bench-serve bench-many bench-volumes clean
+.PHONY: all deps build release test lint unit demo fuzz bench bench-trust bench-unpack bench-serve bench-many bench-volumes bench-delta clean
 
 all: build
 
@@ -46,7 +46,7 @@ test: deps lint unit
 # 256 MiB per allocation; the process cap is higher because libFuzzer's
 # tables and ASan's quarantine grow over a run (docs/testing.md).
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := archive_reader oci_documents policy_file volume_index cosign_signature sigstore_bundle set_file serve_router cosign_verify
+FUZZ_TARGETS := archive_reader oci_documents policy_file volume_index cosign_signature sigstore_bundle set_file serve_router cosign_verify inventory
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && $(CARGO) +nightly fuzz build -O --debug-assertions
@@ -63,6 +63,7 @@ bench: deps release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/verify.sh
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/pack.sh
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/volumes.sh
+	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/delta.sh
 	@$(MAKE) --no-print-directory bench-serve
 	@$(MAKE) --no-print-directory bench-many
 	@$(MAKE) --no-print-directory bench-trust
@@ -75,6 +76,9 @@ bench-trust:
 # Cost per image and growth from 200 to 1,600 tiny images (~1 minute).
 bench-many: release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/many.sh
+
+bench-delta: release
+	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/delta.sh
 
 bench-volumes: release
 	@AIRLOCK=$(RELEASE_BIN) MKIMAGE=$(MKIMAGE_BIN) bash bench/volumes.sh

@@ -91,6 +91,10 @@ YAML
 cat "$OUT/airlock-set.yaml"
 "$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" --trusted-root "$OUT/trusted_root.json" \
     --set "$OUT/airlock-set.yaml" -o "$OUT/site.tar"
+# Week 2 as a delta against week 1 (busybox-resigned.tar, which the site
+# already has): the busybox layer stays home, the chart travels.
+"$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" --trusted-root "$OUT/trusted_root.json" \
+    --set "$OUT/airlock-set.yaml" --base "$OUT/busybox-resigned.tar" -o "$OUT/site-delta.tar"
 # The site's policy: a rule per publisher (version 2), and the same with
 # the publishers' keys swapped.
 cat > "$OUT/policy-publishers.json" <<JSON
@@ -182,6 +186,17 @@ echo "site registry serves:              $site"
 [ "$signed" = "$site" ] || { echo "demo: digest changed on the way" >&2; exit 1; }
 echo "digest round trip: OK"
 skopeo list-tags --tls-verify=false "docker://$SITE/mirror/demo/busybox" | tr -d ' \n'; echo
+
+step "week 2 as a delta (image + chart, packed with --base week 1): only what the site lacks travels"
+ls -l "$OUT/site.tar" "$OUT/site-delta.tar"
+"$AIRLOCK" inspect "$OUT/site-delta.tar" | sed -n 1,3p
+"$AIRLOCK" verify --policy "$OUT/policy-publishers.json" --trusted-root "$OUT/trusted_root.json" \
+    --base "$OUT/busybox-resigned.tar" "$OUT/site-delta.tar"
+"$AIRLOCK" unpack --policy "$OUT/policy-publishers.json" --trusted-root "$OUT/trusted_root.json" \
+    --into "registry:$SITE/mirror" --insecure-registry "$SITE" "$OUT/site-delta.tar"
+"$AIRLOCK" merge "$OUT/busybox-resigned.tar" "$OUT/site-delta.tar" -o "$OUT/site-merged.tar" >/dev/null
+cmp "$OUT/site-merged.tar" "$OUT/site.tar"
+echo "merge(week 1, delta) = site.tar, byte for byte"
 
 step "image and chart: inspect shows each kind; verify under a rule per publisher"
 "$AIRLOCK" inspect "$OUT/site.tar"

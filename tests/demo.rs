@@ -49,6 +49,8 @@ fn demo_script_runs_end_to_end() {
         "exit code: 5",
         "rebuilt busybox.tar.001 (it is missing)",
         "busybox-resigned.tar, byte for byte",
+        "external blobs: 1 (3.8 MiB) found in the base(s) and re-hashed",
+        "merge(week 1, delta) = site.tar, byte for byte",
     ] {
         assert!(
             stdout.contains(expect),

@@ -13,6 +13,8 @@ mod archive_reader;
 mod cosign_signature;
 #[path = "../fuzz/targets/cosign_verify.rs"]
 mod cosign_verify;
+#[path = "../fuzz/targets/inventory.rs"]
+mod inventory;
 #[path = "../fuzz/targets/oci_documents.rs"]
 mod oci_documents;
 #[path = "../fuzz/targets/policy_file.rs"]
@@ -68,6 +70,11 @@ fn policy_file_corpus() {
 #[test]
 fn volume_index_corpus() {
     replay("volume_index", volume_index::check);
+}
+
+#[test]
+fn inventory_corpus() {
+    replay("inventory", inventory::check);
 }
 
 #[test]

@@ -381,6 +381,7 @@ fn request(archive: &Path, out: &Path, stop: Arc<AtomicBool>) -> UnpackRequest {
             stop,
             ..SinkOptions::default()
         },
+        bases: vec![],
     }
 }
 

@@ -29,12 +29,12 @@ pub fn check(
     for (digest, doc) in docs {
         if let Doc::Manifest(man) = doc {
             for d in std::iter::once(&man.config).chain(man.layers.iter()) {
-                let rec = m
-                    .blob(&d.digest)
-                    .ok_or_else(|| IntegrityError::DanglingReference {
-                        from: format!("manifest {digest}"),
-                        digest: d.digest.to_string(),
-                    })?;
+                let rec =
+                    m.any_blob(&d.digest)
+                        .ok_or_else(|| IntegrityError::DanglingReference {
+                            from: format!("manifest {digest}"),
+                            digest: d.digest.to_string(),
+                        })?;
                 if rec.size != d.size {
                     return Err(contradiction(format!(
                         "manifest {digest} gives {} a size of {} but the archive holds {} bytes",
@@ -131,6 +131,7 @@ pub fn check(
     }
 
     check_reachable(m, docs)?;
+    check_external_are_image_layers(m, docs)?;
 
     let layers_of = |d: &Digest| match docs.get(d) {
         Some(Doc::Manifest(man)) => Some(man.layers.iter().map(|l| l.digest).collect()),
@@ -206,5 +207,51 @@ fn check_reachable(
             digest: b.digest.to_string(),
         });
     }
+    if let Some(b) = m.external.iter().find(|b| !reached.contains(&b.digest)) {
+        return Err(IntegrityError::Unreachable {
+            digest: b.digest.to_string(),
+        });
+    }
     Ok(())
+}
+
+/// Only image layers may be left to a base: every manifest, config and
+/// piece of evidence travels in the delta, so it verifies on its own.
+fn check_external_are_image_layers(
+    m: &ArchiveManifest,
+    docs: &BTreeMap<Digest, Doc>,
+) -> Result<(), IntegrityError> {
+    if m.external.is_empty() {
+        return Ok(());
+    }
+    let mut layers = BTreeSet::new();
+    for img in &m.images {
+        if let Some(Doc::Manifest(man)) = docs.get(&img.manifest_digest) {
+            layers.extend(man.layers.iter().map(|l| l.digest));
+        }
+    }
+    let mut evidence_blobs = BTreeSet::new();
+    let evidence = m
+        .images
+        .iter()
+        .flat_map(|i| i.evidence.iter().map(|e| e.digest))
+        .chain(m.evidence.iter().map(|e| e.digest));
+    for d in evidence {
+        evidence_blobs.insert(d);
+        if let Some(Doc::Manifest(man)) = docs.get(&d) {
+            evidence_blobs.insert(man.config.digest);
+            evidence_blobs.extend(man.layers.iter().map(|l| l.digest));
+        }
+    }
+    match m
+        .external
+        .iter()
+        .find(|e| !layers.contains(&e.digest) || evidence_blobs.contains(&e.digest))
+    {
+        Some(e) => Err(contradiction(format!(
+            "external blob {} is not only an image layer (manifests, configs and evidence must be carried)",
+            e.digest
+        ))),
+        None => Ok(()),
+    }
 }

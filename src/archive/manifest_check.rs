@@ -18,7 +18,7 @@ pub(super) fn malformed(name: impl Into<String>, reason: impl std::fmt::Display)
 }
 
 /// The bytes of `airlock.json`: parsed, validated, and their digest.
-pub(super) fn read_manifest(bytes: &[u8]) -> Result<(ArchiveManifest, Digest), Error> {
+pub(in crate::archive) fn read_manifest(bytes: &[u8]) -> Result<(ArchiveManifest, Digest), Error> {
     let digest = Digest::of(bytes);
     let manifest = parse_archive_manifest(bytes)?;
     validate_archive_manifest(&manifest)?;
@@ -110,6 +110,7 @@ fn validate_archive_manifest(m: &ArchiveManifest) -> Result<(), IntegrityError> 
             )));
         }
     }
+    validate_external(m)?;
     let listed = |d: &Digest, what: &str| -> Result<(), IntegrityError> {
         if m.blob(d).is_none() {
             return Err(IntegrityError::Contradiction(format!(
@@ -147,6 +148,47 @@ fn validate_archive_manifest(m: &ArchiveManifest) -> Result<(), IntegrityError> 
         metadata_bytes,
         limits::MAX_METADATA_TOTAL,
     )
+}
+
+/// A delta's external list: sorted, bounded, each blob named by a listed
+/// base, and never also carried (a blob is either in the archive or not).
+fn validate_external(m: &ArchiveManifest) -> Result<(), IntegrityError> {
+    if m.blobs.len() + m.external.len() > limits::MAX_BLOBS {
+        return Err(IntegrityError::TooLarge {
+            name: "airlock.json blob and external lists".into(),
+            size: (m.blobs.len() + m.external.len()) as u64,
+            limit: limits::MAX_BLOBS as u64,
+        });
+    }
+    if m.external.is_empty() != m.bases.is_empty() {
+        return Err(IntegrityError::Contradiction(
+            "airlock.json lists external blobs without bases, or bases without external blobs"
+                .into(),
+        ));
+    }
+    for pair in m.external.windows(2) {
+        if pair[0].digest >= pair[1].digest {
+            return Err(IntegrityError::Contradiction(format!(
+                "airlock.json external list is not sorted or lists {} twice",
+                pair[1].digest
+            )));
+        }
+    }
+    for e in &m.external {
+        if m.blob(&e.digest).is_some() {
+            return Err(IntegrityError::Contradiction(format!(
+                "airlock.json lists {} as both carried and external",
+                e.digest
+            )));
+        }
+        if e.base >= m.bases.len() {
+            return Err(IntegrityError::Contradiction(format!(
+                "external blob {} names base {}, which airlock.json does not list",
+                e.digest, e.base
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -187,6 +229,8 @@ pub(super) mod tests {
             blobs,
             transparency: None,
             evidence: Vec::new(),
+            bases: Vec::new(),
+            external: Vec::new(),
         }
     }
 

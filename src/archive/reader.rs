@@ -192,3 +192,9 @@ fn read_tar<R: Read>(
     checker.end_of_stream(rest, state)?;
     checker.into_outcome()
 }
+
+/// Parse and validate `airlock.json` bytes on their own (a `--base` given
+/// as the manifest file); returns the manifest and its digest.
+pub fn parse_archive_manifest(bytes: &[u8]) -> Result<(ArchiveManifest, Digest), Error> {
+    super::manifest_check::read_manifest(bytes)
+}

@@ -40,9 +40,29 @@ pub struct WriteOutcome {
     pub tar_bytes: u64,
 }
 
+/// Everything one archive holds, decided before a byte is written: its
+/// manifest, the two layout files and the blobs it carries. Pack plans it
+/// from an `ImageSet` (then may leave blobs to a base); merge from a delta
+/// and its bases. Writing a plan is the same either way, so the bytes are.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub manifest: ArchiveManifest,
+    pub index: Vec<u8>,
+    pub docker: Vec<u8>,
+    /// Exactly the blobs `manifest.blobs` lists.
+    pub blobs: BTreeMap<Digest, PlannedBlob>,
+}
+
 /// Build the archive manifest and layout files for `set` (no I/O).
-pub fn plan(set: &ImageSet) -> Result<(ArchiveManifest, Vec<u8>, Vec<u8>), Error> {
-    plan_with(set, &set.all_blobs())
+pub fn plan(set: &ImageSet) -> Result<Plan, Error> {
+    let all = set.all_blobs();
+    let (manifest, index, docker) = plan_with(set, &all)?;
+    Ok(Plan {
+        manifest,
+        index,
+        docker,
+        blobs: all,
+    })
 }
 
 fn plan_with(
@@ -83,6 +103,8 @@ fn plan_with(
         blobs,
         transparency: set.transparency.clone(),
         evidence: set.trust.as_ref().map(|t| t.records()).unwrap_or_default(),
+        bases: Vec::new(),
+        external: Vec::new(),
     };
     Ok((manifest, index, docker))
 }
@@ -128,23 +150,32 @@ pub fn write_archive<W: Write>(
     opts: &WriteOptions,
     progress: &dyn Progress,
 ) -> Result<(WriteOutcome, W), Error> {
-    let all = set.all_blobs();
-    let (manifest, index, docker) = plan_with(set, &all)?;
-    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
+    write_plan(&plan(set)?, out, opts, progress)
+}
+
+/// Write a planned archive into `out`; returns `out` for the caller to sync.
+pub fn write_plan<W: Write>(
+    plan: &Plan,
+    out: W,
+    opts: &WriteOptions,
+    progress: &dyn Progress,
+) -> Result<(WriteOutcome, W), Error> {
+    let manifest_bytes = serde_json::to_vec_pretty(&plan.manifest)
         .map_err(|e| Error::Source(format!("serialising airlock.json: {e}")))?;
     let manifest_digest = Digest::of(&manifest_bytes);
     let io_err = |e: io::Error| Error::io("writing archive", e);
+    let (index, docker, all) = (&plan.index, &plan.docker, &plan.blobs);
 
     let (tar_bytes, out) = if opts.zstd {
         let enc = compress::encoder(out).map_err(io_err)?;
-        let (n, enc) = write_tar(&all, enc, opts, progress, &manifest_bytes, &index, &docker)?;
+        let (n, enc) = write_tar(all, enc, opts, progress, &manifest_bytes, index, docker)?;
         (n, enc.finish().map_err(io_err)?)
     } else {
-        write_tar(&all, out, opts, progress, &manifest_bytes, &index, &docker)?
+        write_tar(all, out, opts, progress, &manifest_bytes, index, docker)?
     };
     Ok((
         WriteOutcome {
-            manifest,
+            manifest: plan.manifest.clone(),
             manifest_digest,
             tar_bytes,
         },
@@ -202,6 +233,9 @@ fn write_tar<W: Write>(
             BlobOrigin::File(path) => {
                 Box::new(std::fs::File::open(path).map_err(|e| Error::io_path("open", path, e))?)
             }
+            BlobOrigin::Region { file, offset } => {
+                Box::new(Region::new(file.clone(), *offset, rec.size))
+            }
         };
         // Read one byte past the size so a grown source is noticed too.
         let mut hashing = HashingReader {
@@ -226,4 +260,35 @@ fn write_tar<W: Write>(
     tar.finish().map_err(io_err)?;
     let counting = tar.into_inner().map_err(io_err)?;
     Ok((counting.n, counting.inner))
+}
+
+/// A blob inside a larger file (an archive's tar): `len` bytes from
+/// `offset`, by positional reads, so many blobs share one open file.
+pub struct Region {
+    file: std::sync::Arc<std::fs::File>,
+    pos: u64,
+    left: u64,
+}
+
+impl Region {
+    pub fn new(file: std::sync::Arc<std::fs::File>, offset: u64, len: u64) -> Self {
+        Region {
+            file,
+            pos: offset,
+            left: len,
+        }
+    }
+}
+
+impl Read for Region {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt as _;
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        self.left -= n as u64;
+        Ok(n)
+    }
 }

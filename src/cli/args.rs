@@ -47,6 +47,10 @@ pub enum Command {
     Diff(DiffArgs),
     /// Rebuild lost or damaged volumes of a split archive from its parity volumes.
     Repair(RepairArgs),
+    /// Write the full archive from base archive(s) and a delta: byte for byte what a full pack writes.
+    Merge(MergeArgs),
+    /// List the blobs and image manifests a site already holds (inventory.json, for pack --base).
+    Inventory(InventoryArgs),
     /// Verify an archive offline, then serve it read-only as an OCI registry (pull only) until SIGINT/SIGTERM.
     Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -144,6 +148,52 @@ pub struct PackArgs {
     /// so a receiving host can accept its trusted root via TUF chaining.
     #[arg(long, value_name = "DIR")]
     pub tuf_metadata: Option<PathBuf>,
+    /// What the site already has (repeatable): an earlier archive or volume
+    /// set, its airlock.json, or an inventory.json. Image layers it holds
+    /// are left out and listed as external: a delta archive.
+    #[arg(long, value_name = "BASE")]
+    pub base: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// dir:PATH (an OCI layout), an archive or volume set, the unpack
+    /// state directory, or registry:HOST[/NAMESPACE] (repeatable: the
+    /// inventory is their union).
+    #[arg(required = true, value_name = "FROM")]
+    pub from: Vec<String>,
+    /// Where to write inventory.json; `-` for stdout.
+    #[arg(short = 'o', long = "output-file", value_name = "OUT")]
+    pub out: PathBuf,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// How to reach a `registry:` source.
+    #[command(flatten)]
+    pub access: AccessArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The base archive(s) or volume set(s), then the delta, last.
+    #[arg(required = true, num_args = 2.., value_name = "ARCHIVE")]
+    pub archives: Vec<PathBuf>,
+    /// The full archive to write; `.tar.zst` implies --zstd.
+    #[arg(short = 'o', long = "output-file", value_name = "OUT")]
+    pub out: PathBuf,
+    /// Split the full archive into volumes of SIZE bytes (as pack does).
+    #[arg(long, value_name = "SIZE", value_parser = crate::archive::volumes::parse_size)]
+    pub volume_size: Option<u64>,
+    /// Parity volumes, as for pack.
+    #[arg(long, value_name = "N", requires = "volume_size",
+          value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub parity: Option<u8>,
+    /// Compress the full archive with zstd.
+    #[arg(long)]
+    pub zstd: bool,
+    /// Replace OUT if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +211,10 @@ pub struct VerifyArgs {
     /// check at a transfer station changes nothing on the host.
     #[arg(long)]
     pub record: bool,
+    /// For a delta archive: the base archive(s) or volume set(s) holding
+    /// its external blobs, each re-hashed (repeatable).
+    #[arg(long, value_name = "BASE")]
+    pub base: Vec<PathBuf>,
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
@@ -370,6 +424,11 @@ pub struct UnpackArgs {
     /// policy is given anywhere; reported as INSECURE.
     #[arg(long)]
     pub insecure_no_policy: bool,
+    /// For a delta archive: an archive, volume set or OCI layout directory
+    /// holding its external layers (repeatable; each re-hashed). Not
+    /// needed for registry:, which must already hold them.
+    #[arg(long, value_name = "BASE")]
+    pub base: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,8 @@ pub mod args;
 pub mod config;
 pub mod diff;
 pub mod interrupt;
+pub mod inventory;
+pub mod merge;
 pub mod pack;
 pub mod policy_source;
 pub mod progress;
@@ -88,6 +90,8 @@ fn usage_error(e: &clap::Error) -> (&'static str, String) {
                 "verify-local",
                 "diff",
                 "repair",
+                "merge",
+                "inventory",
                 "serve",
                 "completions",
                 "man",
@@ -112,6 +116,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::VerifyLocal(_) => "verify-local",
         Command::Diff(_) => "diff",
         Command::Repair(_) => "repair",
+        Command::Merge(_) => "merge",
+        Command::Inventory(_) => "inventory",
         Command::Serve(_) => "serve",
         Command::Completions(_) => "completions",
         Command::Man => "man",
@@ -166,6 +172,8 @@ fn run(cli: Cli, reported: &mut bool) -> Result<u8, Error> {
             emit(json, doc, text)
         }
         Command::Repair(a) => volumes::repair(a, json),
+        Command::Merge(a) => merge::run(a, json, cli.quiet),
+        Command::Inventory(a) => inventory::run(a, json),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::Unpack(a) => unpack::run(a, json, cli.quiet),
         Command::VerifyLocal(a) => verify_local::run(a, json, reported),

@@ -64,6 +64,7 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
             tuf_metadata: a.tuf_metadata,
             tuf_root: a.policy.tuf_root.clone(),
         },
+        bases: a.base,
     };
     let cache_dir = a
         .registry

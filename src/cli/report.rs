@@ -106,11 +106,50 @@ pub fn inspect_json(out: &ReadOutcome) -> Value {
             "blobs": m.blobs.len(),
             "blobBytes": m.blobs.iter().map(|b| b.size).sum::<u64>(),
             "transparency": m.transparency,
+            "delta": delta_json(m),
         },
         "evidence": archive_evidence_json(m),
         "images": images_json(m),
         "warnings": [],
     })
+}
+
+/// A delta archive's carried vs external blobs and its bases; `null` for a
+/// full archive.
+pub fn delta_json(m: &ArchiveManifest) -> Value {
+    if !m.is_delta() {
+        return Value::Null;
+    }
+    let st = crate::pipeline::delta::DeltaStats::of(m);
+    json!({
+        "bases": m.bases,
+        "carriedBlobs": st.carried_blobs,
+        "carriedBytes": st.carried_bytes,
+        "externalBlobs": st.external_blobs,
+        "externalBytes": st.external_bytes,
+        "external": m.external,
+    })
+}
+
+/// One line on a delta: what it carries and what it leaves to its bases.
+pub fn delta_text(m: &ArchiveManifest) -> String {
+    if !m.is_delta() {
+        return String::new();
+    }
+    let st = crate::pipeline::delta::DeltaStats::of(m);
+    let bases: Vec<String> = m
+        .bases
+        .iter()
+        .map(|b| format!("{} {}", b.kind_name(), b.digest))
+        .collect();
+    format!(
+        "delta: carries {} blobs ({}), {} external blobs ({}) left to base {}\n",
+        st.carried_blobs,
+        human(st.carried_bytes),
+        st.external_blobs,
+        human(st.external_bytes),
+        bases.join(", ")
+    )
 }
 
 /// The archive-level evidence (trust material) with each document's size.
@@ -168,7 +207,7 @@ pub fn inspect_text(out: &ReadOutcome) -> String {
     let m = &out.manifest;
     let total: u64 = m.blobs.iter().map(|b| b.size).sum();
     let mut s = format!(
-        "archive {}  format v{}  created {}  by {} {}\n{} blobs, {} ({}); not verified, run `airlock verify`\n\n",
+        "archive {}  format v{}  created {}  by {} {}\n{} blobs, {} ({}); not verified, run `airlock verify`\n",
         out.manifest_digest,
         m.format_version,
         m.created,
@@ -178,6 +217,8 @@ pub fn inspect_text(out: &ReadOutcome) -> String {
         human(total),
         compression_name(out.compression)
     );
+    s.push_str(&delta_text(m));
+    s.push('\n');
     if let Some(t) = &m.transparency {
         let what = match t.rekor_proofs {
             crate::model::manifest::RekorProofs::Fetched => "fetched",
@@ -248,6 +289,7 @@ pub fn pack_json(r: &PackResult) -> Value {
             "manifestDigest": r.written.manifest_digest,
             "blobs": r.written.manifest.blobs.len(),
             "blobBytes": r.written.manifest.blobs.iter().map(|b| b.size).sum::<u64>(),
+            "delta": delta_json(&r.written.manifest),
         },
         "images": images_json(&r.written.manifest),
         "warnings": [],
@@ -275,6 +317,14 @@ pub fn pack_text(r: &PackResult) -> String {
         r.archive_sha256,
         r.written.manifest_digest
     );
+    if let Some(d) = &r.delta {
+        s.push_str(&format!(
+            "  delta: {} left out ({} blobs the base already has), {} carried\n",
+            human(d.external_bytes),
+            d.external_blobs,
+            human(d.carried_bytes)
+        ));
+    }
     for i in &r.written.manifest.images {
         s.push_str(&format!(
             "  {} {} {}\n",

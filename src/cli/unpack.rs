@@ -70,6 +70,7 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
             stop: super::interrupt::flag(),
             registry,
         },
+        bases: a.base,
     };
     let bars = |total: Option<u64>, label: &'static str| progress::bytes(total, label, quiet);
     let mut gate_warnings = Vec::new();

@@ -31,6 +31,7 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
     let bar = progress::bytes(input.size(), "verify", quiet);
     let out = input.read(&crate::archive::ReadOptions::default(), &bar)?;
     bar.finish_and_clear();
+    let delta = delta_check(&out.manifest, &a.base)?;
     let volumes = input.volumes().map(|set| {
         (
             super::volumes::set_json(&set.index_path, &set.index),
@@ -39,6 +40,7 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
     });
     let Some(cfg) = gate_cfg else {
         let (mut doc, mut text) = (report::verify_json(&out), report::verify_text(&out));
+        add_delta(&mut doc, &mut text, &out.manifest, delta);
         if let Some((j, t)) = volumes {
             doc["volumes"] = j;
             doc["warnings"] = serde_json::json!(input.warnings());
@@ -73,14 +75,57 @@ pub fn run(a: VerifyArgs, json: bool, quiet: bool, reported: &mut bool) -> Resul
         }
     }
     // Which policy, last: the lines above keep their places for readers.
-    let text = format!(
+    let mut text = format!(
         "{}  {}\n{text_volumes}",
         report::verify_gate_text(&out, &g),
         source.text()
     );
+    add_delta(&mut doc, &mut text, &out.manifest, delta);
     emit(json, doc, text)?;
     match err {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// `--base`: check a delta's external blobs against its base(s).
+fn delta_check(
+    m: &crate::model::ArchiveManifest,
+    bases: &[std::path::PathBuf],
+) -> Result<Option<pipeline::merge::BasesChecked>, Error> {
+    match (m.is_delta(), bases.is_empty()) {
+        (_, true) => Ok(None),
+        (false, false) => Err(Error::Usage(
+            "--base is for a delta archive; this archive is full".into(),
+        )),
+        (true, false) => pipeline::merge::check_bases(m, bases).map(Some),
+    }
+}
+
+/// A delta's report lines: what is external, and whether a base vouched
+/// for it. External blobs are never reported as checked without --base.
+fn add_delta(
+    doc: &mut serde_json::Value,
+    text: &mut String,
+    m: &crate::model::ArchiveManifest,
+    checked: Option<pipeline::merge::BasesChecked>,
+) {
+    if !m.is_delta() {
+        return;
+    }
+    let mut d = report::delta_json(m);
+    d["externalChecked"] = serde_json::json!(checked.is_some());
+    doc["archive"]["delta"] = d;
+    text.push_str(&report::delta_text(m));
+    text.push_str(&match checked {
+        Some(c) => format!(
+            "  external blobs: {} ({}) found in the base(s) and re-hashed\n",
+            c.blobs,
+            report::human(c.bytes)
+        ),
+        None => format!(
+            "  external blobs: {} NOT checked (not in this archive; give --base to check them)\n",
+            m.external.len()
+        ),
+    });
 }

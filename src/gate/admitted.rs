@@ -181,6 +181,46 @@ fn read_blob(state: &Path, d: &Digest, limit: u64) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
+/// Every image admitted under `state`, whatever the target: its record and
+/// its manifest's bytes (re-hashed), sorted by manifest digest. For
+/// `airlock inventory`: what this site already holds.
+pub fn admitted_manifests(state: &Path) -> Result<Vec<(ImageRecord, Vec<u8>)>, Error> {
+    let mut out = Vec::new();
+    let top = root(state);
+    if !top.is_dir() {
+        return Err(Error::Source(format!(
+            "{} holds no admission records (not an airlock state directory)",
+            state.display()
+        )));
+    }
+    for target in std::fs::read_dir(&top).at("read", &top)? {
+        let target = target.at("read", &top)?.path();
+        if !target.is_dir() || target.file_name().is_some_and(|n| n == "blobs") {
+            continue;
+        }
+        for file in std::fs::read_dir(&target).at("read", &target)? {
+            let path = file.at("read", &target)?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let f = std::fs::File::open(&path).at("open", &path)?;
+            let bytes = limits::read_at_most(f, limits::MAX_JSON_BYTES)
+                .at("read", &path)?
+                .ok_or_else(|| {
+                    IntegrityError::Corrupt(format!("{} is too large", path.display()))
+                })?;
+            let rec: Record = serde_json::from_slice(&bytes).map_err(|e| {
+                IntegrityError::Corrupt(format!("admission record {}: {e}", path.display()))
+            })?;
+            let manifest = read_blob(state, &rec.image.manifest_digest, limits::MAX_JSON_BYTES)?;
+            out.push((rec.image, manifest));
+        }
+    }
+    out.sort_by_key(|(i, _)| i.manifest_digest);
+    out.dedup_by_key(|(i, _)| i.manifest_digest);
+    Ok(out)
+}
+
 /// The admission of `name` in `target`, every document re-hashed.
 pub fn load(state: &Path, target: &str, name: &str) -> Result<Admission, Error> {
     if !state.is_dir() {

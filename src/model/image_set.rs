@@ -16,6 +16,12 @@ use super::{media, BlobRecord, Digest, ImageRecord};
 pub enum BlobOrigin {
     File(PathBuf),
     Memory(Arc<[u8]>),
+    /// Bytes at `offset` in an open file (a blob inside another archive's
+    /// tar, for merge); as long as the blob's record says.
+    Region {
+        file: Arc<std::fs::File>,
+        offset: u64,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -33,6 +33,12 @@ pub const MAX_METADATA_TOTAL: u64 = 256 << 20;
 /// grows with the number of files, a few hundred bytes each).
 pub const MAX_DIFF_FILES: usize = 2_000_000;
 
+/// Largest `inventory.json` read (it lists every blob a site holds).
+pub const MAX_INVENTORY_BYTES: u64 = 128 << 20;
+
+/// Most blobs (and manifests) one inventory may list.
+pub const MAX_INVENTORY_ENTRIES: usize = 1_000_000;
+
 /// Reads all of `r`, or `Ok(None)` when it holds more than `limit` bytes
 /// (it never reads more than `limit + 1`).
 pub fn read_at_most(r: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {

@@ -38,6 +38,63 @@ pub struct ArchiveManifest {
     /// Each is a JSON blob listed in `blobs`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<ArchiveEvidenceRecord>,
+    /// A delta archive's bases: what the site already had when it was
+    /// packed (absent in a full archive, so full archives keep their bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bases: Vec<BaseRecord>,
+    /// Image layers left out because a base holds them, sorted by digest;
+    /// never also in `blobs`. Listed here so this manifest's digest still
+    /// names every byte the full archive holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<ExternalBlobRecord>,
+}
+
+/// What a delta was packed against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BaseRecord {
+    pub kind: BaseKind,
+    /// An archive's manifest digest (sha256 of its `airlock.json`), or the
+    /// sha256 of an inventory file.
+    pub digest: Digest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaseKind {
+    Archive,
+    Inventory,
+}
+
+impl BaseRecord {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            BaseKind::Archive => "archive",
+            BaseKind::Inventory => "inventory",
+        }
+    }
+}
+
+/// A blob the archive does not carry: a base named it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalBlobRecord {
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+    /// Index into `bases` of the first base that named it.
+    pub base: usize,
+}
+
+impl ExternalBlobRecord {
+    /// The record the full archive lists for this blob.
+    pub fn blob_record(&self) -> BlobRecord {
+        BlobRecord {
+            digest: self.digest,
+            size: self.size,
+            media_type: self.media_type.clone(),
+        }
+    }
 }
 
 /// What pack did about transparency-log inclusion proofs.
@@ -310,6 +367,26 @@ impl ArchiveManifest {
             .binary_search_by(|b| b.digest.cmp(digest))
             .ok()
             .and_then(|i| self.blobs.get(i))
+    }
+
+    /// A blob this (delta) archive leaves to its base.
+    pub fn external_blob(&self, digest: &Digest) -> Option<&ExternalBlobRecord> {
+        self.external
+            .binary_search_by(|b| b.digest.cmp(digest))
+            .ok()
+            .and_then(|i| self.external.get(i))
+    }
+
+    /// Whether the archive is a delta (needs its base for the full images).
+    pub fn is_delta(&self) -> bool {
+        !self.external.is_empty() || !self.bases.is_empty()
+    }
+
+    /// Size and media type of a blob, carried or external.
+    pub fn any_blob(&self, digest: &Digest) -> Option<BlobRecord> {
+        self.blob(digest)
+            .cloned()
+            .or_else(|| self.external_blob(digest).map(|e| e.blob_record()))
     }
 }
 

@@ -29,6 +29,8 @@ pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 /// Media type of airlock's archive manifest (`airlock.json`).
 pub const ARCHIVE_MANIFEST: &str = "application/vnd.airlock.archive.manifest.v1+json";
+/// `airlock inventory`: the blobs and manifests a site already holds.
+pub const INVENTORY: &str = "application/vnd.airlock.inventory.v1+json";
 
 pub fn is_image_manifest(mt: &str) -> bool {
     mt == OCI_MANIFEST || mt == DOCKER_MANIFEST

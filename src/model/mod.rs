@@ -3,6 +3,7 @@
 pub mod digest;
 pub mod evidence;
 pub mod image_set;
+pub mod inventory;
 pub mod limits;
 pub mod manifest;
 pub mod media;

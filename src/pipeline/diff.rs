@@ -253,6 +253,12 @@ fn load_archive(
     // The whole archive is verified first: a tampered one is refused here.
     let input = super::input::ArchiveInput::open(path)?;
     let outcome = input.read(&crate::archive::ReadOptions::default(), &NoProgress)?;
+    if outcome.manifest.is_delta() {
+        return Err(Error::Usage(format!(
+            "{} is a delta archive (its external layers are in its base); diff the full archive `airlock merge` writes",
+            path.display()
+        )));
+    }
     let sel = Selection {
         images: reference.map(str::to_string).into_iter().collect(),
         platform: opts.platform.clone(),
@@ -338,6 +344,11 @@ fn with_blob<T>(
             let mut file = std::fs::File::open(p).at("open", p)?;
             run(&mut file)
         }
+        BlobOrigin::Region { file, offset } => run(&mut crate::archive::writer::Region::new(
+            file.clone(),
+            *offset,
+            blob.record.size,
+        )),
     }
 }
 

@@ -5,8 +5,12 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub mod copy;
+pub mod delta;
+pub mod delta_unpack;
 pub mod diff;
 pub mod input;
+pub mod inventory;
+pub mod merge;
 pub mod output;
 pub mod outputs;
 pub mod pack;
@@ -54,6 +58,9 @@ pub struct PackRequest {
     /// The trust material to carry: the trusted root (embedded public-good
     /// one by default) and optional TUF metadata vouching for it.
     pub trust: crate::source::trust::PackTrust,
+    /// `--base`: earlier archives, volume sets, their `airlock.json` or
+    /// inventories; blobs they hold are left out (a delta archive).
+    pub bases: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -68,6 +75,8 @@ pub struct PackResult {
     pub checksum_file: Option<PathBuf>,
     /// The volume set, when split.
     pub volumes: Option<split::WrittenSet>,
+    /// Carried vs external blobs, when packed with `--base`.
+    pub delta: Option<delta::DeltaStats>,
 }
 
 /// Whether pack writes to stdout (`-o -`).
@@ -158,18 +167,53 @@ pub fn pack(
     set: &ImageSet,
     progress: &dyn Progress,
 ) -> Result<PackResult, Error> {
+    let bases = delta::load_bases(&req.bases)?;
+    pack_against(req, set, &bases, progress)
+}
+
+/// [`pack`] with its `--base`s already loaded: blobs they hold are left out.
+pub fn pack_against(
+    req: &PackRequest,
+    set: &ImageSet,
+    bases: &[delta::Base],
+    progress: &dyn Progress,
+) -> Result<PackResult, Error> {
     let zstd = output::compression(&req.output, req.zstd)?;
     let opts = WriteOptions {
         zstd,
         ..WriteOptions::default()
     };
-    if is_stdout(&req.output) {
-        return pack_to_stdout(set, &opts, progress);
+    let mut plan = archive::writer::plan(set)?;
+    let stats = match bases.is_empty() {
+        true => None,
+        false => {
+            let stats = delta::leave_out(&mut plan, bases)?;
+            // Only what is carried is written.
+            progress.set_total(stats.carried_bytes);
+            Some(stats)
+        }
+    };
+    let mut result = write_plan(&req.output, req.split, &plan, &opts, progress)?;
+    result.delta = stats;
+    Ok(result)
+}
+
+/// Write `plan` to `output`: stdout, a volume set, or a file (atomically,
+/// with its `.sha256`). Shared by pack and merge, so their bytes agree.
+pub fn write_plan(
+    output: &Path,
+    split: Option<split::Split>,
+    plan: &archive::writer::Plan,
+    opts: &WriteOptions,
+    progress: &dyn Progress,
+) -> Result<PackResult, Error> {
+    if is_stdout(output) {
+        return pack_to_stdout(plan, opts, progress);
     }
-    if let Some(split) = req.split {
-        return split::pack_volumes(req, split, set, &opts, progress);
+    if let Some(split) = split {
+        return split::pack_volumes(output, split, plan, opts, progress);
     }
-    let dir = output::parent_dir(&req.output);
+    let dir = output::parent_dir(output);
     crate::scratch::sweep(&dir, "pack");
     let tmp = tempfile::Builder::new()
         .prefix(&crate::scratch::prefix("pack"))
@@ -183,16 +227,15 @@ pub fn pack(
         hasher: Sha256::new(),
         n: 0,
     };
-    let (written, mut sink) = archive::write_archive(set, sink, &opts, progress)?;
+    let (written, mut sink) = archive::writer::write_plan(plan, sink, opts, progress)?;
     sink.flush().at("write", tmp.path())?;
     sink.inner.get_ref().sync_all().at("sync", tmp.path())?;
     let archive_sha256 = Digest::from_bytes(sink.hasher.finalize().into());
-    tmp.persist(&req.output)
-        .map_err(|e| Error::io_path("rename into", &req.output, e.error))?;
+    tmp.persist(output)
+        .map_err(|e| Error::io_path("rename into", output, e.error))?;
 
-    let checksum_file = sidecar_path(&req.output);
-    let name = req
-        .output
+    let checksum_file = sidecar_path(output);
+    let name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -204,16 +247,17 @@ pub fn pack(
         written,
         archive_sha256,
         archive_bytes: sink.n,
-        output: req.output.clone(),
+        output: output.to_path_buf(),
         checksum_file: Some(checksum_file),
         volumes: None,
+        delta: None,
     })
 }
 
 /// `-o -`: the archive on stdout as it is written (flat memory, nothing
 /// on disk); its sha256 is only reported.
 fn pack_to_stdout(
-    set: &ImageSet,
+    plan: &archive::writer::Plan,
     opts: &WriteOptions,
     progress: &dyn Progress,
 ) -> Result<PackResult, Error> {
@@ -222,7 +266,7 @@ fn pack_to_stdout(
         hasher: Sha256::new(),
         n: 0,
     };
-    let (written, mut sink) = archive::write_archive(set, sink, opts, progress)?;
+    let (written, mut sink) = archive::writer::write_plan(plan, sink, opts, progress)?;
     sink.flush()
         .map_err(|e| Error::io("writing archive to stdout", e))?;
     Ok(PackResult {
@@ -232,6 +276,7 @@ fn pack_to_stdout(
         output: PathBuf::from("-"),
         checksum_file: None,
         volumes: None,
+        delta: None,
     })
 }
 

@@ -64,6 +64,8 @@ pub fn run(
     // Where the archive goes is checked before any source is read.
     super::output::compression(&req.output, req.zstd)?;
     super::output::check(&req.output, &req.layouts, req.force, req.split.is_some())?;
+    // A bad --base fails before any source is read.
+    let bases = super::delta::load_bases(&req.bases)?;
     let mut set = super::resolve(req)?;
     let mut warnings = no_evidence(&set.images);
     let mut notes = Vec::new();
@@ -95,7 +97,7 @@ pub fn run(
         }
     };
     progress.set_total(set.blobs.values().map(|b| b.record.size).sum());
-    let result = super::pack(req, &set, progress)?;
+    let result = super::pack_against(req, &set, &bases, progress)?;
     Ok(PackOutcome::Written(Box::new(Packed {
         result,
         gate,

@@ -199,12 +199,14 @@ fn plan_of(outcome: &ReadOutcome, images: Vec<SelectedImage>) -> Result<Plan, Er
     }
     let mut blobs = Vec::with_capacity(all.len());
     for d in all {
-        let rec = m.blob(&d).ok_or_else(|| {
+        // A delta's external layers are planned too; unpack takes them
+        // from the base or finds them in the target, never skips them.
+        let rec = m.any_blob(&d).ok_or_else(|| {
             Error::Integrity(crate::IntegrityError::MissingBlob {
                 digest: d.to_string(),
             })
         })?;
-        blobs.push(rec.clone());
+        blobs.push(rec);
     }
     blobs.sort_by_key(|b| b.order_key());
     Ok(Plan { images, blobs })

@@ -165,6 +165,11 @@ pub fn prepare(
     let opened = open_archive(&req.archive, progress)?;
     stopped(&req.stop)?;
     let outcome = &opened.outcome;
+    if outcome.manifest.is_delta() {
+        return Err(Error::Usage(
+            "this is a delta archive (its external layers are elsewhere); serve the full archive `airlock merge` writes".into(),
+        ));
+    }
     // Every image; a reference packed with its whole index keeps it.
     let selection = Selection {
         whole_index: true,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::{output, outputs, public_file, PackRequest, PackResult};
+use super::{output, outputs, public_file, PackResult};
 use crate::archive::volumes::index::{
     self, ArchiveRecord, ParityRecord, VolumeId, VolumeIndex, VolumeRecord,
 };
@@ -19,7 +19,6 @@ use crate::archive::volumes::parity::{self, Stripes};
 use crate::archive::volumes::{VolumeSet, VolumeWriter, WrittenVolume};
 use crate::archive::{self, WriteOptions};
 use crate::error::{Error, IoContext};
-use crate::model::image_set::ImageSet;
 use crate::model::progress::Progress;
 
 /// How to split: `--volume-size` and `--parity`.
@@ -68,13 +67,13 @@ fn record(n: usize, v: &WrittenVolume) -> VolumeRecord {
 }
 
 pub fn pack_volumes(
-    req: &PackRequest,
+    output: &Path,
     split: Split,
-    set: &ImageSet,
+    plan: &crate::archive::writer::Plan,
     opts: &WriteOptions,
     progress: &dyn Progress,
 ) -> Result<PackResult, Error> {
-    let dir = output::parent_dir(&req.output);
+    let dir = output::parent_dir(output);
     crate::scratch::sweep(&dir, "volume");
     let temps = Temps {
         dir: dir.clone(),
@@ -92,7 +91,7 @@ pub fn pack_volumes(
         temps.make()
     };
     let writer = VolumeWriter::new(split.volume_size, new_volume);
-    let (written, writer) = archive::write_archive(set, writer, opts, progress)?;
+    let (written, writer) = archive::writer::write_plan(plan, writer, opts, progress)?;
     let (data, total, whole) = writer.finish().map_err(|e| io_err(e).with_dir(&dir))?;
     let records: Vec<VolumeRecord> = data
         .iter()
@@ -137,7 +136,7 @@ pub fn pack_volumes(
                 .collect(),
         }),
     };
-    let index_path = index_path(&req.output);
+    let index_path = index_path(output);
     let mut index_tmp = temps.make().at("create a temporary file in", &dir)?;
     io::Write::write_all(&mut index_tmp, &index.to_json()).at("write", index_tmp.path())?;
     index_tmp
@@ -147,9 +146,9 @@ pub fn pack_volumes(
 
     // Everything is complete on disk: rename into place, the index last,
     // so a reader never finds an index whose volumes are not there yet.
-    let stale = existing_volume_files(&req.output);
+    let stale = existing_volume_files(output);
     let set_paths = VolumeSet {
-        base: req.output.clone(),
+        base: output.to_path_buf(),
         index_path: index_path.clone(),
         index: index.clone(),
     };
@@ -210,13 +209,14 @@ pub fn pack_volumes(
         written,
         archive_sha256: whole,
         archive_bytes: total,
-        output: req.output.clone(),
+        output: output.to_path_buf(),
         checksum_file: None,
         volumes: Some(WrittenSet {
             index_path,
             index,
             removed,
         }),
+        delta: None,
     })
 }
 

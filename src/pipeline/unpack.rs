@@ -38,6 +38,9 @@ pub struct UnpackRequest {
     /// Verify and plan, load nothing.
     pub dry_run: bool,
     pub sink: SinkOptions,
+    /// `--base`: for a delta archive, the archive(s), volume set(s) or OCI
+    /// layout(s) its external layers are taken from (each re-hashed).
+    pub bases: Vec<PathBuf>,
 }
 
 /// What happened, for the text and JSON reports.
@@ -123,6 +126,8 @@ pub fn unpack<P: Progress>(
         Target::Dir(_) | Target::Registry(_) => {}
     }
     let names = sink::target_names(&req.target, &plan)?;
+    let (carried, external) = super::delta_unpack::split(&outcome.manifest, &plan.blobs);
+    super::delta_unpack::check_target(&req.target, &external, &req.bases)?;
     let verified = pass_gate(gate, &outcome, &plan)?;
     let mut report = UnpackReport {
         archive_manifest_digest: outcome.manifest_digest,
@@ -149,7 +154,7 @@ pub fn unpack<P: Progress>(
     let staged = (|| {
         sink.begin(&plan)?;
         let bar = progress(Some(report.blob_bytes), "unpack");
-        let (blobs, stop) = (&plan.blobs, &req.sink.stop);
+        let (blobs, stop) = (&carried, &req.sink.stop);
         match &volumes {
             Some(set) => {
                 // Verified just now; the copy re-hashes every blob it takes.
@@ -157,6 +162,11 @@ pub fn unpack<P: Progress>(
                 copy::copy_blobs_from(input, blobs, sink.as_mut(), stop, &bar)?
             }
             None => copy::copy_blobs(&source, blobs, sink.as_mut(), stop, &bar)?,
+        }
+        // A registry target already holds them (its sink checks that
+        // before pushing anything); other targets take them from a base.
+        if !matches!(req.target, Target::Registry(_)) {
+            super::delta_unpack::copy_external(&external, &req.bases, sink.as_mut(), stop, &bar)?;
         }
         bar.finish();
         check_stop(req)

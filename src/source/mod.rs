@@ -5,6 +5,7 @@
 
 pub mod docker_archive;
 pub mod files;
+pub mod inventory;
 pub mod layout;
 pub mod oci_archive;
 pub mod registry;

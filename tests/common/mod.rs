@@ -113,6 +113,7 @@ pub fn pack_request(layout: &Path, out: &Path) -> PackRequest {
         force: false,
         split: None,
         trust: Default::default(),
+        bases: vec![],
     }
 }
 
@@ -316,4 +317,11 @@ pub fn in_mount_namespace(script: &str) -> Option<std::process::Output> {
             None
         }
     }
+}
+
+/// `airlock.json` of an archive or volume set, via `airlock inspect`'s
+/// reader (works for zstd and split archives too).
+pub fn archive_json_any(archive: &Path) -> Value {
+    let out = pipeline::inspect(archive).unwrap();
+    serde_json::to_value(&out.manifest).unwrap()
 }

@@ -119,6 +119,38 @@ impl RegistrySink {
         Ok(())
     }
 
+    /// A delta archive does not carry its external layers: each must be in
+    /// the repository already (by digest), checked before anything is
+    /// pushed, so a wrong inventory or base leaves the registry untouched.
+    async fn check_external(
+        &self,
+        p: &PushPlan,
+        verified: &VerifiedArchive<'_>,
+    ) -> Result<(), Error> {
+        let m = &verified.outcome().manifest;
+        let mut missing = Vec::new();
+        for repo in &p.repos {
+            for b in repo
+                .blobs
+                .iter()
+                .filter(|b| m.external_blob(&b.digest).is_some())
+            {
+                self.check_stop()?;
+                if !self.remote.blob_exists(&repo.repository, &b.digest).await? {
+                    missing.push(format!("{}@{}", repo.repository, b.digest));
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Sink(format!(
+            "the registry lacks {} external blob(s) of this delta archive, so nothing was pushed: {}",
+            missing.len(),
+            missing.join(", ")
+        )))
+    }
+
     async fn push_content(
         &self,
         repo: &RepoPlan,
@@ -194,6 +226,7 @@ impl Sink for RegistrySink {
         let staging = self.staging.get()?;
         let doc = |d: &Digest| Self::document(verified, staging, d);
         let p = plan::build(&self.target, verified, &doc)?;
+        self.rt.block_on(self.check_external(&p, verified))?;
         let moved = self.rt.block_on(self.push(&p, staging, &doc))?;
         let images = verified
             .plan()

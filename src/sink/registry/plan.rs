@@ -109,8 +109,7 @@ impl Builder<'_, '_> {
         self.verified
             .outcome()
             .manifest
-            .blob(d)
-            .cloned()
+            .any_blob(d)
             .ok_or_else(|| missing(d))
     }
 

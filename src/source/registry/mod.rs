@@ -41,7 +41,7 @@ use cache::BlobCache;
 pub const SOURCE_NAME: &str = "registry";
 
 /// Media types asked for when fetching a manifest.
-const ACCEPT: &[&str] = &[
+pub const ACCEPT: &[&str] = &[
     media::OCI_MANIFEST,
     media::OCI_INDEX,
     media::DOCKER_MANIFEST,
