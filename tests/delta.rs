@@ -596,3 +596,77 @@ fn serve_and_diff_refuse_a_delta_rather_than_miss_its_layers() {
     let r = cli::run(&["diff", &a, &b]);
     assert!(failed(&r, 2).contains("delta archive"), "{}", r.stderr);
 }
+
+/// Every file under `dir` as (relative path, content), sorted.
+fn files_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<_> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().to_path_buf();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_delta_updates_the_layout_at_dir_path_in_place_and_a_full_archive_may_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (base, delta) = base_and_delta(tmp.path());
+    let full = tmp.path().join("full.tar");
+    ok(&pack(&week(tmp.path(), 2), &full, &[]));
+    let unpack = |archive: &Path, out: &Path| {
+        cli::airlock(["unpack", "--insecure-no-policy", s(archive)])
+            .arg("--into")
+            .arg(format!("dir:{}", out.display()))
+            .run()
+    };
+    let (site, fresh) = (tmp.path().join("site"), tmp.path().join("fresh"));
+    ok(&unpack(&base, &site));
+    let week1 = files_of(&site);
+    // A complete archive never replaces a layout.
+    let r = unpack(&full, &site);
+    assert!(failed(&r, 6).contains("not empty"), "{}", r.stderr);
+    assert_eq!(files_of(&site), week1);
+    // The delta takes its external layers from the layout at PATH (no
+    // --base) and leaves exactly what a full unpack gives.
+    ok(&unpack(&delta, &site));
+    ok(&unpack(&full, &fresh));
+    assert_eq!(files_of(&site), files_of(&fresh));
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".airlock-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn bad_layout_at_dir_path_lacking_an_external_layer_is_refused_and_left_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (base, delta) = base_and_delta(tmp.path());
+    let site = tmp.path().join("site");
+    ok(&cli::airlock(["unpack", "--insecure-no-policy", s(&base)])
+        .arg("--into")
+        .arg(format!("dir:{}", site.display()))
+        .run());
+    // The site lost a layer the delta leaves out.
+    let external = cli::airlock(["inspect", "--output", "json", s(&delta)]).run();
+    let doc = json_of(&external);
+    let lost = doc["archive"]["delta"]["external"][0]["digest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no external blob in {doc}"))
+        .trim_start_matches("sha256:")
+        .to_string();
+    std::fs::remove_file(site.join("blobs/sha256").join(&lost)).unwrap();
+    let before = files_of(&site);
+    let r = cli::airlock(["unpack", "--insecure-no-policy", s(&delta)])
+        .arg("--into")
+        .arg(format!("dir:{}", site.display()))
+        .run();
+    assert!(r.code != 0 && r.stderr.contains(&lost), "{}", r.stderr);
+    assert_eq!(files_of(&site), before);
+}

@@ -26,6 +26,30 @@ pub fn split(m: &ArchiveManifest, blobs: &[BlobRecord]) -> (Vec<BlobRecord>, Vec
         .partition(|b| m.external_blob(&b.digest).is_none())
 }
 
+/// The bases to take external layers from: `--base`, and for `dir:PATH`
+/// holding an OCI layout, that layout (a delta updates it in place; the
+/// dir sink exchanges old and new atomically). A complete archive may not
+/// replace a layout.
+pub fn bases_for(
+    target: &Target,
+    external: &[BlobRecord],
+    given: &[PathBuf],
+) -> Result<Vec<PathBuf>, Error> {
+    let mut bases = given.to_vec();
+    if let Target::Dir(p) = target {
+        if crate::sink::dir::holds_layout(p) {
+            if external.is_empty() {
+                return Err(Error::Sink(format!(
+                    "{} exists and is not empty; unpack into a new directory (only a delta archive updates the layout there)",
+                    p.display()
+                )));
+            }
+            bases.push(p.clone());
+        }
+    }
+    Ok(bases)
+}
+
 /// Before anything is loaded: a target that needs the external layers as
 /// bytes needs a base to take them from.
 pub fn check_target(

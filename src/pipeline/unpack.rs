@@ -127,7 +127,8 @@ pub fn unpack<P: Progress>(
     }
     let names = sink::target_names(&req.target, &plan)?;
     let (carried, external) = super::delta_unpack::split(&outcome.manifest, &plan.blobs);
-    super::delta_unpack::check_target(&req.target, &external, &req.bases)?;
+    let bases = super::delta_unpack::bases_for(&req.target, &external, &req.bases)?;
+    super::delta_unpack::check_target(&req.target, &external, &bases)?;
     let verified = pass_gate(gate, &outcome, &plan)?;
     let mut report = UnpackReport {
         archive_manifest_digest: outcome.manifest_digest,
@@ -166,7 +167,7 @@ pub fn unpack<P: Progress>(
         // A registry target already holds them (its sink checks that
         // before pushing anything); other targets take them from a base.
         if !matches!(req.target, Target::Registry(_)) {
-            super::delta_unpack::copy_external(&external, &req.bases, sink.as_mut(), stop, &bar)?;
+            super::delta_unpack::copy_external(&external, &bases, sink.as_mut(), stop, &bar)?;
         }
         bar.finish();
         check_stop(req)

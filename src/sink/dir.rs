@@ -5,7 +5,11 @@
 //! into place at the end (one `rename(2)`), so PATH either does not exist /
 //! stays empty, or holds the complete layout. PATH must not exist or be an
 //! empty directory: merging into an existing layout could not be undone
-//! atomically, so it is refused.
+//! atomically, so it is refused. One exception: a delta archive may update
+//! the OCI layout at PATH (its external layers are taken from there, as
+//! from a `--base`); the new layout is built beside it and exchanged with
+//! the old one in one `renameat2(RENAME_EXCHANGE)`, so PATH holds the old
+//! layout or the new one, never a mix.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,13 @@ const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 pub struct DirSink {
     path: PathBuf,
     staging: Staged,
+    /// PATH holds an OCI layout that a delta archive replaces.
+    replaces_layout: bool,
+}
+
+/// Whether `path` is a non-empty directory holding an OCI layout.
+pub fn holds_layout(path: &Path) -> bool {
+    path.join("oci-layout").is_file()
 }
 
 pub(super) fn check_free(path: &Path) -> Result<(), Error> {
@@ -49,11 +60,18 @@ pub(super) fn check_free(path: &Path) -> Result<(), Error> {
 }
 
 impl DirSink {
+    /// Refuses a non-empty PATH, except an OCI layout: whether the archive
+    /// may replace it (only a delta may) is decided once it is read
+    /// (`pipeline::delta_unpack`).
     pub fn new(path: PathBuf) -> Result<Self, Error> {
-        check_free(&path)?;
+        let replaces_layout = holds_layout(&path);
+        if !replaces_layout {
+            check_free(&path)?;
+        }
         Ok(DirSink {
             path,
             staging: Staged::default(),
+            replaces_layout,
         })
     }
 
@@ -133,11 +151,25 @@ impl Sink for DirSink {
             std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
                 .at("set permissions on", staging.path())?;
         }
-        check_free(&self.path)?;
-        // rename(2) replaces an empty directory atomically and refuses a
-        // non-empty one, so a racing writer cannot be overwritten.
-        std::fs::rename(staging.path(), &self.path).at("rename into", &self.path)?;
-        staging.keep();
+        if self.replaces_layout && holds_layout(&self.path) {
+            // Both exist; after the exchange the staging name holds the old
+            // layout, which dropping the staging removes.
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                staging.path(),
+                rustix::fs::CWD,
+                &self.path,
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .map_err(std::io::Error::from)
+            .at("exchange the new layout with", &self.path)?;
+        } else {
+            check_free(&self.path)?;
+            // rename(2) replaces an empty directory atomically and refuses a
+            // non-empty one, so a racing writer cannot be overwritten.
+            std::fs::rename(staging.path(), &self.path).at("rename into", &self.path)?;
+            staging.keep();
+        }
         let images = verified
             .plan()
             .images
