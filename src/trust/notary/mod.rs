@@ -1,0 +1,344 @@
+//! Docker Content Trust: offline verification of Notary v1 TUF metadata.
+//!
+//! Bytes in, verdict out, in TUF order: the pinned root (and any carried
+//! root versions chaining from it, each signed by the previous root's keys
+//! and its own), the timestamp (root's timestamp keys) recording the
+//! snapshot, the snapshot (root's snapshot keys) recording targets, each
+//! delegation and the root, targets (root's targets keys), the delegations
+//! DCT uses (`targets/releases`, `targets/<signer>`) under the keys and
+//! thresholds targets gives them, and finally the tag's target against the
+//! image. Expiry is judged at the time the metadata was fetched (recorded at
+//! pack): an air-gapped site cannot refresh a 14-day timestamp, so "now"
+//! would make every archive fail two weeks after pack; callers report the
+//! age separately.
+//!
+//! Why not a TUF crate: `sigstore-tuf` and `tough` read TUF 1.0 metadata
+//! (`spec_version`, lowercase `_type`, PEM keys with a `scheme`); Notary v1
+//! writes an older dialect (`"_type":"Root"`, `ecdsa-x509` keys holding
+//! certificates, raw r||s signatures, no `spec_version`), which neither
+//! parses. The checks here use `olpc-cjson` for canonical JSON, aws-lc-rs for
+//! signatures and `x509-cert` for certificates; nothing is hand-rolled.
+
+mod error;
+mod keys;
+mod metadata;
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+
+pub use error::NotaryError;
+pub use metadata::MAX_NOTARY_METADATA;
+use metadata::{
+    check_file, Common, Keyring, RootDoc, Signed, SnapshotDoc, TargetsDoc, TimestampDoc,
+};
+
+/// Most carried root versions one chain may step through.
+pub const MAX_ROOT_VERSIONS: usize = 64;
+/// Most delegation files one GUN may carry.
+pub const MAX_DELEGATIONS: usize = 64;
+/// The roles Docker looks a tag up in, in its order.
+pub const DCT_ROLES: [&str; 2] = ["targets/releases", "targets"];
+
+/// The Notary metadata carried for one GUN, as bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct NotaryFiles<'a> {
+    /// Registry host and repository path, e.g. `registry.example:5000/app`.
+    pub gun: &'a str,
+    /// Root versions, oldest first; the last is the repository's current root.
+    pub roots: &'a [&'a [u8]],
+    pub timestamp: &'a [u8],
+    pub snapshot: &'a [u8],
+    pub targets: &'a [u8],
+    /// Delegated roles' files by role name (`targets/releases`, ...).
+    pub delegations: &'a [(&'a str, &'a [u8])],
+    /// When the files were fetched (Unix seconds): expiry is judged then.
+    pub fetched_at: i64,
+}
+
+/// What the tag must resolve to: the manifest (or recorded index) bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetClaim<'a> {
+    pub tag: &'a str,
+    pub sha256: [u8; 32],
+    pub length: u64,
+}
+
+/// A tag admitted by Docker Content Trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedContentTrust {
+    pub gun: String,
+    pub tag: String,
+    /// The roles whose valid metadata sign this tag with this target.
+    pub roles: Vec<String>,
+    pub root_version: u64,
+    /// For the rollback state: a newer archive must not carry an older one.
+    pub targets_version: u64,
+    /// The earliest expiry among the roles used (Unix seconds).
+    pub expires: i64,
+}
+
+/// Verify `files` for `claim` under the operator's pinned `root.json`.
+pub fn verify_content_trust(
+    pinned_root: &[u8],
+    files: &NotaryFiles<'_>,
+    claim: &TargetClaim<'_>,
+) -> Result<VerifiedContentTrust, NotaryError> {
+    let mut clock = Clock {
+        fetched_at: files.fetched_at,
+        earliest: i64::MAX,
+    };
+    let root = chain_root(pinned_root, files.roots, files.fetched_at)?;
+    clock.check("root", &root.doc)?;
+    let root_keys = Keyring::new(&root.doc.keys, "root", files.fetched_at)?;
+
+    let timestamp = Signed::<TimestampDoc>::parse(files.timestamp, "timestamp")?;
+    let role = role_of(&root.doc, "timestamp")?;
+    timestamp.check_signed("timestamp", &role.keyids, role.threshold, &root_keys)?;
+    clock.check("timestamp", &timestamp.doc)?;
+    let snap_meta = timestamp
+        .doc
+        .0
+        .meta
+        .get("snapshot")
+        .ok_or_else(|| NotaryError::malformed("timestamp", "records no snapshot"))?;
+    check_file("snapshot", "timestamp", snap_meta, files.snapshot)?;
+
+    let snapshot = Signed::<SnapshotDoc>::parse(files.snapshot, "snapshot")?;
+    let role = role_of(&root.doc, "snapshot")?;
+    snapshot.check_signed("snapshot", &role.keyids, role.threshold, &root_keys)?;
+    clock.check("snapshot", &snapshot.doc)?;
+    let recorded = |role: &str| {
+        snapshot
+            .doc
+            .0
+            .meta
+            .get(role)
+            .ok_or_else(|| NotaryError::Inconsistent {
+                role: role.to_string(),
+                reason: "not recorded by snapshot".into(),
+            })
+    };
+    check_file("targets", "snapshot", recorded("targets")?, files.targets)?;
+    if let (Some(meta), Some(current)) = (snapshot.doc.0.meta.get("root"), files.roots.last()) {
+        check_file("root", "snapshot", meta, current)?;
+    }
+
+    let targets = Signed::<TargetsDoc>::parse(files.targets, "targets")?;
+    let role = role_of(&root.doc, "targets")?;
+    targets.check_signed("targets", &role.keyids, role.threshold, &root_keys)?;
+    clock.check("targets", &targets.doc)?;
+
+    let delegated = verify_delegations(&targets.doc, files, &snapshot.doc, &mut clock)?;
+    let mut verified: BTreeMap<&str, &TargetsDoc> = BTreeMap::new();
+    verified.insert("targets", &targets.doc);
+    for (name, doc) in &delegated {
+        verified.insert(name.as_str(), doc);
+    }
+    let roles = admitting_roles(files.gun, &verified, claim)?;
+    Ok(VerifiedContentTrust {
+        gun: files.gun.to_string(),
+        tag: claim.tag.to_string(),
+        roles,
+        root_version: root.doc.version(),
+        targets_version: targets.doc.version(),
+        expires: clock.earliest,
+    })
+}
+
+/// From the pinned root through newer carried versions; returns the root in
+/// force, which must be the carried current one.
+fn chain_root(pinned: &[u8], carried: &[&[u8]], at: i64) -> Result<Signed<RootDoc>, NotaryError> {
+    if carried.is_empty() || carried.len() > MAX_ROOT_VERSIONS {
+        return Err(NotaryError::malformed(
+            "root",
+            format!(
+                "{} root versions carried (1 to {MAX_ROOT_VERSIONS})",
+                carried.len()
+            ),
+        ));
+    }
+    let mut trusted = Signed::<RootDoc>::parse(pinned, "pinned root")?;
+    self_signed(&trusted, "pinned root", at)?;
+    for (i, bytes) in carried.iter().enumerate() {
+        let next = Signed::<RootDoc>::parse(bytes, "root")?;
+        let (v, tv) = (next.doc.version(), trusted.doc.version());
+        let last = i + 1 == carried.len();
+        if v < tv && !last {
+            continue; // older than the pin: history the pin already covers
+        }
+        if v <= tv {
+            if v == tv && next.canonical_signed() == trusted.canonical_signed() {
+                continue;
+            }
+            return Err(NotaryError::RootChain(format!(
+                "carried root version {v} is not the pinned root (version {tv})"
+            )));
+        }
+        let old_keys = Keyring::new(&trusted.doc.keys, "root", at)?;
+        let old_role = role_of(&trusted.doc, "root")?;
+        next.check_signed("root", &old_role.keyids, old_role.threshold, &old_keys)
+            .map_err(|e| {
+                NotaryError::RootChain(format!(
+                    "version {v} is not signed by the keys of trusted root version {tv} ({e})"
+                ))
+            })?;
+        self_signed(&next, "root", at)?;
+        trusted = next;
+    }
+    Ok(trusted)
+}
+
+fn role_of<'a>(root: &'a RootDoc, name: &str) -> Result<&'a metadata::RoleKeys, NotaryError> {
+    root.roles
+        .get(name)
+        .ok_or_else(|| NotaryError::malformed("root", format!("no {name} role")))
+}
+
+fn self_signed(root: &Signed<RootDoc>, what: &str, at: i64) -> Result<(), NotaryError> {
+    let keys = Keyring::new(&root.doc.keys, what, at)?;
+    let role = role_of(&root.doc, "root")?;
+    root.check_signed(what, &role.keyids, role.threshold, &keys)
+}
+
+/// The delegated roles targets names, each verified under its keys.
+fn verify_delegations(
+    targets: &TargetsDoc,
+    files: &NotaryFiles<'_>,
+    snapshot: &SnapshotDoc,
+    clock: &mut Clock,
+) -> Result<Vec<(String, TargetsDoc)>, NotaryError> {
+    if files.delegations.len() > MAX_DELEGATIONS {
+        return Err(NotaryError::malformed(
+            "targets",
+            format!("more than {MAX_DELEGATIONS} delegations"),
+        ));
+    }
+    let Some(delegations) = &targets.delegations else {
+        return Ok(Vec::new());
+    };
+    let keys = Keyring::new(&delegations.keys, "targets", files.fetched_at)?;
+    let mut out = Vec::new();
+    for role in &delegations.roles {
+        let carried = files.delegations.iter().find(|(n, _)| *n == role.name);
+        let Some(meta) = snapshot.0.meta.get(&role.name) else {
+            continue; // delegated, never published: signs nothing
+        };
+        let Some((_, bytes)) = carried else {
+            return Err(NotaryError::Inconsistent {
+                role: role.name.clone(),
+                reason: "recorded by snapshot but not carried".into(),
+            });
+        };
+        check_file(&role.name, "snapshot", meta, bytes)?;
+        let doc = Signed::<TargetsDoc>::parse(bytes, &role.name)?;
+        doc.check_signed(&role.name, &role.keyids, role.threshold, &keys)?;
+        clock.check(&role.name, &doc.doc)?;
+        let mut doc = doc.doc;
+        // A delegation signs only the paths targets gives it.
+        doc.targets.retain(|name, _| path_allowed(role, name));
+        out.push((role.name.clone(), doc));
+    }
+    Ok(out)
+}
+
+fn path_allowed(role: &metadata::DelegatedRole, name: &str) -> bool {
+    if let Some(paths) = &role.paths {
+        if paths.iter().any(|p| name.starts_with(p.as_str())) {
+            return true;
+        }
+    }
+    if let Some(prefixes) = &role.path_hash_prefixes {
+        let h = hex::encode(Sha256::digest(name.as_bytes()));
+        return prefixes.iter().any(|p| h.starts_with(p.as_str()));
+    }
+    false
+}
+
+/// The roles admitting the tag; Docker's choice (releases, then targets)
+/// must match the image.
+fn admitting_roles(
+    gun: &str,
+    verified: &BTreeMap<&str, &TargetsDoc>,
+    claim: &TargetClaim<'_>,
+) -> Result<Vec<String>, NotaryError> {
+    let chosen = DCT_ROLES
+        .iter()
+        .find_map(|r| verified.get(r).and_then(|d| d.targets.get(claim.tag)))
+        .ok_or_else(|| NotaryError::TagNotSigned {
+            gun: gun.to_string(),
+            tag: claim.tag.to_string(),
+        })?;
+    let matches = |m: &metadata::FileMeta| {
+        let sha = m
+            .hashes
+            .get("sha256")
+            .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok());
+        m.length == claim.length && sha.as_deref() == Some(&claim.sha256[..])
+    };
+    if !matches(chosen) {
+        let signed = chosen
+            .hashes
+            .get("sha256")
+            .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok())
+            .map_or_else(
+                || "no sha256".into(),
+                |d| format!("sha256:{}", hex::encode(d)),
+            );
+        return Err(NotaryError::TargetMismatch {
+            tag: claim.tag.to_string(),
+            signed: format!("{signed} ({} bytes)", chosen.length),
+            actual: format!(
+                "sha256:{} ({} bytes)",
+                hex::encode(claim.sha256),
+                claim.length
+            ),
+        });
+    }
+    Ok(verified
+        .iter()
+        .filter(|(_, d)| d.targets.get(claim.tag).is_some_and(matches))
+        .map(|(r, _)| r.to_string())
+        .collect())
+}
+
+/// Expiry at fetch time, and the earliest expiry seen.
+struct Clock {
+    fetched_at: i64,
+    earliest: i64,
+}
+
+impl Clock {
+    fn check(&mut self, role: &str, doc: &dyn CommonDyn) -> Result<(), NotaryError> {
+        let expires: jiff::Timestamp = doc
+            .expires_str()
+            .parse()
+            .map_err(|e| NotaryError::malformed(role, format!("expires: {e}")))?;
+        let secs = expires.as_second();
+        self.earliest = self.earliest.min(secs);
+        if secs <= self.fetched_at {
+            let fetched = jiff::Timestamp::from_second(self.fetched_at)
+                .map_or_else(|_| self.fetched_at.to_string(), |t| t.to_string());
+            return Err(NotaryError::Expired {
+                role: role.to_string(),
+                expires: expires.to_string(),
+                fetched_at: fetched,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Object-safe view of [`Common`] for the clock.
+trait CommonDyn {
+    fn expires_str(&self) -> &str;
+}
+impl<T: Common> CommonDyn for T {
+    fn expires_str(&self) -> &str {
+        self.expires()
+    }
+}
+
+#[cfg(test)]
+mod tests;
