@@ -42,6 +42,9 @@ pub(crate) struct VerifyingKey {
     raw: Vec<u8>,
     /// notAfter of an `ecdsa-x509` key's certificate (Unix seconds).
     pub(crate) cert_not_after: Option<i64>,
+    /// The subject common name of an `ecdsa-x509` key's certificate: Notary
+    /// names a root certificate after its GUN.
+    pub(crate) cert_cn: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +81,13 @@ pub(crate) fn parse_key(id: &str, key: &Value, role: &str) -> Result<VerifyingKe
             kind: Kind::Ed25519,
             raw: public,
             cert_not_after: None,
+            cert_cn: None,
         }),
         "ecdsa" => Ok(VerifyingKey {
             kind: Kind::EcdsaP256,
             raw: p256_point(&public).map_err(unsupported)?,
             cert_not_after: None,
+            cert_cn: None,
         }),
         "ecdsa-x509" => {
             let cert = x509_cert::Certificate::from_pem(&public)
@@ -95,10 +100,32 @@ pub(crate) fn parse_key(id: &str, key: &Value, role: &str) -> Result<VerifyingKe
                 kind: Kind::EcdsaP256,
                 raw: p256_point(&spki).map_err(unsupported)?,
                 cert_not_after: i64::try_from(not_after).ok(),
+                cert_cn: common_name(&tbs.subject),
             })
         }
         other => Err(unsupported(format!("key type {other:?}"))),
     }
+}
+
+/// The first CN of a certificate subject (UTF8String or PrintableString).
+fn common_name(name: &x509_cert::name::Name) -> Option<String> {
+    use x509_cert::der::asn1::{PrintableStringRef, Utf8StringRef};
+    const CN: &str = "2.5.4.3";
+    name.0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|a| a.oid.to_string() == CN)
+        .and_then(|a| {
+            a.value
+                .decode_as::<Utf8StringRef<'_>>()
+                .map(|s| s.as_str().to_string())
+                .or_else(|_| {
+                    a.value
+                        .decode_as::<PrintableStringRef<'_>>()
+                        .map(|s| s.as_str().to_string())
+                })
+                .ok()
+        })
 }
 
 /// The uncompressed point of a DER P-256 SubjectPublicKeyInfo.

@@ -265,6 +265,16 @@ impl Keyring {
         Ok(Keyring(out))
     }
 
+    /// Certificate keys among `ids` whose CN is not `gun`.
+    pub(crate) fn foreign_certificates(&self, ids: &[String], gun: &str) -> Vec<String> {
+        ids.iter()
+            .filter_map(|id| self.0.get(id).map(|k| (id, k)))
+            .filter_map(|(id, k)| k.cert_cn.as_ref().map(|cn| (id, cn)))
+            .filter(|(_, cn)| cn.as_str() != gun)
+            .map(|(id, cn)| format!("{id} (CN {cn:?})"))
+            .collect()
+    }
+
     pub(crate) fn get(&self, id: &str) -> Option<&VerifyingKey> {
         self.0.get(id)
     }

@@ -57,6 +57,18 @@ pub struct NotaryFiles<'a> {
     pub fetched_at: i64,
 }
 
+/// The GUN (`registry/path`, as Docker names it) and tag of an image
+/// reference; `None` without a tag (a digest reference has no DCT target).
+pub fn gun_and_tag(reference: &str) -> Option<(String, String)> {
+    let name = reference.split('@').next()?;
+    let colon = name.rfind(':')?;
+    if name[colon..].contains('/') {
+        return None;
+    }
+    let gun = super::reference::normalize_repository(name).ok()?;
+    Some((gun, name[colon + 1..].to_string()))
+}
+
 /// What the tag must resolve to: the manifest (or recorded index) bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct TargetClaim<'a> {
@@ -92,6 +104,16 @@ pub fn verify_content_trust(
     let root = chain_root(pinned_root, files.roots, files.fetched_at)?;
     clock.check("root", &root.doc)?;
     let root_keys = Keyring::new(&root.doc.keys, "root", files.fetched_at)?;
+    // Notary names root certificates after the GUN: a root pinned for one
+    // repository never admits another's metadata.
+    let foreign = root_keys.foreign_certificates(&role_of(&root.doc, "root")?.keyids, files.gun);
+    if !foreign.is_empty() {
+        return Err(NotaryError::RootChain(format!(
+            "root keys certify another repository than {}: {}",
+            files.gun,
+            foreign.join(", ")
+        )));
+    }
 
     let timestamp = Signed::<TimestampDoc>::parse(files.timestamp, "timestamp")?;
     let role = role_of(&root.doc, "timestamp")?;

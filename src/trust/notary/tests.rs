@@ -349,6 +349,35 @@ fn root_rotation_not_signed_by_old_root_is_refused() {
 }
 
 #[test]
+fn gun_and_tag_follow_docker_naming() {
+    assert_eq!(
+        gun_and_tag("alpine:3"),
+        Some(("docker.io/library/alpine".into(), "3".into()))
+    );
+    assert_eq!(
+        gun_and_tag("127.0.0.1:5000/app:v1@sha256:ab"),
+        Some(("127.0.0.1:5000/app".into(), "v1".into()))
+    );
+    assert_eq!(gun_and_tag("127.0.0.1:5000/app"), None);
+}
+
+#[test]
+fn root_certified_for_another_gun_is_refused() {
+    let mut files = app_files(&APP_ROOTS, &RELEASES);
+    files.gun = "registry.test/other";
+    let e = verify_content_trust(
+        fixture!("app/root.json"),
+        &files,
+        &claim_of("v1", fixture!("v1.json")),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, NotaryError::RootChain(ref m) if m.contains("another repository")),
+        "{e}"
+    );
+}
+
+#[test]
 fn zero_threshold_admits_nothing() {
     let f = Forged::new(1);
     let root = f.root(1, 0, &[&f.root_key]);
