@@ -144,6 +144,14 @@ pub struct PackArgs {
     /// so a receiving host can accept its trusted root via TUF chaining.
     #[arg(long, value_name = "DIR")]
     pub tuf_metadata: Option<PathBuf>,
+    /// Docker Content Trust: fetch each tagged image's Notary metadata from
+    /// this server, carry it, and check the tag's signed target is the
+    /// image (default: $DOCKER_CONTENT_TRUST_SERVER when set).
+    #[arg(long, value_name = "URL")]
+    pub notary_server: Option<String>,
+    /// CA certificate (PEM) to trust for --notary-server.
+    #[arg(long, value_name = "PEM", requires = "notary_server")]
+    pub notary_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -205,6 +205,9 @@ pub enum EvidenceRole {
     TufSnapshot,
     /// TUF `targets.json` (archive-level).
     TufTargets,
+    /// Docker Content Trust: the Notary metadata of the image's repository,
+    /// fetched at pack (one document, `model::notary::NotaryDocument`).
+    NotaryTrust,
 }
 
 impl EvidenceRole {
@@ -240,6 +243,7 @@ impl EvidenceRole {
             EvidenceRole::TufTimestamp => "tuf-timestamp",
             EvidenceRole::TufSnapshot => "tuf-snapshot",
             EvidenceRole::TufTargets => "tuf-targets",
+            EvidenceRole::NotaryTrust => "notary-trust",
         }
     }
 }
@@ -369,6 +373,7 @@ mod tests {
             TufTimestamp,
             TufSnapshot,
             TufTargets,
+            NotaryTrust,
         ];
         for r in all {
             assert_eq!(serde_json::to_value(r).unwrap(), r.name());

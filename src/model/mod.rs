@@ -6,6 +6,7 @@ pub mod image_set;
 pub mod limits;
 pub mod manifest;
 pub mod media;
+pub mod notary;
 pub mod oci;
 pub mod progress;
 pub mod warning;

@@ -7,12 +7,15 @@ use crate::gate::{self, GateConfig, GateReport};
 use crate::model::image_set::ImageSet;
 use crate::model::progress::Progress;
 use crate::model::warning::{no_evidence, Warning};
+use crate::source::notary;
 use crate::source::rekor;
 use crate::source::rekor_cache::ProofCache;
 
 /// How pack treats transparency-log proofs and the policy.
 #[derive(Debug)]
 pub struct PackSteps<'a> {
+    /// `--notary-server`: carry and check Docker Content Trust metadata.
+    pub notary: Option<NotaryStep<'a>>,
     /// `--no-rekor`: record that inclusion proofs were not fetched.
     pub no_rekor: bool,
     /// Where inclusion proofs are fetched from.
@@ -25,6 +28,13 @@ pub struct PackSteps<'a> {
     pub gate: Option<&'a GateConfig>,
     /// `--no-verify`: carry the policy's evidence without checking it.
     pub no_verify: bool,
+}
+
+/// Where Notary metadata is fetched from.
+#[derive(Debug, Clone, Copy)]
+pub struct NotaryStep<'a> {
+    pub url: &'a str,
+    pub ca_pem: Option<&'a [u8]>,
 }
 
 /// A written archive and what was learnt on the way.
@@ -68,6 +78,9 @@ pub fn run(
     let mut warnings = no_evidence(&set.images);
     let mut notes = Vec::new();
     rekor_step(&mut set, steps, &mut warnings, &mut notes)?;
+    if let Some(n) = steps.notary {
+        notary_step(&mut set, n, steps.no_verify, &mut warnings, &mut notes)?;
+    }
     let gate = match steps.gate {
         Some(_) if steps.no_verify => {
             warnings.push(Warning::general(
@@ -138,6 +151,40 @@ fn rekor_step(
             s.reused,
             if s.reused == 1 { "y" } else { "ies" }
         ));
+    }
+    Ok(())
+}
+
+/// Fetch and carry each tagged image's Notary metadata; refuse (exit 4)
+/// when its tag's signed target is not the image, unless `--no-verify`.
+fn notary_step(
+    set: &mut ImageSet,
+    step: NotaryStep,
+    no_verify: bool,
+    warnings: &mut Vec<Warning>,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    let client = notary::NotaryClient::new(step.url, step.ca_pem)?;
+    let checks = notary::attach_notary(set, &client)?;
+    for c in &checks {
+        match &c.result {
+            Ok(v) => notes.push(format!(
+                "{}: content trust: signed by {} (targets version {})",
+                c.reference,
+                v.roles.join(", "),
+                v.targets_version
+            )),
+            Err(e) if no_verify => warnings.push(Warning::general(format!(
+                "--no-verify: {}: content trust NOT satisfied: {e}",
+                c.reference
+            ))),
+            Err(e) => {
+                return Err(Error::ImageTrust {
+                    image: c.reference.clone(),
+                    source: crate::trust::TrustError::ContentTrust(e.to_string(), e.kind()),
+                })
+            }
+        }
     }
     Ok(())
 }

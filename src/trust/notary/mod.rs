@@ -169,6 +169,55 @@ pub fn verify_content_trust(
     })
 }
 
+/// Verify a carried `notary-trust` document (see [`verify_content_trust`]);
+/// `gun` is the one the image's own reference names, never the document's.
+pub fn verify_document(
+    pinned_root: &[u8],
+    doc_bytes: &[u8],
+    gun: &str,
+    claim: &TargetClaim<'_>,
+) -> Result<VerifiedContentTrust, NotaryError> {
+    use crate::model::notary::{NotaryDocument, NOTARY_DOCUMENT_TYPE};
+    let limit = MAX_NOTARY_METADATA * 4;
+    if doc_bytes.len() > limit {
+        return Err(NotaryError::TooLarge {
+            role: "notary-trust".into(),
+            size: doc_bytes.len(),
+            limit,
+        });
+    }
+    let doc: NotaryDocument = serde_json::from_slice(doc_bytes)
+        .map_err(|e| NotaryError::malformed("notary-trust", e))?;
+    if doc.kind != NOTARY_DOCUMENT_TYPE {
+        return Err(NotaryError::malformed("notary-trust", "unknown document type"));
+    }
+    if doc.gun != gun || doc.tag != claim.tag {
+        return Err(NotaryError::Inconsistent {
+            role: "notary-trust".into(),
+            reason: format!(
+                "fetched for {}:{}, the image is {gun}:{}",
+                doc.gun, doc.tag, claim.tag
+            ),
+        });
+    }
+    let roots: Vec<&[u8]> = doc.roots.iter().map(|r| r.0.as_slice()).collect();
+    let delegations: Vec<(&str, &[u8])> = doc
+        .delegations
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.0.as_slice()))
+        .collect();
+    let files = NotaryFiles {
+        gun,
+        roots: &roots,
+        timestamp: &doc.timestamp.0,
+        snapshot: &doc.snapshot.0,
+        targets: &doc.targets.0,
+        delegations: &delegations,
+        fetched_at: doc.fetched_at,
+    };
+    verify_content_trust(pinned_root, &files, claim)
+}
+
 /// From the pinned root through newer carried versions; returns the root in
 /// force, which must be the carried current one.
 fn chain_root(pinned: &[u8], carried: &[&[u8]], at: i64) -> Result<Signed<RootDoc>, NotaryError> {
