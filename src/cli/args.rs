@@ -249,6 +249,12 @@ pub struct PolicyArgs {
     /// an archive must chain (default: the embedded Sigstore public-good TUF root).
     #[arg(long, value_name = "FILE")]
     pub tuf_root: Option<PathBuf>,
+    /// Docker Content Trust: a Notary root.json to trust (as docker keeps
+    /// under ~/.docker/trust/tuf/<GUN>/metadata/), or a directory searched
+    /// for root.json files; repeatable. Each image's tag must then be signed
+    /// in its repository's carried Notary metadata. Alone, it is the policy.
+    #[arg(long = "notary-root", value_name = "FILE|DIR")]
+    pub notary_roots: Vec<PathBuf>,
     /// Set from [`RollbackArgs`] (verify, unpack); pack has no such flags.
     #[arg(skip)]
     pub state_dir: Option<PathBuf>,

@@ -84,10 +84,12 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
         None => None,
     };
     let steps = PackSteps {
-        notary: notary_server.as_deref().map(|url| pipeline::pack::NotaryStep {
-            url,
-            ca_pem: notary_ca.as_deref(),
-        }),
+        notary: notary_server
+            .as_deref()
+            .map(|url| pipeline::pack::NotaryStep {
+                url,
+                ca_pem: notary_ca.as_deref(),
+            }),
         no_rekor: a.no_rekor,
         rekor_url: &a.rekor_url,
         cache_dir: &cache_dir,

@@ -19,8 +19,8 @@ use crate::model::media::NOTARY_TRUST;
 use crate::model::notary::{NotaryDocument, B64, NOTARY_DOCUMENT_TYPE};
 use crate::model::Digest;
 use crate::trust::notary::{
-    gun_and_tag, verify_document, NotaryError, TargetClaim, VerifiedContentTrust,
-    MAX_DELEGATIONS, MAX_NOTARY_METADATA, MAX_ROOT_VERSIONS,
+    gun_and_tag, verify_document, NotaryError, TargetClaim, VerifiedContentTrust, MAX_DELEGATIONS,
+    MAX_NOTARY_METADATA, MAX_ROOT_VERSIONS,
 };
 
 /// A Notary server's TUF API (`/v2/<GUN>/_trust/tuf/<role>.json`).

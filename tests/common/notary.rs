@@ -140,7 +140,15 @@ impl Notary {
         let key = d.join(format!("{name}.key"));
         let crt = d.join(format!("{name}.crt"));
         let ok = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
@@ -151,7 +159,10 @@ impl Notary {
             .status()
             .unwrap();
         assert!(ok.success());
-        self.client(&["key", "import", &key.display().to_string(), "--role", name], "");
+        self.client(
+            &["key", "import", &key.display().to_string(), "--role", name],
+            "",
+        );
         crt
     }
 
@@ -186,7 +197,10 @@ impl Notary {
     /// The root.json the client pinned for `gun`, as docker keeps it under
     /// `~/.docker/trust/tuf/<GUN>/metadata/`.
     pub fn pinned_root(&self, gun: &str) -> PathBuf {
-        self.trust_dir().join("tuf").join(gun).join("metadata/root.json")
+        self.trust_dir()
+            .join("tuf")
+            .join(gun)
+            .join("metadata/root.json")
     }
 
     /// A copy of the pinned root now (it changes on rotation).

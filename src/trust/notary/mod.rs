@@ -89,6 +89,8 @@ pub struct VerifiedContentTrust {
     pub targets_version: u64,
     /// The earliest expiry among the roles used (Unix seconds).
     pub expires: i64,
+    /// When the metadata was fetched (Unix seconds), to report its age.
+    pub fetched_at: i64,
 }
 
 /// Verify `files` for `claim` under the operator's pinned `root.json`.
@@ -166,6 +168,7 @@ pub fn verify_content_trust(
         root_version: root.doc.version(),
         targets_version: targets.doc.version(),
         expires: clock.earliest,
+        fetched_at: files.fetched_at,
     })
 }
 
@@ -186,10 +189,13 @@ pub fn verify_document(
             limit,
         });
     }
-    let doc: NotaryDocument = serde_json::from_slice(doc_bytes)
-        .map_err(|e| NotaryError::malformed("notary-trust", e))?;
+    let doc: NotaryDocument =
+        serde_json::from_slice(doc_bytes).map_err(|e| NotaryError::malformed("notary-trust", e))?;
     if doc.kind != NOTARY_DOCUMENT_TYPE {
-        return Err(NotaryError::malformed("notary-trust", "unknown document type"));
+        return Err(NotaryError::malformed(
+            "notary-trust",
+            "unknown document type",
+        ));
     }
     if doc.gun != gun || doc.tag != claim.tag {
         return Err(NotaryError::Inconsistent {

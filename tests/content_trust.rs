@@ -1,0 +1,370 @@
+//! Docker Content Trust end to end with a real Notary: `notary-server`
+//! (memory storage, TLS on loopback) and the `notary` client signing tags
+//! of images in a real registry (Debian's docker-registry). `airlock pack
+//! --notary-server` carries the metadata; `airlock verify --notary-root`
+//! checks it offline. Bad inputs the client will not produce are made by
+//! tampering with the carried document (tests/common/notary.rs; the
+//! verifier's own unit tests forge re-signed metadata with keys they hold).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use airlock::model::manifest::{ArchiveManifest, EvidenceRole};
+use airlock::model::Digest;
+use airlock_testkit::{ImageSpec, Layout, Platform};
+use common::cli::{self, failed, ok, s, Run};
+use common::notary::Notary;
+use common::registry::Registry;
+
+struct World {
+    reg: Registry,
+    notary: Notary,
+    tmp: tempfile::TempDir,
+    /// repo → (manifest digest, manifest bytes) of the images pushed.
+    images: Vec<(String, Digest, Vec<u8>)>,
+}
+
+/// `app:v1`, `app:v2` (different images) and `other:v1` in the registry.
+fn world() -> Option<World> {
+    let reg = Registry::plain()?;
+    let notary = Notary::start()?;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Layout::create(tmp.path().join("layout")).unwrap();
+    let mut made = Vec::new();
+    for seed in 1..=3u64 {
+        let layer = l.add_random_layer(2_000, seed).unwrap();
+        let img = l
+            .add_image(&ImageSpec::new(Platform::linux("amd64")), &[layer])
+            .unwrap();
+        made.push(img);
+    }
+    let dir = l.finish().unwrap();
+    let p = reg.pusher();
+    let mut images = Vec::new();
+    for ((repo, tag), img) in [("app", "v1"), ("app", "v2"), ("other", "v1")]
+        .into_iter()
+        .zip(&made)
+    {
+        let d = p.push_layout(&dir, &img.digest, &img.media_type, repo, Some(tag));
+        let bytes = std::fs::read(dir.join("blobs/sha256").join(d.hex())).unwrap();
+        images.push((format!("{repo}:{tag}"), d, bytes));
+    }
+    Some(World {
+        reg,
+        notary,
+        tmp,
+        images,
+    })
+}
+
+impl World {
+    fn gun(&self, repo: &str) -> String {
+        format!("{}/{repo}", self.reg.host)
+    }
+
+    fn manifest(&self, repo_tag: &str) -> &[u8] {
+        &self.images.iter().find(|i| i.0 == repo_tag).unwrap().2
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn pack(&self, repo_tag: &str, extra: &[&str], out: &Path) -> Run {
+        cli::airlock([
+            "pack",
+            &format!("{}/{repo_tag}", self.reg.host),
+            "--no-rekor",
+        ])
+        .env("DOCKER_CONFIG", "/nonexistent-airlock-test")
+        .args(self.reg.pack_flags())
+        .args(self.notary.pack_flags())
+        .args(extra)
+        .arg("--cache-dir")
+        .arg(self.tmp.path().join("cache"))
+        .arg("-o")
+        .arg(out)
+        .run()
+    }
+
+    fn verify(&self, archive: &Path, root: &Path, state: &Path) -> Run {
+        cli::airlock([
+            "verify",
+            s(archive),
+            "--notary-root",
+            s(root),
+            "--state-dir",
+            s(state),
+        ])
+        .run()
+    }
+
+    /// Repository key: `notary init` + sign `repo_tag` with the targets key.
+    fn sign(&self, repo_tag: &str) -> PathBuf {
+        let (repo, tag) = repo_tag.split_once(':').unwrap();
+        let gun = self.gun(repo);
+        if !self.notary.pinned_root(&gun).exists() {
+            self.notary.init(&gun);
+        }
+        self.notary.sign(&gun, tag, self.manifest(repo_tag), None);
+        self.notary.save_root(&gun, &format!("{repo}-root.json"))
+    }
+}
+
+fn archive_manifest(archive: &Path) -> ArchiveManifest {
+    serde_json::from_value(common::archive_json(archive)).unwrap()
+}
+
+#[test]
+fn tag_signed_by_repository_key_packs_and_verifies_offline() {
+    let Some(w) = world() else { return };
+    let root = w.sign("app:v1");
+    let out = w.out("a.tar");
+    let err = ok(&w.pack("app:v1", &[], &out));
+    assert!(err.contains("content trust: signed by targets"), "{err}");
+    let m = archive_manifest(&out);
+    assert!(m.images[0]
+        .evidence
+        .iter()
+        .any(|e| e.role == EvidenceRole::NotaryTrust));
+    let r = w.verify(&out, &root, &w.out("state"));
+    ok(&r);
+    assert!(r.stdout.contains("content-trust"), "{}", r.stdout);
+    assert!(r.stdout.contains("signed by targets"), "{}", r.stdout);
+}
+
+#[test]
+fn tag_signed_only_through_releases_delegation_verifies() {
+    let Some(w) = world() else { return };
+    let gun = w.gun("app");
+    w.notary.init(&gun);
+    let cert = w.notary.signer("alice");
+    w.notary.delegate(&gun, "targets/releases", &cert);
+    w.notary
+        .sign(&gun, "v1", w.manifest("app:v1"), Some("targets/releases"));
+    let root = w.notary.save_root(&gun, "root.json");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let r = w.verify(&out, &root, &w.out("state"));
+    ok(&r);
+    assert!(
+        r.stdout.contains("signed by targets/releases"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn target_hash_of_another_manifest_is_refused_at_pack() {
+    let Some(w) = world() else { return };
+    let gun = w.gun("app");
+    w.notary.init(&gun);
+    // v1's signed target is v2's manifest.
+    w.notary.sign(&gun, "v1", w.manifest("app:v2"), None);
+    let out = w.out("a.tar");
+    let err = failed(&w.pack("app:v1", &[], &out), 4);
+    assert!(err.contains("signed target"), "{err}");
+    assert!(!out.exists());
+    // --no-verify carries it anyway, loudly; verify then refuses it.
+    let err = ok(&w.pack("app:v1", &["--no-verify"], &out));
+    assert!(err.contains("content trust NOT satisfied"), "{err}");
+    let root = w.notary.save_root(&gun, "root.json");
+    let err = failed(&w.verify(&out, &root, &w.out("state")), 4);
+    assert!(err.contains("signed target"), "{err}");
+}
+
+#[test]
+fn target_length_changed_is_refused() {
+    let Some(w) = world() else { return };
+    let gun = w.gun("app");
+    w.notary.init(&gun);
+    let mut longer = w.manifest("app:v1").to_vec();
+    longer.push(b' ');
+    w.notary.sign(&gun, "v1", &longer, None);
+    let err = failed(&w.pack("app:v1", &[], &w.out("a.tar")), 4);
+    assert!(err.contains("signed target"), "{err}");
+}
+
+#[test]
+fn root_not_the_pinned_one_is_refused() {
+    let Some(w) = world() else { return };
+    w.sign("app:v1");
+    let other_root = w.sign("other:v1");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let err = failed(&w.verify(&out, &other_root, &w.out("state")), 4);
+    assert!(err.contains("content trust"), "{err}");
+}
+
+#[test]
+fn root_rotation_signed_by_old_root_chains_from_the_pin() {
+    let Some(w) = world() else { return };
+    let old_root = w.sign("app:v1");
+    w.notary.rotate_root(&w.gun("app"));
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let r = w.verify(&out, &old_root, &w.out("state"));
+    ok(&r);
+    assert!(r.stdout.contains("root version 2"), "{}", r.stdout);
+}
+
+#[test]
+fn delegation_signed_by_removed_signer_is_refused() {
+    let Some(w) = world() else { return };
+    let gun = w.gun("app");
+    w.notary.init(&gun);
+    let cert = w.notary.signer("alice");
+    w.notary.delegate(&gun, "targets/releases", &cert);
+    w.notary
+        .sign(&gun, "v1", w.manifest("app:v1"), Some("targets/releases"));
+    let keys = w.notary.delegation_keys(&gun, "targets/releases");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    w.notary.revoke(&gun, "targets/releases", &keys[0]);
+    let err = failed(&w.pack("app:v1", &[], &w.out("a.tar")), 4);
+    assert!(err.contains("content trust"), "{err}");
+}
+
+#[test]
+fn older_targets_version_after_newer_is_a_rollback() {
+    let Some(w) = world() else { return };
+    let root = w.sign("app:v1");
+    let old = w.out("old.tar");
+    ok(&w.pack("app:v1", &[], &old));
+    // A newer targets version (another tag signed), packed later.
+    w.notary
+        .sign(&w.gun("app"), "v2", w.manifest("app:v2"), None);
+    let new = w.out("new.tar");
+    ok(&w.pack("app:v1", &[], &new));
+    let state = w.out("state");
+    let record = cli::airlock(["verify", s(&new), "--notary-root", s(&root), "--record"])
+        .arg("--state-dir")
+        .arg(&state)
+        .run();
+    ok(&record);
+    let r = w.verify(&old, &root, &state);
+    let err = failed(&r, 5);
+    assert!(err.contains("rollback"), "{err}");
+}
+
+/// The carried `notary-trust` document of the (one-image) archive.
+fn notary_doc(archive: &Path) -> serde_json::Value {
+    let es = common::entries(&std::fs::read(archive).unwrap());
+    let (i, _) = notary_entry(&es);
+    serde_json::from_slice(&es[i].data).unwrap()
+}
+
+fn notary_entry(es: &[common::Entry]) -> (usize, Digest) {
+    let m = common::airlock_json(es);
+    let d: Digest = m["images"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["role"] == "notary-trust")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (
+        common::position(es, &format!("blobs/sha256/{}", d.hex())),
+        d,
+    )
+}
+
+/// Replace the carried document with `edit(doc)`, keeping the archive's
+/// own integrity records consistent so only the trust checks can object.
+fn edit_notary_doc(archive: &Path, out: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut es = common::entries(&std::fs::read(archive).unwrap());
+    let (i, old) = notary_entry(&es);
+    let mut doc: serde_json::Value = serde_json::from_slice(&es[i].data).unwrap();
+    edit(&mut doc);
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let new = Digest::of(&bytes);
+    es[i].name = format!("blobs/sha256/{}", new.hex());
+    es[i].data = bytes.clone();
+    let text = serde_json::to_string(&common::airlock_json(&es))
+        .unwrap()
+        .replace(&old.to_string(), &new.to_string());
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let blobs = m["blobs"].as_array_mut().unwrap();
+    for b in blobs.iter_mut() {
+        if b["digest"] == new.to_string() {
+            b["size"] = bytes.len().into();
+        }
+    }
+    blobs.sort_by(|a, b| a["digest"].as_str().cmp(&b["digest"].as_str()));
+    // Blobs stay in the reader's order: small JSON first, then by digest.
+    let records: Vec<airlock::model::BlobRecord> =
+        serde_json::from_value(m["blobs"].clone()).unwrap();
+    common::set_airlock_json(&mut es, &m);
+    let key = |e: &common::Entry| {
+        let hex = e.name.strip_prefix("blobs/sha256/")?;
+        let r = records.iter().find(|r| r.digest.hex() == hex)?;
+        Some(r.order_key())
+    };
+    let first = es.iter().position(|e| key(e).is_some()).unwrap();
+    let mut blobs: Vec<common::Entry> = es.iter().filter(|e| key(e).is_some()).cloned().collect();
+    blobs.sort_by_key(|e| key(e));
+    es.retain(|e| key(e).is_none());
+    for (n, b) in blobs.into_iter().enumerate() {
+        es.insert(first + n, b);
+    }
+    std::fs::write(out, common::build(&es)).unwrap();
+}
+
+#[test]
+fn carried_metadata_edited_but_consistent_archive_still_verifies() {
+    // The harness itself: re-encoding the document changes nothing.
+    let Some(w) = world() else { return };
+    let root = w.sign("app:v1");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let edited = w.out("edited.tar");
+    edit_notary_doc(&out, &edited, |_| {});
+    ok(&w.verify(&edited, &root, &w.out("state")));
+}
+
+#[test]
+fn expired_targets_at_pack_time_are_refused() {
+    let Some(w) = world() else { return };
+    let root = w.sign("app:v1");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    // As if fetched four years later: the targets role (3 years) had expired.
+    let edited = w.out("expired.tar");
+    edit_notary_doc(&out, &edited, |d| {
+        let t = d["fetchedAt"].as_i64().unwrap();
+        d["fetchedAt"] = (t + 4 * 366 * 86_400).into();
+    });
+    let err = failed(&w.verify(&edited, &root, &w.out("state")), 4);
+    assert!(err.contains("expired"), "{err}");
+}
+
+#[test]
+fn metadata_files_swapped_between_two_guns_are_refused() {
+    let Some(w) = world() else { return };
+    let app_root = w.sign("app:v1");
+    let other = w.gun("other");
+    w.notary.init(&other);
+    // other:v1 signed with app:v1's manifest, so only the GUN differs.
+    w.notary.sign(&other, "v1", w.manifest("app:v1"), None);
+    let other_root = w.notary.save_root(&other, "other-root.json");
+    let app = w.out("app.tar");
+    ok(&w.pack("app:v1", &[], &app));
+    let other_archive = w.out("other.tar");
+    ok(&w.pack("other:v1", &["--no-verify"], &other_archive));
+    let theirs = notary_doc(&other_archive);
+    let swapped = w.out("swapped.tar");
+    edit_notary_doc(&app, &swapped, |d| {
+        for f in ["roots", "timestamp", "snapshot", "targets", "delegations"] {
+            d[f] = theirs[f].clone();
+        }
+    });
+    // Under app's pinned root: the roots do not chain.
+    let err = failed(&w.verify(&swapped, &app_root, &w.out("s1")), 4);
+    assert!(err.contains("content trust"), "{err}");
+    // Under other's root: its certificates name the other GUN.
+    let err = failed(&w.verify(&swapped, &other_root, &w.out("s2")), 4);
+    assert!(err.contains("content trust"), "{err}");
+}
