@@ -368,3 +368,72 @@ fn metadata_files_swapped_between_two_guns_are_refused() {
     let err = failed(&w.verify(&swapped, &other_root, &w.out("s2")), 4);
     assert!(err.contains("content trust"), "{err}");
 }
+
+#[test]
+fn policy_file_rule_pins_the_notary_root_and_unpack_loads() {
+    let Some(w) = world() else { return };
+    let app_root = w.sign("app:v1");
+    let other_root = w.sign("other:v1");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let policy_dir = w.out("policy");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    std::fs::copy(&app_root, policy_dir.join("app-root.json")).unwrap();
+    std::fs::copy(&other_root, policy_dir.join("other-root.json")).unwrap();
+    let policy = |root: &str| {
+        let p = policy_dir.join(format!("policy-{root}"));
+        let doc = serde_json::json!({"version": 2, "rules": [
+            {"name": "dct", "images": ["**"], "notaryRoots": [{"path": root}]}
+        ]});
+        std::fs::write(&p, doc.to_string()).unwrap();
+        p
+    };
+    let unpack = |policy: &Path, into: &Path| {
+        cli::airlock([
+            "unpack",
+            s(&out),
+            "--into",
+            &format!("dir:{}", into.display()),
+            "--policy",
+            s(policy),
+            "--state-dir",
+            s(&w.out("state")),
+        ])
+        .run()
+    };
+    let r = unpack(&policy("app-root.json"), &w.out("loaded"));
+    ok(&r);
+    assert!(w.out("loaded/index.json").exists());
+    // A rule pinning another repository's root admits nothing.
+    let err = failed(&unpack(&policy("other-root.json"), &w.out("refused")), 4);
+    assert!(err.contains("content trust"), "{err}");
+    assert!(!w.out("refused/index.json").exists());
+}
+
+#[test]
+fn verify_json_report_names_the_content_trust_check() {
+    let Some(w) = world() else { return };
+    let root = w.sign("app:v1");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let r = cli::airlock([
+        "verify",
+        s(&out),
+        "--notary-root",
+        s(&root),
+        "--state-dir",
+        s(&w.out("state")),
+        "--output",
+        "json",
+    ])
+    .run();
+    let v = r.json();
+    cli::assert_schema_valid(&cli::report_schema("verify"), &v);
+    let checks = v["trust"]["images"][0]["checks"].as_array().unwrap();
+    let ct = checks
+        .iter()
+        .find(|c| c["name"] == "content-trust")
+        .unwrap();
+    assert_eq!(ct["status"], "pass", "{v:#}");
+    assert!(ct["detail"].as_str().unwrap().contains("signed by targets"));
+}

@@ -250,8 +250,13 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
                 name: r.name,
                 images: r.images,
                 policy: GatePolicy {
-                    content_trust: None,
-                    signatures: Some(r.policy.signatures().clone()),
+                    content_trust: (!r.policy.notary_roots().is_empty()).then(|| {
+                        ContentTrustPolicy {
+                            roots: r.policy.notary_roots().to_vec(),
+                            only: r.policy.signatures().is_none(),
+                        }
+                    }),
+                    signatures: r.policy.signatures().cloned(),
                     ignore_reference: r.policy.ignores_reference(),
                     attestation_types: Vec::new(),
                     provenance: r.policy.provenance().cloned(),
@@ -344,8 +349,16 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
             .attestation_types
             .extend(attestation_types.iter().cloned());
         if !notary_roots.is_empty() {
+            // --notary-root adds to the roots a rule already pins.
+            let mut roots = rule
+                .policy
+                .content_trust
+                .take()
+                .map(|c| c.roots)
+                .unwrap_or_default();
+            roots.extend(notary_roots.iter().cloned());
             rule.policy.content_trust = Some(ContentTrustPolicy {
-                roots: notary_roots.clone(),
+                roots,
                 only: rule.policy.signatures.is_none(),
             });
         }
