@@ -11,6 +11,8 @@ use std::path::Path;
 mod archive_reader;
 #[path = "../fuzz/targets/cosign_signature.rs"]
 mod cosign_signature;
+#[path = "../fuzz/targets/notary_metadata.rs"]
+mod notary_metadata;
 #[path = "../fuzz/targets/oci_documents.rs"]
 mod oci_documents;
 #[path = "../fuzz/targets/policy_file.rs"]
@@ -50,6 +52,11 @@ fn archive_reader_corpus() {
 #[test]
 fn oci_documents_corpus() {
     replay("oci_documents", oci_documents::check);
+}
+
+#[test]
+fn notary_metadata_corpus() {
+    replay("notary_metadata", notary_metadata::check);
 }
 
 #[test]
