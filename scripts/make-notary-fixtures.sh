@@ -23,23 +23,23 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$w
     -out "$work/alice.crt" -days 3650 -subj /CN=alice 2>/dev/null
 
 app=registry.test/app other=registry.test/other
-N init "$app"
-N add "$app" v1 "$work/v1.json"
-N publish "$app"
+notary_cli init "$app"
+notary_cli add "$app" v1 "$work/v1.json"
+notary_cli publish "$app"
 rm -rf "$out" && mkdir -p "$out/app/targets" "$out/other"
 notary_fetch "$app" root "$out/app/root.1.json"
-N delegation add "$app" targets/releases "$work/alice.crt" --all-paths
-N key import "$work/alice.key" --role alice
-N publish "$app"
-N add "$app" v2 "$work/v2.json" --roles targets/releases
-N publish "$app"
-echo yes | N key rotate "$app" root
-N publish "$app"
+notary_cli delegation add "$app" targets/releases "$work/alice.crt" --all-paths
+notary_cli key import "$work/alice.key" --role alice
+notary_cli publish "$app"
+notary_cli add "$app" v2 "$work/v2.json" --roles targets/releases
+notary_cli publish "$app"
+echo yes | notary_cli key rotate "$app" root
+notary_cli publish "$app"
 for r in root targets snapshot timestamp targets/releases; do notary_fetch "$app" "$r" "$out/app/$r.json"; done
 
-N init "$other"
-N add "$other" v1 "$work/v1.json"
-N publish "$other"
+notary_cli init "$other"
+notary_cli add "$other" v1 "$work/v1.json"
+notary_cli publish "$other"
 for r in root targets snapshot timestamp; do notary_fetch "$other" "$r" "$out/other/$r.json"; done
 
 cp "$work/v1.json" "$work/v2.json" "$out/"

@@ -1,6 +1,6 @@
 # Sourced: a throwaway notary-server (memory storage, local signer, TLS on
 # loopback with a self-generated CA) and a `notary` client bound to it.
-# notary_start DIR PORT; then N (client) and notary_stop.
+# notary_start DIR PORT; then notary_cli (client) and notary_stop.
 notary_certs() {
     local d=$1
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -15,6 +15,7 @@ notary_certs() {
 
 notary_start() {
     NOTARY_DIR=$1 NOTARY_PORT=$2
+    mkdir -p "$NOTARY_DIR"
     notary_certs "$NOTARY_DIR"
     cat >"$NOTARY_DIR/server.json" <<JSON
 {"server":{"http_addr":"127.0.0.1:$NOTARY_PORT","tls_cert_file":"$NOTARY_DIR/server.crt","tls_key_file":"$NOTARY_DIR/server.key"},
@@ -32,7 +33,7 @@ JSON
     NOTARY_URL="https://127.0.0.1:$NOTARY_PORT"
 }
 
-N() {
+notary_cli() {
     notary -s "$NOTARY_URL" -d "$NOTARY_DIR/trust" --tlscacert "$NOTARY_DIR/ca.crt" "$@" >/dev/null
 }
 

@@ -54,7 +54,7 @@ pub(super) fn check(
         if !carried.is_empty() {
             steps.pass(Check::skip(
                 "content-trust",
-                "Notary metadata carried, not checked (no --notary-root)",
+                "Notary metadata carried; not checked against a pinned root (no --notary-root)",
             ));
         }
         return None;
@@ -98,7 +98,7 @@ pub(super) fn check(
                     steps.pass(Check::pass(
                         "content-trust",
                         format!(
-                            "{gun}:{tag} signed by {} (root version {}, targets version {}; valid when fetched, {age} day(s) ago)",
+                            "{gun}:{tag} signed by {} (root version {}, targets version {}; metadata fetched {age} day(s) ago, unexpired then)",
                             v.roles.join(", "),
                             v.root_version,
                             v.targets_version
