@@ -437,3 +437,90 @@ fn verify_json_report_names_the_content_trust_check() {
     assert_eq!(ct["status"], "pass", "{v:#}");
     assert!(ct["detail"].as_str().unwrap().contains("signed by targets"));
 }
+
+/// An archive of app:v1 whose carried metadata is replaced by a forged
+/// repository (`build` gives the pinned root, the carried roots and the
+/// other files); returns the verify run under that pin.
+fn verify_forged(
+    name: &str,
+    build: impl FnOnce(&[u8]) -> (Vec<u8>, Vec<Vec<u8>>, [Vec<u8>; 3]),
+) -> Option<Run> {
+    let w = world()?;
+    w.sign("app:v1");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let (pinned, roots, rest) = build(w.manifest("app:v1"));
+    let pin = w.out(&format!("{name}-root.json"));
+    std::fs::write(&pin, &pinned).unwrap();
+    let forged = w.out(&format!("{name}.tar"));
+    let roots: Vec<&[u8]> = roots.iter().map(Vec::as_slice).collect();
+    edit_notary_doc(&out, &forged, |d| {
+        common::notary::forged::install(d, &roots, &rest)
+    });
+    Some(w.verify(&forged, &pin, &w.out("state")))
+}
+
+#[test]
+fn forged_repository_with_keys_we_control_verifies() {
+    // The forger itself: a well-formed forged repository is accepted.
+    let Some(r) = verify_forged("good", |m| {
+        let f = common::notary::forged::Repo::new(1);
+        let root = f.root(1, 1, &[&f.root_key]);
+        let rest = f.rest(&root, "v1", m, &[&f.targets_keys[0]]);
+        (root.clone(), vec![root], rest)
+    }) else {
+        return;
+    };
+    ok(&r);
+}
+
+#[test]
+fn targets_signed_by_a_key_the_root_does_not_list_are_refused() {
+    let Some(r) = verify_forged("unlisted", |m| {
+        let f = common::notary::forged::Repo::new(1);
+        let root = f.root(1, 1, &[&f.root_key]);
+        let stranger = common::notary::forged::key();
+        let rest = f.rest(&root, "v1", m, &[&stranger]);
+        (root.clone(), vec![root], rest)
+    }) else {
+        return;
+    };
+    let err = failed(&r, 4);
+    assert!(err.contains("targets: 0 valid signature(s)"), "{err}");
+}
+
+#[test]
+fn threshold_not_met_is_refused() {
+    let Some(r) = verify_forged("threshold", |m| {
+        let f = common::notary::forged::Repo::new(2);
+        let root = f.root(1, 2, &[&f.root_key]);
+        let rest = f.rest(&root, "v1", m, &[&f.targets_keys[0], &f.targets_keys[0]]);
+        (root.clone(), vec![root], rest)
+    }) else {
+        return;
+    };
+    let err = failed(&r, 4);
+    assert!(
+        err.contains("1 valid signature(s) by its keys, threshold is 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn root_rotation_not_signed_by_the_old_root_is_refused() {
+    let Some(r) = verify_forged("rotation", |m| {
+        let old = common::notary::forged::Repo::new(1);
+        let pinned = old.root(1, 1, &[&old.root_key]);
+        let new = common::notary::forged::Repo::new(1);
+        let rotated = new.root(2, 1, &[&new.root_key]);
+        let rest = new.rest(&rotated, "v1", m, &[&new.targets_keys[0]]);
+        (pinned.clone(), vec![pinned, rotated], rest)
+    }) else {
+        return;
+    };
+    let err = failed(&r, 4);
+    assert!(
+        err.contains("is not signed by the keys of trusted root version 1"),
+        "{err}"
+    );
+}

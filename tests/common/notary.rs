@@ -210,3 +210,131 @@ impl Notary {
         p
     }
 }
+
+/// A Notary repository forged with test keys (plain `ecdsa` keys, signed
+/// over OLPC canonical JSON as Notary signs), for the bad inputs the
+/// `notary` client will not produce: thresholds, unlisted keys, rotations
+/// the old root did not sign.
+pub mod forged {
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine as _;
+    use p256::ecdsa::{signature::Signer as _, Signature, SigningKey};
+    use p256::pkcs8::EncodePublicKey as _;
+    use serde::Serialize as _;
+    use serde_json::{json, Value};
+    use sha2::{Digest as _, Sha256};
+
+    pub struct Key {
+        sk: SigningKey,
+        pub id: String,
+        json: Value,
+    }
+
+    fn canonical(v: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
+        v.serialize(&mut ser).unwrap();
+        out
+    }
+
+    pub fn key() -> Key {
+        let sk = SigningKey::random(&mut rand_core::OsRng);
+        let der = sk.verifying_key().to_public_key_der().unwrap();
+        let json = json!({"keytype": "ecdsa", "keyval": {"private": null, "public": B64.encode(der.as_bytes())}});
+        let id = hex::encode(Sha256::digest(canonical(&json)));
+        Key { sk, id, json }
+    }
+
+    pub fn envelope(signed: Value, signers: &[&Key]) -> Vec<u8> {
+        let msg = canonical(&signed);
+        let sigs: Vec<Value> = signers
+            .iter()
+            .map(|k| {
+                let s: Signature = k.sk.sign(&msg);
+                json!({"keyid": k.id, "method": "ecdsa", "sig": B64.encode(s.to_bytes())})
+            })
+            .collect();
+        serde_json::to_vec(&json!({"signed": signed, "signatures": sigs})).unwrap()
+    }
+
+    fn meta(bytes: &[u8]) -> Value {
+        json!({"hashes": {"sha256": B64.encode(Sha256::digest(bytes))}, "length": bytes.len()})
+    }
+
+    const FAR: &str = "2099-01-01T00:00:00Z";
+
+    pub struct Repo {
+        pub root_key: Key,
+        pub targets_keys: Vec<Key>,
+        pub snapshot: Key,
+        pub timestamp: Key,
+    }
+
+    impl Repo {
+        pub fn new(n_targets: usize) -> Repo {
+            Repo {
+                root_key: key(),
+                targets_keys: (0..n_targets).map(|_| key()).collect(),
+                snapshot: key(),
+                timestamp: key(),
+            }
+        }
+
+        /// root.json `version` whose targets role needs `threshold` keys.
+        pub fn root(&self, version: u64, threshold: u64, signers: &[&Key]) -> Vec<u8> {
+            let mut keys = serde_json::Map::new();
+            let all = [&self.root_key, &self.snapshot, &self.timestamp];
+            for k in all.into_iter().chain(&self.targets_keys) {
+                keys.insert(k.id.clone(), k.json.clone());
+            }
+            let targets: Vec<&str> = self.targets_keys.iter().map(|k| k.id.as_str()).collect();
+            envelope(
+                json!({"_type": "Root", "consistent_snapshot": false, "expires": FAR,
+                    "version": version, "keys": keys,
+                    "roles": {
+                        "root": {"keyids": [self.root_key.id], "threshold": 1},
+                        "targets": {"keyids": targets, "threshold": threshold},
+                        "snapshot": {"keyids": [self.snapshot.id], "threshold": 1},
+                        "timestamp": {"keyids": [self.timestamp.id], "threshold": 1}}}),
+                signers,
+            )
+        }
+
+        /// targets, snapshot, timestamp signing `tag` = `content`.
+        pub fn rest(
+            &self,
+            root: &[u8],
+            tag: &str,
+            content: &[u8],
+            signers: &[&Key],
+        ) -> [Vec<u8>; 3] {
+            let targets = envelope(
+                json!({"_type": "Targets", "expires": FAR, "version": 2,
+                    "delegations": {"keys": {}, "roles": []},
+                    "targets": {tag: meta(content)}}),
+                signers,
+            );
+            let snapshot = envelope(
+                json!({"_type": "Snapshot", "expires": FAR, "version": 2,
+                    "meta": {"root": meta(root), "targets": meta(&targets)}}),
+                &[&self.snapshot],
+            );
+            let timestamp = envelope(
+                json!({"_type": "Timestamp", "expires": FAR, "version": 2,
+                    "meta": {"snapshot": meta(&snapshot)}}),
+                &[&self.timestamp],
+            );
+            [targets, snapshot, timestamp]
+        }
+    }
+
+    /// Put forged files into a `notary-trust` document.
+    pub fn install(doc: &mut Value, roots: &[&[u8]], rest: &[Vec<u8>; 3]) {
+        doc["roots"] = roots.iter().map(|r| json!(B64.encode(r))).collect();
+        doc["targets"] = json!(B64.encode(&rest[0]));
+        doc["snapshot"] = json!(B64.encode(&rest[1]));
+        doc["timestamp"] = json!(B64.encode(&rest[2]));
+        doc["delegations"] = json!({});
+    }
+}
