@@ -194,7 +194,7 @@ fn root_not_the_pinned_one_is_refused() {
     let out = w.out("a.tar");
     ok(&w.pack("app:v1", &[], &out));
     let err = failed(&w.verify(&out, &other_root, &w.out("state")), 4);
-    assert!(err.contains("content trust"), "{err}");
+    assert!(err.contains("is not the pinned root"), "{err}");
 }
 
 #[test]
@@ -222,7 +222,10 @@ fn delegation_signed_by_removed_signer_is_refused() {
     assert_eq!(keys.len(), 1, "{keys:?}");
     w.notary.revoke(&gun, "targets/releases", &keys[0]);
     let err = failed(&w.pack("app:v1", &[], &w.out("a.tar")), 4);
-    assert!(err.contains("content trust"), "{err}");
+    assert!(
+        err.contains("targets/releases: 0 valid signature(s) by its keys"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -363,10 +366,10 @@ fn metadata_files_swapped_between_two_guns_are_refused() {
     });
     // Under app's pinned root: the roots do not chain.
     let err = failed(&w.verify(&swapped, &app_root, &w.out("s1")), 4);
-    assert!(err.contains("content trust"), "{err}");
+    assert!(err.contains("is not the pinned root"), "{err}");
     // Under other's root: its certificates name the other GUN.
     let err = failed(&w.verify(&swapped, &other_root, &w.out("s2")), 4);
-    assert!(err.contains("content trust"), "{err}");
+    assert!(err.contains("no --notary-root is pinned for"), "{err}");
 }
 
 #[test]
@@ -406,7 +409,7 @@ fn policy_file_rule_pins_the_notary_root_and_unpack_loads() {
     assert!(w.out("loaded/index.json").exists());
     // A rule pinning another repository's root admits nothing.
     let err = failed(&unpack(&policy("other-root.json"), &w.out("refused")), 4);
-    assert!(err.contains("content trust"), "{err}");
+    assert!(err.contains("is not the pinned root"), "{err}");
     assert!(!w.out("refused/index.json").exists());
 }
 
@@ -521,6 +524,24 @@ fn root_rotation_not_signed_by_the_old_root_is_refused() {
     let err = failed(&r, 4);
     assert!(
         err.contains("is not signed by the keys of trusted root version 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn targets_expired_when_fetched_are_refused() {
+    let Some(r) = verify_forged("expired", |m| {
+        let mut f = common::notary::forged::Repo::new(1);
+        f.targets_expires = "2021-01-01T00:00:00Z";
+        let root = f.root(1, 1, &[&f.root_key]);
+        let rest = f.rest(&root, "v1", m, &[&f.targets_keys[0]]);
+        (root.clone(), vec![root], rest)
+    }) else {
+        return;
+    };
+    let err = failed(&r, 4);
+    assert!(
+        err.contains("targets: expired at 2021-01-01T00:00:00Z"),
         "{err}"
     );
 }

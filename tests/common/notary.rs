@@ -269,6 +269,8 @@ pub mod forged {
         pub targets_keys: Vec<Key>,
         pub snapshot: Key,
         pub timestamp: Key,
+        /// When targets.json expires (default: 2099).
+        pub targets_expires: &'static str,
     }
 
     impl Repo {
@@ -278,6 +280,7 @@ pub mod forged {
                 targets_keys: (0..n_targets).map(|_| key()).collect(),
                 snapshot: key(),
                 timestamp: key(),
+                targets_expires: FAR,
             }
         }
 
@@ -310,7 +313,7 @@ pub mod forged {
             signers: &[&Key],
         ) -> [Vec<u8>; 3] {
             let targets = envelope(
-                json!({"_type": "Targets", "expires": FAR, "version": 2,
+                json!({"_type": "Targets", "expires": self.targets_expires, "version": 2,
                     "delegations": {"keys": {}, "roles": []},
                     "targets": {tag: meta(content)}}),
                 signers,

@@ -75,8 +75,19 @@ macro_rules! common {
     };
 }
 
+/// Go writes an empty slice or map as `null` (e.g. a delegation whose
+/// last key was removed): read it as empty.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 #[derive(Deserialize)]
 pub(crate) struct RoleKeys {
+    #[serde(deserialize_with = "nullable")]
     pub(crate) keyids: Vec<String>,
     pub(crate) threshold: u64,
 }
@@ -104,6 +115,7 @@ pub(crate) struct MetaDoc {
     kind: String,
     expires: String,
     version: u64,
+    #[serde(deserialize_with = "nullable")]
     pub(crate) meta: BTreeMap<String, FileMeta>,
 }
 
@@ -142,15 +154,16 @@ meta_common!(TimestampDoc, "Timestamp");
 
 #[derive(Deserialize, Default)]
 pub(crate) struct Delegations {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub(crate) keys: BTreeMap<String, Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub(crate) roles: Vec<DelegatedRole>,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct DelegatedRole {
     pub(crate) name: String,
+    #[serde(default, deserialize_with = "nullable")]
     pub(crate) keyids: Vec<String>,
     pub(crate) threshold: u64,
     #[serde(default)]
@@ -165,7 +178,7 @@ pub(crate) struct TargetsDoc {
     kind: String,
     expires: String,
     version: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub(crate) targets: BTreeMap<String, FileMeta>,
     #[serde(default)]
     pub(crate) delegations: Option<Delegations>,
