@@ -545,3 +545,23 @@ fn targets_expired_when_fetched_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn serve_refuses_an_archive_whose_tag_another_root_signed() {
+    let Some(w) = world() else { return };
+    w.sign("app:v1");
+    let other_root = w.sign("other:v1");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let r = cli::airlock([
+        "serve",
+        "--notary-root",
+        s(&other_root),
+        "--listen",
+        "127.0.0.1:0",
+        s(&out),
+    ])
+    .run();
+    let err = failed(&r, 4);
+    assert!(err.contains("is not the pinned root"), "{err}");
+}
