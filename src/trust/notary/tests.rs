@@ -385,3 +385,116 @@ fn zero_threshold_admits_nothing() {
     let e = verify_forged(&root, &[&root], &rest).unwrap_err();
     assert!(matches!(e, NotaryError::Threshold { .. }), "{e}");
 }
+
+/// targets delegating `targets/releases` to `signer` with `paths` or
+/// `path_hash_prefixes`, and the releases file signing v1 = `content`.
+fn delegated(
+    f: &Forged,
+    signer: &Key,
+    role: Value,
+    content: &[u8],
+) -> (Vec<u8>, [Vec<u8>; 3], Vec<u8>) {
+    let root = f.root(1, 1, &[&f.root_key]);
+    let releases = envelope(
+        json!({"_type": "Targets", "expires": FAR, "version": 1,
+            "delegations": {"keys": {}, "roles": []},
+            "targets": {"v1": meta(content)}}),
+        &[signer],
+    );
+    let mut role = role;
+    role["name"] = json!("targets/releases");
+    role["keyids"] = json!([signer.id]);
+    role["threshold"] = json!(1);
+    let targets = envelope(
+        json!({"_type": "Targets", "expires": FAR, "version": 3,
+            "delegations": {"keys": {signer.id.clone(): signer.json}, "roles": [role]},
+            "targets": {}}),
+        &[&f.targets_keys[0]],
+    );
+    let snapshot = envelope(
+        json!({"_type": "Snapshot", "expires": FAR, "version": 3,
+            "meta": {"root": meta(&root), "targets": meta(&targets), "targets/releases": meta(&releases)}}),
+        &[&f.snapshot],
+    );
+    let timestamp = envelope(
+        json!({"_type": "Timestamp", "expires": FAR, "version": 3,
+            "meta": {"snapshot": meta(&snapshot)}}),
+        &[&f.timestamp],
+    );
+    (root, [targets, snapshot, timestamp], releases)
+}
+
+fn verify_delegated(role: Value) -> Result<VerifiedContentTrust, NotaryError> {
+    let f = Forged::new(1);
+    let signer = key();
+    let (root, rest, releases) = delegated(&f, &signer, role, b"content");
+    let delegations = [("targets/releases", releases.as_slice())];
+    let roots = [root.as_slice()];
+    let files = NotaryFiles {
+        gun: "forged.test/app",
+        roots: &roots,
+        targets: &rest[0],
+        snapshot: &rest[1],
+        timestamp: &rest[2],
+        delegations: &delegations,
+        fetched_at: 1_800_000_000,
+    };
+    verify_content_trust(&root, &files, &claim_of("v1", b"content"))
+}
+
+#[test]
+fn delegation_signs_only_the_paths_it_is_given() {
+    let v = verify_delegated(json!({"paths": [""]})).unwrap();
+    assert_eq!(v.roles, vec!["targets/releases".to_string()]);
+    let e = verify_delegated(json!({"paths": ["other/"]})).unwrap_err();
+    assert!(matches!(e, NotaryError::TagNotSigned { .. }), "{e}");
+    let e = verify_delegated(json!({})).unwrap_err();
+    assert!(matches!(e, NotaryError::TagNotSigned { .. }), "{e}");
+    let prefix = &hex::encode(Sha256::digest(b"v1"))[..2];
+    verify_delegated(json!({"path_hash_prefixes": [prefix]})).unwrap();
+    let other = if prefix == "00" { "ff" } else { "00" };
+    let e = verify_delegated(json!({"path_hash_prefixes": [other]})).unwrap_err();
+    assert!(matches!(e, NotaryError::TagNotSigned { .. }), "{e}");
+}
+
+#[test]
+fn delegation_whose_keys_were_all_removed_signs_nothing() {
+    // Notary writes the emptied key list as null.
+    let f = Forged::new(1);
+    let signer = key();
+    let (_, _, releases) = delegated(&f, &signer, json!({"paths": [""]}), b"content");
+    let root = f.root(1, 1, &[&f.root_key]);
+    let targets = envelope(
+        json!({"_type": "Targets", "expires": FAR, "version": 4,
+            "delegations": {"keys": null, "roles": [{"name": "targets/releases",
+                "keyids": null, "threshold": 1, "paths": [""]}]},
+            "targets": null}),
+        &[&f.targets_keys[0]],
+    );
+    let snapshot = envelope(
+        json!({"_type": "Snapshot", "expires": FAR, "version": 4,
+            "meta": {"root": meta(&root), "targets": meta(&targets), "targets/releases": meta(&releases)}}),
+        &[&f.snapshot],
+    );
+    let timestamp = envelope(
+        json!({"_type": "Timestamp", "expires": FAR, "version": 4,
+            "meta": {"snapshot": meta(&snapshot)}}),
+        &[&f.timestamp],
+    );
+    let delegations = [("targets/releases", releases.as_slice())];
+    let roots = [root.as_slice()];
+    let files = NotaryFiles {
+        gun: "forged.test/app",
+        roots: &roots,
+        targets: &targets,
+        snapshot: &snapshot,
+        timestamp: &timestamp,
+        delegations: &delegations,
+        fetched_at: 1_800_000_000,
+    };
+    let e = verify_content_trust(&root, &files, &claim_of("v1", b"content")).unwrap_err();
+    assert!(
+        matches!(e, NotaryError::Threshold { ref role, valid: 0, .. } if role == "targets/releases"),
+        "{e}"
+    );
+}
