@@ -206,6 +206,15 @@ pub fn attach_notary(set: &mut ImageSet, client: &NotaryClient) -> Result<Vec<Pa
             let doc = client.fetch(&gun, &tag)?;
             let bytes = serde_json::to_vec(&doc)
                 .map_err(|e| Error::Source(format!("serialising Notary metadata: {e}")))?;
+            // The reader keeps JSON documents up to this size in memory for
+            // the gate; a larger one would be stored as opaque data.
+            let limit = crate::model::limits::SMALL_BLOB_BYTES;
+            if bytes.len() as u64 > limit {
+                return Err(Error::Source(format!(
+                    "Notary metadata of {gun} is {} bytes, over the {limit} bytes an archive keeps as a document",
+                    bytes.len()
+                )));
+            }
             docs.insert(key.clone(), (Digest::of(&bytes), bytes, doc));
         }
         let Some((digest, bytes, doc)) = docs.get(&key) else {

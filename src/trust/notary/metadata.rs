@@ -17,8 +17,9 @@ use super::error::NotaryError;
 use super::keys::{parse_key, VerifyingKey};
 
 /// Largest metadata file accepted (DCT's are a few KiB; a targets file
-/// with thousands of tags stays well below this).
-pub const MAX_NOTARY_METADATA: usize = 8 * 1024 * 1024;
+/// with thousands of tags stays below this). The carried document holding
+/// all of a GUN's files is bounded by `model::limits::MAX_JSON_BYTES`.
+pub const MAX_NOTARY_METADATA: usize = 4 * 1024 * 1024;
 
 /// The OLPC canonical JSON bytes of `v`.
 pub(crate) fn canonical(v: &Value, role: &str) -> Result<Vec<u8>, NotaryError> {

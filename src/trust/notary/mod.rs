@@ -181,7 +181,8 @@ pub fn verify_document(
     claim: &TargetClaim<'_>,
 ) -> Result<VerifiedContentTrust, NotaryError> {
     use crate::model::notary::{NotaryDocument, NOTARY_DOCUMENT_TYPE};
-    let limit = MAX_NOTARY_METADATA * 4;
+    // What the archive keeps as a document (model::limits::SMALL_BLOB_BYTES).
+    let limit = crate::model::limits::MAX_JSON_BYTES as usize;
     if doc_bytes.len() > limit {
         return Err(NotaryError::TooLarge {
             role: "notary-trust".into(),
