@@ -132,6 +132,21 @@ fn tag_signed_by_repository_key_packs_and_verifies_offline() {
     ok(&r);
     assert!(r.stdout.contains("content-trust"), "{}", r.stdout);
     assert!(r.stdout.contains("signed by targets"), "{}", r.stdout);
+    // The JSON report of pack names what it checked.
+    let r = w.pack("app:v1", &["--output", "json", "--force"], &out);
+    let v = r.json();
+    cli::assert_schema_valid(&cli::report_schema("pack"), &v);
+    assert_eq!(
+        v["contentTrust"][0]["roles"],
+        serde_json::json!(["targets"]),
+        "{v:#}"
+    );
+    assert_eq!(v["contentTrust"][0]["tag"], "v1");
+    // Notary metadata is evidence: no "no signatures or other evidence" note.
+    assert!(
+        !v["warnings"].to_string().contains("no signatures"),
+        "{v:#}"
+    );
 }
 
 #[test]

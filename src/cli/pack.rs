@@ -138,6 +138,9 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
                     );
                 }
             }
+            if !p.content_trust.is_empty() {
+                v["contentTrust"] = serde_json::json!(p.content_trust);
+            }
             if let Some(g) = &p.gate {
                 v["trust"] = report::gate_json(g);
                 text.push_str(&report::gate_text(g));

@@ -47,6 +47,23 @@ pub struct Packed {
     pub warnings: Vec<Warning>,
     /// Informational lines (e.g. how many proofs were stored).
     pub notes: Vec<String>,
+    /// `--notary-server`: what the pack-time content-trust check found.
+    pub content_trust: Vec<PackedContentTrust>,
+}
+
+/// One tag's Docker Content Trust as pack checked it (under the served root).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackedContentTrust {
+    pub reference: String,
+    pub gun: String,
+    pub tag: String,
+    /// The roles that signed the tag; empty when refused (`--no-verify`).
+    pub roles: Vec<String>,
+    pub targets_version: Option<u64>,
+    /// Why it was not satisfied (`--no-verify` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The policy refused an image, so nothing was written.
@@ -75,12 +92,15 @@ pub fn run(
     super::output::compression(&req.output, req.zstd)?;
     super::output::check(&req.output, &req.layouts, req.force, req.split.is_some())?;
     let mut set = super::resolve(req)?;
-    let mut warnings = no_evidence(&set.images);
+    let mut warnings = Vec::new();
     let mut notes = Vec::new();
     rekor_step(&mut set, steps, &mut warnings, &mut notes)?;
-    if let Some(n) = steps.notary {
-        notary_step(&mut set, n, steps.no_verify, &mut warnings, &mut notes)?;
-    }
+    let content_trust = match steps.notary {
+        Some(n) => notary_step(&mut set, n, steps.no_verify, &mut warnings, &mut notes)?,
+        None => Vec::new(),
+    };
+    // After the Notary step: its metadata is evidence too.
+    let mut warnings = [no_evidence(&set.images), warnings].concat();
     let gate = match steps.gate {
         Some(_) if steps.no_verify => {
             warnings.push(Warning::general(
@@ -114,6 +134,7 @@ pub fn run(
         gate,
         warnings,
         notes,
+        content_trust,
     })))
 }
 
@@ -163,10 +184,24 @@ fn notary_step(
     no_verify: bool,
     warnings: &mut Vec<Warning>,
     notes: &mut Vec<String>,
-) -> Result<(), Error> {
+) -> Result<Vec<PackedContentTrust>, Error> {
     let client = notary::NotaryClient::new(step.url, step.ca_pem)?;
     let checks = notary::attach_notary(set, &client)?;
+    let mut out = Vec::new();
     for c in &checks {
+        let (gun, tag) = crate::trust::notary::gun_and_tag(&c.reference).unwrap_or_default();
+        out.push(PackedContentTrust {
+            reference: c.reference.clone(),
+            gun,
+            tag,
+            roles: c
+                .result
+                .as_ref()
+                .map(|v| v.roles.clone())
+                .unwrap_or_default(),
+            targets_version: c.result.as_ref().ok().map(|v| v.targets_version),
+            error: c.result.as_ref().err().map(ToString::to_string),
+        });
         match &c.result {
             Ok(v) => notes.push(format!(
                 "{}: content trust: signed by {} (targets version {})",
@@ -186,7 +221,7 @@ fn notary_step(
             }
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// The pack-time gate: the policy over the resolved images, with the
