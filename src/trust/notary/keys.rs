@@ -147,6 +147,11 @@ fn p256_point(der: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 impl VerifyingKey {
+    /// The raw public key (point or Ed25519 key), whatever its encoding.
+    pub(crate) fn public_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// Whether `sig` (method `method`) is this key's signature over `msg`.
     pub(crate) fn verifies(&self, method: &str, msg: &[u8], sig: &[u8]) -> bool {
         let alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm =

@@ -224,6 +224,9 @@ impl<T: DeserializeOwned + Common> Signed<T> {
     ) -> Result<(), NotaryError> {
         let listed: BTreeSet<&str> = keyids.iter().map(String::as_str).collect();
         let mut valid = BTreeSet::new();
+        // One public key listed under two IDs (say, bare and as a
+        // certificate) is still one signer.
+        let mut signers: BTreeSet<&[u8]> = BTreeSet::new();
         for s in &self.signatures {
             if !listed.contains(s.keyid.as_str()) || valid.contains(s.keyid.as_str()) {
                 continue;
@@ -234,7 +237,8 @@ impl<T: DeserializeOwned + Common> Signed<T> {
             let Ok(sig) = base64::engine::general_purpose::STANDARD.decode(s.sig.as_bytes()) else {
                 continue;
             };
-            if key.verifies(&s.method, &self.canonical, &sig) {
+            if key.verifies(&s.method, &self.canonical, &sig) && signers.insert(key.public_bytes())
+            {
                 valid.insert(s.keyid.as_str());
             }
         }

@@ -498,3 +498,34 @@ fn delegation_whose_keys_were_all_removed_signs_nothing() {
         "{e}"
     );
 }
+
+#[test]
+fn one_key_listed_under_two_ids_counts_once() {
+    let mut f = Forged::new(1);
+    // The same targets key again, its ID changed by an extra field the
+    // key parser ignores (so it is a different key ID, same public key).
+    let mut twin_json = f.targets_keys[0].json.clone();
+    twin_json["keyval"]["private"] = json!(null);
+    twin_json["scheme"] = json!("twin");
+    let twin = Key {
+        sk: f.targets_keys[0].sk.clone(),
+        id: keys::key_id(&twin_json, "test").unwrap(),
+        json: twin_json,
+    };
+    assert_ne!(twin.id, f.targets_keys[0].id);
+    f.targets_keys.push(twin);
+    let root = f.root(1, 2, &[&f.root_key]);
+    let rest = f.rest(&root, b"content", &[&f.targets_keys[0], &f.targets_keys[1]]);
+    let e = verify_forged(&root, &[&root], &rest).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            NotaryError::Threshold {
+                valid: 1,
+                threshold: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
