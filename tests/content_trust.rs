@@ -580,3 +580,40 @@ fn serve_refuses_an_archive_whose_tag_another_root_signed() {
     let err = failed(&r, 4);
     assert!(err.contains("is not the pinned root"), "{err}");
 }
+
+#[test]
+fn docker_content_trust_server_variable_stands_for_the_flag() {
+    let Some(w) = world() else { return };
+    w.sign("app:v1");
+    let out = w.out("a.tar");
+    let r = cli::airlock([
+        "pack",
+        &format!("{}/app:v1", w.reg.host),
+        "--no-rekor",
+        "--insecure-registry",
+        &w.reg.host,
+        "--notary-ca",
+        s(&w.notary.ca_file()),
+        "-o",
+        s(&out),
+    ])
+    .env("DOCKER_CONFIG", "/nonexistent-airlock-test")
+    .env("DOCKER_CONTENT_TRUST_SERVER", &w.notary.url)
+    .arg("--cache-dir")
+    .arg(w.out("cache"))
+    .run();
+    let err = ok(&r);
+    assert!(err.contains("content trust: signed by targets"), "{err}");
+    // --notary-ca alone names no server.
+    let r = cli::airlock([
+        "pack",
+        "x/app:v1",
+        "--notary-ca",
+        s(&w.notary.ca_file()),
+        "-o",
+        s(&w.out("b.tar")),
+    ])
+    .run();
+    let err = failed(&r, 2);
+    assert!(err.contains("--notary-ca needs --notary-server"), "{err}");
+}

@@ -150,7 +150,7 @@ pub struct PackArgs {
     #[arg(long, value_name = "URL")]
     pub notary_server: Option<String>,
     /// CA certificate (PEM) to trust for --notary-server.
-    #[arg(long, value_name = "PEM", requires = "notary_server")]
+    #[arg(long, value_name = "PEM")]
     pub notary_ca: Option<PathBuf>,
 }
 

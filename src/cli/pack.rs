@@ -75,6 +75,11 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
         .clone()
         .or_else(|| std::env::var("DOCKER_CONTENT_TRUST_SERVER").ok())
         .filter(|s| !s.is_empty());
+    if a.notary_ca.is_some() && notary_server.is_none() {
+        return Err(Error::Usage(
+            "--notary-ca needs --notary-server URL (or DOCKER_CONTENT_TRUST_SERVER)".into(),
+        ));
+    }
     let notary_ca = match &a.notary_ca {
         Some(p) => Some(crate::error::read_input_file(
             p,
