@@ -123,6 +123,7 @@ fn tag_signed_by_repository_key_packs_and_verifies_offline() {
     let out = w.out("a.tar");
     let err = ok(&w.pack("app:v1", &[], &out));
     assert!(err.contains("content trust: signed by targets"), "{err}");
+    cli::assert_schema_valid(&cli::archive_schema(), &common::archive_json(&out));
     let m = archive_manifest(&out);
     assert!(m.images[0]
         .evidence
