@@ -19,20 +19,19 @@
 //! parses. The checks here use `olpc-cjson` for canonical JSON, aws-lc-rs for
 //! signatures and `x509-cert` for certificates; nothing is hand-rolled.
 
+mod delegations;
 mod error;
 mod keys;
 mod metadata;
+mod root;
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use sha2::{Digest as _, Sha256};
-
+use delegations::{admitting_roles, verify_delegations};
 pub use error::NotaryError;
 pub use metadata::MAX_NOTARY_METADATA;
-use metadata::{
-    check_file, Common, Keyring, RootDoc, Signed, SnapshotDoc, TargetsDoc, TimestampDoc,
-};
+use metadata::{check_file, Common, Keyring, Signed, SnapshotDoc, TargetsDoc, TimestampDoc};
+use root::{chain_root, role_of};
 
 /// Most carried root versions one chain may step through.
 pub const MAX_ROOT_VERSIONS: usize = 64;
@@ -223,162 +222,6 @@ pub fn verify_document(
         fetched_at: doc.fetched_at,
     };
     verify_content_trust(pinned_root, &files, claim)
-}
-
-/// From the pinned root through newer carried versions; returns the root in
-/// force, which must be the carried current one.
-fn chain_root(pinned: &[u8], carried: &[&[u8]], at: i64) -> Result<Signed<RootDoc>, NotaryError> {
-    if carried.is_empty() || carried.len() > MAX_ROOT_VERSIONS {
-        return Err(NotaryError::malformed(
-            "root",
-            format!(
-                "{} root versions carried (1 to {MAX_ROOT_VERSIONS})",
-                carried.len()
-            ),
-        ));
-    }
-    let mut trusted = Signed::<RootDoc>::parse(pinned, "pinned root")?;
-    self_signed(&trusted, "pinned root", at)?;
-    for (i, bytes) in carried.iter().enumerate() {
-        let next = Signed::<RootDoc>::parse(bytes, "root")?;
-        let (v, tv) = (next.doc.version(), trusted.doc.version());
-        let last = i + 1 == carried.len();
-        if v < tv && !last {
-            continue; // older than the pin: history the pin already covers
-        }
-        if v <= tv {
-            if v == tv && next.canonical_signed() == trusted.canonical_signed() {
-                continue;
-            }
-            return Err(NotaryError::RootChain(format!(
-                "carried root version {v} is not the pinned root (version {tv})"
-            )));
-        }
-        let old_keys = Keyring::new(&trusted.doc.keys, "root", at)?;
-        let old_role = role_of(&trusted.doc, "root")?;
-        next.check_signed("root", &old_role.keyids, old_role.threshold, &old_keys)
-            .map_err(|e| {
-                NotaryError::RootChain(format!(
-                    "version {v} is not signed by the keys of trusted root version {tv} ({e})"
-                ))
-            })?;
-        self_signed(&next, "root", at)?;
-        trusted = next;
-    }
-    Ok(trusted)
-}
-
-fn role_of<'a>(root: &'a RootDoc, name: &str) -> Result<&'a metadata::RoleKeys, NotaryError> {
-    root.roles
-        .get(name)
-        .ok_or_else(|| NotaryError::malformed("root", format!("no {name} role")))
-}
-
-fn self_signed(root: &Signed<RootDoc>, what: &str, at: i64) -> Result<(), NotaryError> {
-    let keys = Keyring::new(&root.doc.keys, what, at)?;
-    let role = role_of(&root.doc, "root")?;
-    root.check_signed(what, &role.keyids, role.threshold, &keys)
-}
-
-/// The delegated roles targets names, each verified under its keys.
-fn verify_delegations(
-    targets: &TargetsDoc,
-    files: &NotaryFiles<'_>,
-    snapshot: &SnapshotDoc,
-    clock: &mut Clock,
-) -> Result<Vec<(String, TargetsDoc)>, NotaryError> {
-    if files.delegations.len() > MAX_DELEGATIONS {
-        return Err(NotaryError::malformed(
-            "targets",
-            format!("more than {MAX_DELEGATIONS} delegations"),
-        ));
-    }
-    let Some(delegations) = &targets.delegations else {
-        return Ok(Vec::new());
-    };
-    let keys = Keyring::new(&delegations.keys, "targets", files.fetched_at)?;
-    let mut out = Vec::new();
-    for role in &delegations.roles {
-        let carried = files.delegations.iter().find(|(n, _)| *n == role.name);
-        let Some(meta) = snapshot.0.meta.get(&role.name) else {
-            continue; // delegated, never published: signs nothing
-        };
-        let Some((_, bytes)) = carried else {
-            return Err(NotaryError::Inconsistent {
-                role: role.name.clone(),
-                reason: "recorded by snapshot but not carried".into(),
-            });
-        };
-        check_file(&role.name, "snapshot", meta, bytes)?;
-        let doc = Signed::<TargetsDoc>::parse(bytes, &role.name)?;
-        doc.check_signed(&role.name, &role.keyids, role.threshold, &keys)?;
-        clock.check(&role.name, &doc.doc)?;
-        let mut doc = doc.doc;
-        // A delegation signs only the paths targets gives it.
-        doc.targets.retain(|name, _| path_allowed(role, name));
-        out.push((role.name.clone(), doc));
-    }
-    Ok(out)
-}
-
-fn path_allowed(role: &metadata::DelegatedRole, name: &str) -> bool {
-    if let Some(paths) = &role.paths {
-        if paths.iter().any(|p| name.starts_with(p.as_str())) {
-            return true;
-        }
-    }
-    if let Some(prefixes) = &role.path_hash_prefixes {
-        let h = hex::encode(Sha256::digest(name.as_bytes()));
-        return prefixes.iter().any(|p| h.starts_with(p.as_str()));
-    }
-    false
-}
-
-/// The roles admitting the tag; Docker's choice (releases, then targets)
-/// must match the image.
-fn admitting_roles(
-    gun: &str,
-    verified: &BTreeMap<&str, &TargetsDoc>,
-    claim: &TargetClaim<'_>,
-) -> Result<Vec<String>, NotaryError> {
-    let chosen = DCT_ROLES
-        .iter()
-        .find_map(|r| verified.get(r).and_then(|d| d.targets.get(claim.tag)))
-        .ok_or_else(|| NotaryError::TagNotSigned {
-            gun: gun.to_string(),
-            tag: claim.tag.to_string(),
-        })?;
-    let matches = |m: &metadata::FileMeta| {
-        let sha = m
-            .hashes
-            .get("sha256")
-            .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok());
-        m.length == claim.length && sha.as_deref() == Some(&claim.sha256[..])
-    };
-    if !matches(chosen) {
-        let signed = chosen
-            .hashes
-            .get("sha256")
-            .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok())
-            .map_or_else(
-                || "no sha256".into(),
-                |d| format!("sha256:{}", hex::encode(d)),
-            );
-        return Err(NotaryError::TargetMismatch {
-            tag: claim.tag.to_string(),
-            signed: format!("{signed} ({} bytes)", chosen.length),
-            actual: format!(
-                "sha256:{} ({} bytes)",
-                hex::encode(claim.sha256),
-                claim.length
-            ),
-        });
-    }
-    Ok(verified
-        .iter()
-        .filter(|(_, d)| d.targets.get(claim.tag).is_some_and(matches))
-        .map(|(r, _)| r.to_string())
-        .collect())
 }
 
 /// Expiry at fetch time, and the earliest expiry seen.

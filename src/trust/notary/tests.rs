@@ -4,9 +4,11 @@
 
 use super::*;
 use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use p256::ecdsa::{signature::Signer as _, Signature, SigningKey};
 use p256::pkcs8::EncodePublicKey as _;
 use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
 
 macro_rules! fixture {
     ($p:literal) => {
