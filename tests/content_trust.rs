@@ -618,3 +618,23 @@ fn docker_content_trust_server_variable_stands_for_the_flag() {
     let err = failed(&r, 2);
     assert!(err.contains("--notary-ca needs --notary-server"), "{err}");
 }
+
+#[test]
+fn notary_root_directory_as_docker_keeps_it() {
+    // ~/.docker/trust/tuf/<GUN>/metadata/root.json for two GUNs: the root
+    // of the image's own GUN admits it, the other is passed over.
+    let Some(w) = world() else { return };
+    w.sign("other:v1");
+    w.sign("app:v1");
+    let out = w.out("a.tar");
+    ok(&w.pack("app:v1", &[], &out));
+    let tuf = w.notary.trust_dir().join("tuf");
+    let r = w.verify(&out, &tuf, &w.out("state"));
+    ok(&r);
+    assert!(r.stdout.contains("signed by targets"), "{}", r.stdout);
+    // A directory without any root.json is a usage error.
+    let empty = w.out("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = failed(&w.verify(&out, &empty, &w.out("state")), 2);
+    assert!(err.contains("no root.json found"), "{err}");
+}
