@@ -46,7 +46,7 @@ test: deps lint unit
 # 256 MiB per allocation; the process cap is higher because libFuzzer's
 # tables and ASan's quarantine grow over a run (docs/testing.md).
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := archive_reader oci_documents policy_file volume_index cosign_signature sigstore_bundle set_file serve_router cosign_verify inventory
+FUZZ_TARGETS := archive_reader oci_documents policy_file volume_index cosign_signature sigstore_bundle set_file serve_router cosign_verify inventory notary_metadata
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && $(CARGO) +nightly fuzz build -O --debug-assertions

@@ -8,8 +8,11 @@
 #   verify-local of the installed image; airlock diff of a rebuilt image; then a
 #   second publisher's signed Helm chart packed beside it from a set file,
 #   verified under a policy rule per publisher, unpacked into a site registry;
-#   airlock serve the archive and pull it back with podman.
-# Services it starts (docker-registry, airlock-test-rekor) are stopped by pid.
+#   airlock serve the archive and pull it back with podman. The tag is also
+#   signed with Docker Content Trust (notary-server + notary client), carried
+#   by pack --notary-server and checked offline with --notary-root.
+# Services it starts (docker-registry, airlock-test-rekor, notary-server) are
+# stopped by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -105,8 +108,25 @@ JSON
 sed -e 's/"publisher.pub"/"SWAP"/' -e 's/"charts.pub"/"publisher.pub"/' -e 's/"SWAP"/"charts.pub"/' \
     "$OUT/policy-publishers.json" > "$OUT/policy-swapped.json"
 
-step "the Rekor log goes away: everything from here on is offline"
+step "Docker Content Trust: the publisher also signs the tag with notary (notary-server, TLS on loopback)"
+. scripts/lib/notary.sh
+notary_start "$OUT/notary" "$(free_port)"
+pids+=("$NOTARY_PID")
+GUN=$REG/demo/busybox
+# DCT signs the bytes the tag resolves to: here the multi-arch index.
+skopeo inspect --raw --tls-verify=false "docker://$IMAGE" > "$OUT/busybox-index.json"
+notary_cli init "$GUN"
+notary_cli add "$GUN" 1.36 "$OUT/busybox-index.json"
+notary_cli publish "$GUN"
+cp "$NOTARY_DIR/trust/tuf/$GUN/metadata/root.json" "$OUT/notary-root.json"
+echo "signed $GUN:1.36 on $NOTARY_URL; the site pins $OUT/notary-root.json"
+"$AIRLOCK" pack --insecure-registry "$REG" --rekor-url "$REKOR_URL" "${POLICY[@]}" \
+    --notary-server "$NOTARY_URL" --notary-ca "$NOTARY_DIR/ca.crt" \
+    --arch amd64 -o "$OUT/busybox-dct.tar" "$IMAGE"
+
+step "the Rekor log and the Notary server go away: everything from here on is offline"
 kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null || true
+notary_stop
 
 step "airlock inspect"
 "$AIRLOCK" inspect "$OUT/busybox.tar"
@@ -115,6 +135,9 @@ step "airlock verify: integrity + publisher key + Rekor SET, inclusion proof and
 "$AIRLOCK" verify "${POLICY[@]}" --require-inclusion-proof "$OUT/busybox.tar"
 "$AIRLOCK" verify "${POLICY[@]}" --require-inclusion-proof -q - < "$OUT/busybox.tar.zst" >/dev/null
 echo "(the .tar.zst on stdin verifies too)"
+
+step "airlock verify --notary-root: the cosign signatures and Docker Content Trust, offline"
+"$AIRLOCK" verify "${POLICY[@]}" --notary-root "$OUT/notary-root.json" "$OUT/busybox-dct.tar"
 
 step "a tampered copy is refused (exit code 3)"
 cp "$OUT/busybox.tar" "$OUT/tampered.tar"

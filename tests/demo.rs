@@ -8,7 +8,13 @@ use std::process::Command;
 
 #[test]
 fn demo_script_runs_end_to_end() {
-    if !common::registry::have_tools(&["docker-registry", "podman", "skopeo"]) {
+    if !common::registry::have_tools(&[
+        "docker-registry",
+        "podman",
+        "skopeo",
+        "notary-server",
+        "notary",
+    ]) {
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -43,6 +49,7 @@ fn demo_script_runs_end_to_end() {
         "is the image airlock unpack admitted",
         "equivalent except timestamps",
         "rule: chart publisher",
+        "✓ content-trust",
         "chart digest round trip: OK",
         "exit code: 3",
         "exit code: 4",

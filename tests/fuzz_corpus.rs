@@ -15,6 +15,8 @@ mod cosign_signature;
 mod cosign_verify;
 #[path = "../fuzz/targets/inventory.rs"]
 mod inventory;
+#[path = "../fuzz/targets/notary_metadata.rs"]
+mod notary_metadata;
 #[path = "../fuzz/targets/oci_documents.rs"]
 mod oci_documents;
 #[path = "../fuzz/targets/policy_file.rs"]
@@ -60,6 +62,11 @@ fn archive_reader_corpus() {
 #[test]
 fn oci_documents_corpus() {
     replay("oci_documents", oci_documents::check);
+}
+
+#[test]
+fn notary_metadata_corpus() {
+    replay("notary_metadata", notary_metadata::check);
 }
 
 #[test]

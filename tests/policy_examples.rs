@@ -98,7 +98,7 @@ fn every_example_is_valid_under_the_schema() {
     .unwrap();
     let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
     let files = example_files();
-    assert_eq!(files.len(), 6, "{files:?}");
+    assert_eq!(files.len(), 7, "{files:?}");
     for f in files {
         let doc: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let errors: Vec<String> = schema.iter_errors(&doc).map(|e| e.to_string()).collect();
@@ -164,4 +164,19 @@ fn keyless_examples_load_and_refuse_a_key_signature() {
         let o = verify(&site, &signed, policy);
         cli::assert_code(&o, 4);
     }
+}
+
+#[test]
+fn docker_content_trust_example_loads_and_needs_notary_metadata() {
+    // Loading is the point here (tests/content_trust.rs runs a real Notary):
+    // a cosign signature does not stand in for content trust.
+    let site = Site::new();
+    let signed = archive(&site, "signed", &[test_key("publisher")]);
+    let o = verify(&site, &signed, "policy-docker-content-trust.json");
+    cli::assert_code(&o, 4);
+    assert!(
+        o.stderr.contains("no Notary metadata carried"),
+        "{}",
+        o.stderr
+    );
 }

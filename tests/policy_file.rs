@@ -124,9 +124,9 @@ fn parsed_policy_carries_its_settings() {
     let doc = json!({ "version": 1, "keys": [KEY], "transparencyLog": "insecure-ignore", "ignoreReference": true,
                       "provenance": { "workflow": ".github/workflows/release.yml" } });
     let p = TrustPolicy::from_json(doc.to_string().as_bytes()).unwrap();
-    assert!(p.signatures().ignores_tlog());
+    assert!(p.signatures().unwrap().ignores_tlog());
     assert!(p.ignores_reference());
-    assert_eq!(p.signatures().threshold(), 1);
+    assert_eq!(p.signatures().unwrap().threshold(), 1);
     assert_eq!(
         p.provenance().unwrap().workflow.as_deref(),
         Some(".github/workflows/release.yml")
@@ -153,8 +153,8 @@ fn keys_by_path_are_listed_and_read_by_the_caller() {
         .into_iter()
         .collect();
     let p = TrustPolicy::from_json_with_key_files(bytes.as_bytes(), &files).unwrap();
-    assert_eq!(p.signatures().signers().len(), 2);
-    assert_eq!(p.signatures().threshold(), 2);
+    assert_eq!(p.signatures().unwrap().signers().len(), 2);
+    assert_eq!(p.signatures().unwrap().threshold(), 2);
     // A bad PEM in a key file is named by its path.
     let files = [("keys/release.pub".to_string(), b"not a key".to_vec())]
         .into_iter()

@@ -153,6 +153,14 @@ pub struct PackArgs {
     /// are left out and listed as external: a delta archive.
     #[arg(long, value_name = "BASE")]
     pub base: Vec<PathBuf>,
+    /// Docker Content Trust: fetch each tagged image's Notary metadata from
+    /// this server, carry it, and check the tag's signed target is the
+    /// image (default: $DOCKER_CONTENT_TRUST_SERVER when set).
+    #[arg(long, value_name = "URL")]
+    pub notary_server: Option<String>,
+    /// CA certificate (PEM) to trust for --notary-server.
+    #[arg(long, value_name = "PEM")]
+    pub notary_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +303,12 @@ pub struct PolicyArgs {
     /// an archive must chain (default: the embedded Sigstore public-good TUF root).
     #[arg(long, value_name = "FILE")]
     pub tuf_root: Option<PathBuf>,
+    /// Docker Content Trust: a Notary root.json to trust (as docker keeps
+    /// under ~/.docker/trust/tuf/<GUN>/metadata/), or a directory searched
+    /// for root.json files; repeatable. Each image's tag must then be signed
+    /// in its repository's carried Notary metadata. Alone, it is the policy.
+    #[arg(long = "notary-root", value_name = "FILE|DIR")]
+    pub notary_roots: Vec<PathBuf>,
     /// Set from [`RollbackArgs`] (verify, unpack); pack has no such flags.
     #[arg(skip)]
     pub state_dir: Option<PathBuf>,

@@ -11,12 +11,14 @@
 
 use crate::error::read_input_file;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::policy_source::{load_policy_file, policy_file, site_policy_path};
 pub use super::policy_source::{FileOrigin, PolicySource, SITE_POLICY};
 
 use super::args::PolicyArgs;
 use crate::error::Error;
+use crate::gate::content_trust::ContentTrustPolicy;
 use crate::gate::{GateConfig, GatePolicy, GateRule, GateRules, RollbackOptions};
 use crate::trust::attestation::{SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1};
 use crate::trust::{
@@ -72,6 +74,7 @@ fn any_given(a: &PolicyArgs, cmd: For) -> bool {
 
 fn policy_given(a: &PolicyArgs) -> bool {
     signer_flags_given(a)
+        || !a.notary_roots.is_empty()
         || !a.attestation_types.is_empty()
         || a.policy.is_some()
         || a.state_dir.is_some()
@@ -181,7 +184,7 @@ pub fn unpack_policy(
         }
         return Ok((None, PolicySource::None));
     }
-    if file.is_none() && !signer_flags_given(a) {
+    if file.is_none() && !signer_flags_given(a) && a.notary_roots.is_empty() {
         return Err(Error::NoPolicy(format!(
             "no trust policy: give --policy FILE, set AIRLOCK_POLICY=FILE, or install {} (or pass --insecure-no-policy to load without checking signatures)",
             site_policy_path().display()
@@ -253,7 +256,13 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
                 name: r.name,
                 images: r.images,
                 policy: GatePolicy {
-                    signatures: r.policy.signatures().clone(),
+                    content_trust: (!r.policy.notary_roots().is_empty()).then(|| {
+                        ContentTrustPolicy {
+                            roots: r.policy.notary_roots().to_vec(),
+                            only: r.policy.signatures().is_none(),
+                        }
+                    }),
+                    signatures: r.policy.signatures().cloned(),
                     ignore_reference: r.policy.ignores_reference(),
                     attestation_types: Vec::new(),
                     provenance: r.policy.provenance().cloned(),
@@ -291,36 +300,49 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
                 ))
             }
         }
-        if signers.is_empty() {
-            return Err(usage(
+        if signers.is_empty() && !a.notary_roots.is_empty() && a.threshold.is_none() {
+            // Content trust alone: the Notary roots are the policy.
+            GateRules::single(GatePolicy {
+                signatures: None,
+                ignore_reference: a.ignore_reference,
+                attestation_types: Vec::new(),
+                provenance: None,
+                content_trust: None,
+            })
+        } else {
+            if signers.is_empty() {
+                return Err(usage(
                 "a trust policy needs --key PEM, --certificate-identity(-regexp) with --certificate-oidc-issuer(-regexp), or --policy FILE",
             ));
+            }
+            let invalid = |e: crate::trust::TrustError| usage(e.to_string());
+            let mut sp = SignaturePolicy::any_of(signers)
+                .map_err(invalid)?
+                .with_threshold(a.threshold.unwrap_or(1))
+                .map_err(invalid)?;
+            if a.insecure_ignore_tlog {
+                sp = sp.insecure_ignore_tlog().map_err(invalid)?;
+            }
+            if a.require_inclusion_proof {
+                sp = sp.require_inclusion_proof().map_err(invalid)?;
+            }
+            let provenance = provenance_given(a).then(|| ProvenancePolicy {
+                source_repository: a.source_repository.clone(),
+                source_ref: a.source_ref.clone(),
+                source_commit: a.source_commit.clone(),
+                builder_id: a.builder_id.clone(),
+                workflow: a.workflow.clone(),
+            });
+            GateRules::single(GatePolicy {
+                signatures: Some(sp),
+                ignore_reference: a.ignore_reference,
+                attestation_types: Vec::new(),
+                provenance,
+                content_trust: None,
+            })
         }
-        let invalid = |e: crate::trust::TrustError| usage(e.to_string());
-        let mut sp = SignaturePolicy::any_of(signers)
-            .map_err(invalid)?
-            .with_threshold(a.threshold.unwrap_or(1))
-            .map_err(invalid)?;
-        if a.insecure_ignore_tlog {
-            sp = sp.insecure_ignore_tlog().map_err(invalid)?;
-        }
-        if a.require_inclusion_proof {
-            sp = sp.require_inclusion_proof().map_err(invalid)?;
-        }
-        let provenance = provenance_given(a).then(|| ProvenancePolicy {
-            source_repository: a.source_repository.clone(),
-            source_ref: a.source_ref.clone(),
-            source_commit: a.source_commit.clone(),
-            builder_id: a.builder_id.clone(),
-            workflow: a.workflow.clone(),
-        });
-        GateRules::single(GatePolicy {
-            signatures: sp,
-            ignore_reference: a.ignore_reference,
-            attestation_types: Vec::new(),
-            provenance,
-        })
     };
+    let notary_roots = notary_roots(&a.notary_roots)?;
     let mut attestation_types = Vec::new();
     for t in &a.attestation_types {
         let uri = predicate_type(t)?;
@@ -332,6 +354,20 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
         rule.policy
             .attestation_types
             .extend(attestation_types.iter().cloned());
+        if !notary_roots.is_empty() {
+            // --notary-root adds to the roots a rule already pins.
+            let mut roots = rule
+                .policy
+                .content_trust
+                .take()
+                .map(|c| c.roots)
+                .unwrap_or_default();
+            roots.extend(notary_roots.iter().cloned());
+            rule.policy.content_trust = Some(ContentTrustPolicy {
+                roots,
+                only: rule.policy.signatures.is_none(),
+            });
+        }
         policy_warnings(rule, policy.scoped, &mut warnings);
     }
 
@@ -345,6 +381,53 @@ pub fn resolve(a: &PolicyArgs, cmd: For) -> Result<(Option<GateConfig>, PolicySo
     Ok((Some(cfg), source))
 }
 
+/// Most Notary roots one command reads (files plus directory entries).
+const MAX_NOTARY_ROOTS: usize = 1024;
+
+/// `--notary-root FILE|DIR`: the files, and every `root.json` under each
+/// directory (docker's `~/.docker/trust/tuf/<GUN>/metadata/root.json`).
+fn notary_roots(paths: &[PathBuf]) -> Result<Vec<Arc<[u8]>>, Error> {
+    let limit = crate::trust::notary::MAX_NOTARY_METADATA as u64;
+    let mut files = Vec::new();
+    let mut dirs: Vec<(PathBuf, usize)> = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            dirs.push((p.clone(), 0));
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut seen = 0usize;
+    while let Some((dir, depth)) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io_path("read --notary-root directory", &dir, e))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| Error::io_path("read --notary-root directory", &dir, e))?
+                .path();
+            seen += 1;
+            if seen > MAX_NOTARY_ROOTS {
+                return Err(usage(format!(
+                    "--notary-root: more than {MAX_NOTARY_ROOTS} entries to search"
+                )));
+            }
+            if path.is_dir() && depth < 8 {
+                dirs.push((path, depth + 1));
+            } else if path.file_name().is_some_and(|n| n == "root.json") {
+                files.push(path);
+            }
+        }
+    }
+    if !paths.is_empty() && files.is_empty() {
+        return Err(usage("--notary-root: no root.json found"));
+    }
+    files.sort();
+    files
+        .iter()
+        .map(|f| read_input_file(f, limit, "--notary-root").map(Arc::from))
+        .collect()
+}
+
 /// The loud notes about what a rule weakens; named by rule when scoped.
 fn policy_warnings(rule: &GateRule, scoped: bool, warnings: &mut Vec<String>) {
     let prefix = if scoped {
@@ -353,7 +436,11 @@ fn policy_warnings(rule: &GateRule, scoped: bool, warnings: &mut Vec<String>) {
         String::new()
     };
     let policy = &rule.policy;
-    if policy.signatures.ignores_tlog() {
+    if policy
+        .signatures
+        .as_ref()
+        .is_some_and(SignaturePolicy::ignores_tlog)
+    {
         warnings.push(format!(
             "{prefix}INSECURE: --insecure-ignore-tlog: key-based signatures without a transparency-log entry are accepted, and rollback cannot be checked for them"
         ));

@@ -71,7 +71,31 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
         .cache_dir
         .clone()
         .unwrap_or_else(crate::source::registry::cache::default_dir);
+    let notary_server = a
+        .notary_server
+        .clone()
+        .or_else(|| std::env::var("DOCKER_CONTENT_TRUST_SERVER").ok())
+        .filter(|s| !s.is_empty());
+    if a.notary_ca.is_some() && notary_server.is_none() {
+        return Err(Error::Usage(
+            "--notary-ca needs --notary-server URL (or DOCKER_CONTENT_TRUST_SERVER)".into(),
+        ));
+    }
+    let notary_ca = match &a.notary_ca {
+        Some(p) => Some(crate::error::read_input_file(
+            p,
+            crate::trust::limits::MAX_PEM as u64,
+            "--notary-ca",
+        )?),
+        None => None,
+    };
     let steps = PackSteps {
+        notary: notary_server
+            .as_deref()
+            .map(|url| pipeline::pack::NotaryStep {
+                url,
+                ca_pem: notary_ca.as_deref(),
+            }),
         no_rekor: a.no_rekor,
         rekor_url: &a.rekor_url,
         cache_dir: &cache_dir,
@@ -119,6 +143,9 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
                         "airlock pack: removed {name}, a volume of the set this one replaced"
                     );
                 }
+            }
+            if !p.content_trust.is_empty() {
+                v["contentTrust"] = serde_json::json!(p.content_trust);
             }
             if let Some(g) = &p.gate {
                 v["trust"] = report::gate_json(g);

@@ -140,5 +140,13 @@ pub(super) fn load_policy_file(
         )?;
         keys.insert(rel, pem);
     }
+    for rel in TrustPolicy::notary_root_paths(&bytes).map_err(invalid)? {
+        let root = read_input_file(
+            &dir.join(&rel),
+            crate::trust::notary::MAX_NOTARY_METADATA as u64,
+            "policy notary root",
+        )?;
+        keys.insert(rel, root);
+    }
     PolicyRules::from_json_with_key_files(&bytes, &keys).map_err(invalid)
 }

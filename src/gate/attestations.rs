@@ -27,7 +27,7 @@ pub(super) fn check(
     for (origin, att) in &ev.attestations {
         let mut last = None;
         let mut ok = None;
-        for signer in policy.signatures.signers() {
+        for signer in policy.signatures.iter().flat_map(|s| s.signers()) {
             match verify_cosign_attestation(att, &origin.subject.to_string(), signer, root) {
                 Ok(v) => {
                     ok = Some(v);

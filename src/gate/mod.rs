@@ -21,6 +21,7 @@
 pub mod admit;
 pub mod admitted;
 mod attestations;
+pub mod content_trust;
 mod report;
 pub mod reserve;
 mod signatures;
@@ -45,14 +46,17 @@ pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// any input is read.
 #[derive(Debug, Clone)]
 pub struct GatePolicy {
-    /// Signers, threshold, transparency-log mode.
-    pub signatures: SignaturePolicy,
+    /// Signers, threshold, transparency-log mode; `None` when content
+    /// trust alone admits images (only `--notary-root` given).
+    pub signatures: Option<SignaturePolicy>,
     /// Do not compare the payload's `docker-reference` (`--ignore-reference`).
     pub ignore_reference: bool,
     /// Predicate type URIs that must each be attested (`--attestation-type`).
     pub attestation_types: Vec<String>,
     /// What SLSA provenance must say; implies a provenance attestation.
     pub provenance: Option<ProvenancePolicy>,
+    /// Docker Content Trust roots the image's tag must verify under.
+    pub content_trust: Option<content_trust::ContentTrustPolicy>,
 }
 
 impl GatePolicy {
@@ -62,8 +66,8 @@ impl GatePolicy {
     pub fn trust_identity(&self) -> String {
         let mut parts: Vec<String> = self
             .signatures
-            .signers()
             .iter()
+            .flat_map(|s| s.signers())
             .map(|s| match s {
                 Signer::Key(k) => format!("key:{}", Digest::of(k.der())),
                 Signer::Identity(id) => {
@@ -219,6 +223,7 @@ fn verdict(
         high_water,
         rule: None,
         trust_identity: String::new(),
+        targets: None,
     }
 }
 
@@ -231,19 +236,32 @@ fn evaluate_one(
     let mut ev = evidence::collect(img, metadata);
     let mut steps = Steps::default();
     let expected_ref = (!policy.ignore_reference).then_some(img.reference.as_str());
-    let signed = signatures::check(
+    let (high_water, attested) = match &policy.signatures {
+        Some(sp) => {
+            let signed = signatures::check(img, &mut ev, expected_ref, sp, root, &mut steps);
+            signatures::check_tlog(&signed.accepted, &mut steps);
+            (signed.high_water(), signed.attested)
+        }
+        None => {
+            steps.pass(Check::skip(
+                "signatures",
+                "not required: the policy admits by content trust (--notary-root)",
+            ));
+            (None, Vec::new())
+        }
+    };
+    attestations::check(&ev, policy, root, attested, &mut steps);
+    let targets = content_trust::check(
         img,
-        &mut ev,
-        expected_ref,
-        &policy.signatures,
-        root,
+        metadata,
+        policy.content_trust.as_ref(),
+        jiff::Timestamp::now().as_second(),
         &mut steps,
     );
-    signatures::check_tlog(&signed.accepted, &mut steps);
-    let high_water = signed.high_water();
-    attestations::check(&ev, policy, root, signed.attested, &mut steps);
-    let high_water = high_water.filter(|_| steps.failure.is_none());
-    verdict(img, steps, high_water)
+    let ok = steps.failure.is_none();
+    let mut v = verdict(img, steps, high_water.filter(|_| ok));
+    v.targets = targets.filter(|_| ok);
+    v
 }
 
 /// The checks of one image so far, and its first trust failure.

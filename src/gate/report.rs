@@ -70,6 +70,8 @@ pub struct ImageVerdict {
     /// The signers of that rule, as the rollback state keys them
     /// ([`super::GatePolicy::trust_identity`]).
     pub trust_identity: String,
+    /// The verified Notary targets version of the image's GUN.
+    pub targets: Option<super::content_trust::TargetsMark>,
 }
 
 impl ImageVerdict {

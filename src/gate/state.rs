@@ -37,11 +37,27 @@ struct StateFile {
     integrated_time: i64,
 }
 
+/// Docker Content Trust: per GUN, the highest verified targets version,
+/// at `<state-dir>/notary/<sha256 hex of GUN>.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TargetsStateFile {
+    version: u32,
+    gun: String,
+    targets_version: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Mark {
+    Log(StateFile),
+    Targets(TargetsStateFile),
+}
+
 /// A mark to write once the whole command succeeded.
 #[derive(Debug, Clone)]
 pub struct PendingMark {
     path: PathBuf,
-    file: StateFile,
+    file: Mark,
 }
 
 impl PendingMark {
@@ -62,7 +78,7 @@ fn state_path(dir: &Path, image: &str, platform: &str, identity: &str) -> PathBu
     dir.join("rollback").join(format!("{}.json", key.hex()))
 }
 
-fn read_state(path: &Path) -> Result<Option<StateFile>, Error> {
+fn read_state<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -108,7 +124,7 @@ pub fn check(
         let identity = identity.as_str();
         let image = image_name(&v.reference);
         let path = state_path(&opts.state_dir, &image, &v.platform, identity);
-        let stored = read_state(&path)?;
+        let stored: Option<StateFile> = read_state(&path)?;
         if let Some(s) = &stored {
             if s.image != image || s.platform != v.platform || s.identity != identity {
                 return Err(Error::Usage(format!(
@@ -150,24 +166,26 @@ pub fn check(
                 // Several images may share one key (tags of one repository):
                 // keep the newest of what this command accepted.
                 let base = match pending.iter().find(|p| p.path == path) {
-                    Some(p) => Some(HighWater {
-                        log_index: p.file.log_index,
-                        integrated_time: p.file.integrated_time,
+                    Some(PendingMark {
+                        file: Mark::Log(f), ..
+                    }) => Some(HighWater {
+                        log_index: f.log_index,
+                        integrated_time: f.integrated_time,
                     }),
-                    None => previous,
+                    _ => previous,
                 };
                 let mark = next_high_water(base, new);
                 pending.retain(|p| p.path != path);
                 pending.push(PendingMark {
                     path,
-                    file: StateFile {
+                    file: Mark::Log(StateFile {
                         version: 1,
                         image,
                         platform: v.platform.clone(),
                         identity: identity.to_string(),
                         log_index: mark.log_index,
                         integrated_time: mark.integrated_time,
-                    },
+                    }),
                 });
             }
             Err(downgrade) => {
@@ -181,7 +199,93 @@ pub fn check(
             }
         }
     }
+    check_targets(verdicts, opts, warnings, &mut pending, &mut refused)?;
     Ok((pending, refused))
+}
+
+/// The Notary targets version per GUN: never older than one accepted before.
+fn check_targets(
+    verdicts: &mut [ImageVerdict],
+    opts: &RollbackOptions,
+    warnings: &mut Vec<String>,
+    pending: &mut Vec<PendingMark>,
+    refused: &mut bool,
+) -> Result<(), Error> {
+    for v in verdicts.iter_mut() {
+        let Some(t) = v.targets.clone() else {
+            continue;
+        };
+        let key = Digest::of(t.gun.as_bytes());
+        let path = opts
+            .state_dir
+            .join("notary")
+            .join(format!("{}.json", key.hex()));
+        let stored: Option<TargetsStateFile> = read_state(&path)?;
+        if stored.as_ref().is_some_and(|s| s.gun != t.gun) {
+            return Err(Error::Usage(format!(
+                "rollback state {} names another repository; refusing to guess",
+                path.display()
+            )));
+        }
+        let floor = stored.map(|s| s.targets_version);
+        let name = "content-trust rollback";
+        match floor {
+            Some(f) if t.targets_version < f && !opts.allow_downgrade => {
+                *refused = true;
+                v.checks.push(Check {
+                    name: name.into(),
+                    status: Status::Fail,
+                    detail: format!(
+                        "{}: targets version {} is older than version {f} accepted before",
+                        t.gun, t.targets_version
+                    ),
+                    kind: Some("rollback"),
+                });
+                continue;
+            }
+            Some(f) if t.targets_version < f => {
+                let msg = format!(
+                    "DOWNGRADE accepted by --allow-downgrade for {}: Notary targets version {} < {f} accepted before",
+                    t.gun, t.targets_version
+                );
+                warnings.push(msg.clone());
+                v.checks.push(Check::pass(name, msg));
+            }
+            Some(f) => v.checks.push(Check::pass(
+                name,
+                format!(
+                    "{}: targets version {} ≥ {f} accepted before",
+                    t.gun, t.targets_version
+                ),
+            )),
+            None => v.checks.push(Check::pass(
+                name,
+                format!(
+                    "{}: targets version {} first seen on this host",
+                    t.gun, t.targets_version
+                ),
+            )),
+        }
+        let before = pending.iter().find_map(|p| match &p.file {
+            Mark::Targets(f) if p.path == path => Some(f.targets_version),
+            _ => None,
+        });
+        let mark = [floor, before, Some(t.targets_version)]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(t.targets_version);
+        pending.retain(|p| p.path != path);
+        pending.push(PendingMark {
+            path,
+            file: Mark::Targets(TargetsStateFile {
+                version: 1,
+                gun: t.gun,
+                targets_version: mark,
+            }),
+        });
+    }
+    Ok(())
 }
 
 /// Write the marks (each atomically). Call only when the whole command
@@ -195,8 +299,11 @@ pub fn commit(marks: &[PendingMark]) -> Result<(), Error> {
             .prefix(&crate::scratch::prefix("state"))
             .tempfile_in(dir)
             .at("create a temporary file in", dir)?;
-        let bytes = serde_json::to_vec_pretty(&m.file)
-            .map_err(|e| Error::io("encode rollback state", std::io::Error::other(e)))?;
+        let bytes = match &m.file {
+            Mark::Log(f) => serde_json::to_vec_pretty(f),
+            Mark::Targets(f) => serde_json::to_vec_pretty(f),
+        }
+        .map_err(|e| Error::io("encode rollback state", std::io::Error::other(e)))?;
         tmp.write_all(&bytes).at("write", tmp.path())?;
         tmp.as_file().sync_all().at("sync", tmp.path())?;
         tmp.persist(&m.path)

@@ -262,6 +262,9 @@ pub enum EvidenceRole {
     TufSnapshot,
     /// TUF `targets.json` (archive-level).
     TufTargets,
+    /// Docker Content Trust: the Notary metadata of the image's repository,
+    /// fetched at pack (one document, `model::notary::NotaryDocument`).
+    NotaryTrust,
 }
 
 impl EvidenceRole {
@@ -297,6 +300,7 @@ impl EvidenceRole {
             EvidenceRole::TufTimestamp => "tuf-timestamp",
             EvidenceRole::TufSnapshot => "tuf-snapshot",
             EvidenceRole::TufTargets => "tuf-targets",
+            EvidenceRole::NotaryTrust => "notary-trust",
         }
     }
 }
@@ -446,6 +450,7 @@ mod tests {
             TufTimestamp,
             TufSnapshot,
             TufTargets,
+            NotaryTrust,
         ];
         for r in all {
             assert_eq!(serde_json::to_value(r).unwrap(), r.name());

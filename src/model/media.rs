@@ -60,3 +60,6 @@ pub const TRUSTED_ROOT: &str = "application/vnd.dev.sigstore.trustedroot.v0.1+js
 /// TUF metadata (root, timestamp, snapshot, targets): plain JSON; the
 /// evidence role says which.
 pub const TUF_METADATA: &str = "application/json";
+
+/// A `notary-trust` evidence document (`model::notary::NotaryDocument`).
+pub const NOTARY_TRUST: &str = "application/vnd.airlock.notary-trust.v1+json";

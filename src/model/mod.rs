@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod limits;
 pub mod manifest;
 pub mod media;
+pub mod notary;
 pub mod oci;
 pub mod progress;
 pub mod warning;

@@ -7,12 +7,15 @@ use crate::gate::{self, GateConfig, GateReport};
 use crate::model::image_set::ImageSet;
 use crate::model::progress::Progress;
 use crate::model::warning::{no_evidence, Warning};
+use crate::source::notary;
 use crate::source::rekor;
 use crate::source::rekor_cache::ProofCache;
 
 /// How pack treats transparency-log proofs and the policy.
 #[derive(Debug)]
 pub struct PackSteps<'a> {
+    /// `--notary-server`: carry and check Docker Content Trust metadata.
+    pub notary: Option<NotaryStep<'a>>,
     /// `--no-rekor`: record that inclusion proofs were not fetched.
     pub no_rekor: bool,
     /// Where inclusion proofs are fetched from.
@@ -27,6 +30,13 @@ pub struct PackSteps<'a> {
     pub no_verify: bool,
 }
 
+/// Where Notary metadata is fetched from.
+#[derive(Debug, Clone, Copy)]
+pub struct NotaryStep<'a> {
+    pub url: &'a str,
+    pub ca_pem: Option<&'a [u8]>,
+}
+
 /// A written archive and what was learnt on the way.
 #[derive(Debug)]
 pub struct Packed {
@@ -37,6 +47,23 @@ pub struct Packed {
     pub warnings: Vec<Warning>,
     /// Informational lines (e.g. how many proofs were stored).
     pub notes: Vec<String>,
+    /// `--notary-server`: what the pack-time content-trust check found.
+    pub content_trust: Vec<PackedContentTrust>,
+}
+
+/// One tag's Docker Content Trust as pack checked it (under the served root).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackedContentTrust {
+    pub reference: String,
+    pub gun: String,
+    pub tag: String,
+    /// The roles that signed the tag; empty when refused (`--no-verify`).
+    pub roles: Vec<String>,
+    pub targets_version: Option<u64>,
+    /// Why it was not satisfied (`--no-verify` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The policy refused an image, so nothing was written.
@@ -67,9 +94,15 @@ pub fn run(
     // A bad --base fails before any source is read.
     let bases = super::delta::load_bases(&req.bases)?;
     let mut set = super::resolve(req)?;
-    let mut warnings = no_evidence(&set.images);
+    let mut warnings = Vec::new();
     let mut notes = Vec::new();
     rekor_step(&mut set, steps, &mut warnings, &mut notes)?;
+    let content_trust = match steps.notary {
+        Some(n) => notary_step(&mut set, n, steps.no_verify, &mut warnings, &mut notes)?,
+        None => Vec::new(),
+    };
+    // After the Notary step: its metadata is evidence too.
+    let mut warnings = [no_evidence(&set.images), warnings].concat();
     let gate = match steps.gate {
         Some(_) if steps.no_verify => {
             warnings.push(Warning::general(
@@ -103,6 +136,7 @@ pub fn run(
         gate,
         warnings,
         notes,
+        content_trust,
     })))
 }
 
@@ -142,6 +176,54 @@ fn rekor_step(
         ));
     }
     Ok(())
+}
+
+/// Fetch and carry each tagged image's Notary metadata; refuse (exit 4)
+/// when its tag's signed target is not the image, unless `--no-verify`.
+fn notary_step(
+    set: &mut ImageSet,
+    step: NotaryStep,
+    no_verify: bool,
+    warnings: &mut Vec<Warning>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<PackedContentTrust>, Error> {
+    let client = notary::NotaryClient::new(step.url, step.ca_pem)?;
+    let checks = notary::attach_notary(set, &client)?;
+    let mut out = Vec::new();
+    for c in &checks {
+        let (gun, tag) = crate::trust::notary::gun_and_tag(&c.reference).unwrap_or_default();
+        out.push(PackedContentTrust {
+            reference: c.reference.clone(),
+            gun,
+            tag,
+            roles: c
+                .result
+                .as_ref()
+                .map(|v| v.roles.clone())
+                .unwrap_or_default(),
+            targets_version: c.result.as_ref().ok().map(|v| v.targets_version),
+            error: c.result.as_ref().err().map(ToString::to_string),
+        });
+        match &c.result {
+            Ok(v) => notes.push(format!(
+                "{}: content trust: signed by {} (targets version {})",
+                c.reference,
+                v.roles.join(", "),
+                v.targets_version
+            )),
+            Err(e) if no_verify => warnings.push(Warning::general(format!(
+                "--no-verify: {}: content trust NOT satisfied: {e}",
+                c.reference
+            ))),
+            Err(e) => {
+                return Err(Error::ImageTrust {
+                    image: c.reference.clone(),
+                    source: crate::trust::TrustError::ContentTrust(e.to_string(), e.kind()),
+                })
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The pack-time gate: the policy over the resolved images, with the

@@ -7,6 +7,7 @@ pub mod docker_archive;
 pub mod files;
 pub mod inventory;
 pub mod layout;
+pub mod notary;
 pub mod oci_archive;
 pub mod registry;
 pub mod rekor;

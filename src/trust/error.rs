@@ -37,6 +37,10 @@ pub enum TrustError {
     /// The public key given by the policy is not a usable signing key.
     #[error("unusable public key: {0}")]
     UnsupportedKey(String),
+    /// Docker Content Trust (Notary metadata) refused the image; the second
+    /// field is the Notary refusal's kind.
+    #[error("content trust: {0}")]
+    ContentTrust(String, &'static str),
     /// The trusted root cannot be used.
     #[error("invalid trusted root: {0}")]
     InvalidTrustRoot(String),
@@ -231,6 +235,7 @@ impl TrustError {
             TrustError::MalformedLogEntry(_) => "malformed-log-entry",
             TrustError::Timestamp(_) => "timestamp-invalid",
             TrustError::Crypto(_) => "crypto",
+            TrustError::ContentTrust(_, kind) => kind,
         }
     }
 

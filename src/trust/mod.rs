@@ -17,6 +17,7 @@ pub mod error;
 pub mod evidence;
 pub mod keys;
 pub mod limits;
+pub mod notary;
 pub mod policy;
 pub mod policy_file;
 pub mod reference;
@@ -39,6 +40,9 @@ pub use cosign::{
 };
 pub use error::TrustError;
 pub use keys::PublicKey;
+pub use notary::{
+    verify_content_trust, NotaryError, NotaryFiles, TargetClaim, VerifiedContentTrust,
+};
 pub use policy::{BundlePolicy, IdentityPolicy, Matcher, SignaturePolicy, Signer};
 pub use policy_file::{PolicyRules, ScopedPolicy, TrustPolicy};
 pub use reference::{normalize_repository, same_repository};

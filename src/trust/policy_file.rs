@@ -29,9 +29,12 @@ pub const MAX_POLICY: usize = 1024 * 1024;
 /// A validated policy file.
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
-    signatures: SignaturePolicy,
+    /// `None`: no signer, the rule admits by Docker Content Trust alone.
+    signatures: Option<SignaturePolicy>,
     provenance: Option<ProvenancePolicy>,
     ignore_reference: bool,
+    /// Notary `root.json` documents (`notaryRoots`), as read by the caller.
+    notary_roots: Vec<std::sync::Arc<[u8]>>,
 }
 
 impl TrustPolicy {
@@ -66,6 +69,26 @@ impl TrustPolicy {
                 KeyDoc::File(f) => Some(f.path),
                 KeyDoc::Pem(_) => None,
             })
+            .collect())
+    }
+
+    /// The `notaryRoots` paths of a policy document (any version, every
+    /// rule), read by the caller like [`Self::key_paths`] and passed in the
+    /// same `key_files` map.
+    pub fn notary_root_paths(json: &[u8]) -> Result<Vec<String>, TrustError> {
+        let rules = match parse(json)? {
+            Parsed::V1(doc) => vec![doc],
+            Parsed::V2(doc) => doc
+                .rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| RuleDoc::from_map(i, r).map(|r| r.fields))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(rules
+            .into_iter()
+            .flat_map(|d| d.notary_roots)
+            .map(|f| f.path)
             .collect())
     }
 
@@ -105,14 +128,27 @@ impl TrustPolicy {
                 one_matcher("issuer", &id.issuer, &id.issuer_regexp)?,
             )));
         }
-        let mut signatures = SignaturePolicy::any_of(signers)?.with_threshold(doc.threshold)?;
-        match doc.transparency_log {
-            TlogMode::Required => {}
-            TlogMode::InsecureIgnore => signatures = signatures.insecure_ignore_tlog()?,
+        let mut notary_roots = Vec::new();
+        for KeyFile { path } in &doc.notary_roots {
+            let bytes = key_files.get(path).ok_or_else(|| {
+                TrustError::InvalidPolicy(format!("notary root {path:?} was not read"))
+            })?;
+            notary_roots.push(std::sync::Arc::from(bytes.as_slice()));
         }
-        if doc.require_inclusion_proof {
-            signatures = signatures.require_inclusion_proof()?;
-        }
+        // Notary roots and no signer: content trust alone admits images.
+        let signatures = if signers.is_empty() && !notary_roots.is_empty() {
+            None
+        } else {
+            let mut signatures = SignaturePolicy::any_of(signers)?.with_threshold(doc.threshold)?;
+            match doc.transparency_log {
+                TlogMode::Required => {}
+                TlogMode::InsecureIgnore => signatures = signatures.insecure_ignore_tlog()?,
+            }
+            if doc.require_inclusion_proof {
+                signatures = signatures.require_inclusion_proof()?;
+            }
+            Some(signatures)
+        };
         let provenance = doc.provenance.map(|p| ProvenancePolicy {
             source_repository: p.source_repository,
             source_ref: p.source_ref,
@@ -132,12 +168,19 @@ impl TrustPolicy {
             signatures,
             provenance,
             ignore_reference: doc.ignore_reference,
+            notary_roots,
         })
     }
 
-    /// The signature policy (signers, threshold, transparency log).
-    pub fn signatures(&self) -> &SignaturePolicy {
-        &self.signatures
+    /// The signature policy (signers, threshold, transparency log); `None`
+    /// when the rule names only Notary roots.
+    pub fn signatures(&self) -> Option<&SignaturePolicy> {
+        self.signatures.as_ref()
+    }
+
+    /// The Notary roots the rule pins (`notaryRoots`).
+    pub fn notary_roots(&self) -> &[std::sync::Arc<[u8]>] {
+        &self.notary_roots
     }
 
     /// The SLSA provenance policy, if the file requires provenance.
@@ -347,6 +390,10 @@ struct Document {
     require_inclusion_proof: bool,
     #[serde(default)]
     provenance: Option<ProvenanceDoc>,
+    /// Docker Content Trust: Notary `root.json` files (`{"path": …}`,
+    /// relative to the policy file's directory).
+    #[serde(default)]
+    notary_roots: Vec<KeyFile>,
 }
 
 /// A key inline (PEM text) or by path (`{"path": "keys/release.pub"}`,

@@ -18,8 +18,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// Inherited variables that would point a run at the developer's own
-/// state, policy or registry credentials (besides every `AIRLOCK_*`).
-const SCRUBBED: &[&str] = &["REGISTRY_AUTH_FILE", "DOCKER_CONFIG"];
+/// state, policy, registry credentials or Notary server (besides every
+/// `AIRLOCK_*`).
+const SCRUBBED: &[&str] = &[
+    "REGISTRY_AUTH_FILE",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTENT_TRUST_SERVER",
+];
 
 /// The XDG base directories a run gets, all set to its private home.
 pub const XDG_DIRS: &[&str] = &[
@@ -30,8 +35,9 @@ pub const XDG_DIRS: &[&str] = &[
 ];
 
 /// Gives `cmd` the private environment of a test run: HOME and every XDG
-/// base directory at `home`, no inherited `AIRLOCK_*`, `REGISTRY_AUTH_FILE`
-/// or `DOCKER_CONFIG`. Later `.env()` calls on `cmd` still win.
+/// base directory at `home`, no inherited `AIRLOCK_*`, `REGISTRY_AUTH_FILE`,
+/// `DOCKER_CONFIG` or `DOCKER_CONTENT_TRUST_SERVER`. Later `.env()` calls on
+/// `cmd` still win.
 pub fn private_env(cmd: &mut Command, home: &Path) {
     for (key, _) in std::env::vars_os() {
         if key.to_str().is_some_and(|k| k.starts_with("AIRLOCK_")) {

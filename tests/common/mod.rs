@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod forge;
 pub mod fulcio;
+pub mod notary;
 pub mod registry;
 pub mod rekor;
 pub mod site;

@@ -59,7 +59,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_port(port: u16) {
+pub fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -191,7 +191,7 @@ impl Registry {
     }
 }
 
-fn make_certs(d: &Path) {
+pub fn make_certs(d: &Path) {
     let ossl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(d));
     ossl(&[
         "req",
