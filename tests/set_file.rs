@@ -46,6 +46,31 @@ fn unknown_key_is_refused_with_its_line() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Found by the `set_file` fuzz target: an entry's policy with an unknown
+/// field was accepted by the set file and refused only as `rules[1]` when
+/// the rules loaded.
+#[test]
+fn an_entry_policy_with_an_unknown_field_is_refused_with_its_line() {
+    let (r, dir) = refused(
+        "version: 1\nimages:\n  - ref: registry.example.org/team/app:1\n    policy:\n      identh:\n  - ref: registry.example.org/team/db:1\n",
+    );
+    assert_code(&r, 2);
+    assert!(
+        r.stderr.contains("line 3: policy") && r.stderr.contains("identh"),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    let (r, dir) = refused("version: 1\npolicy:\n  threshold: many\nimages:\n  - ref: registry.example.org/team/app:1\n");
+    assert_code(&r, 2);
+    assert!(
+        r.stderr.contains("the top-level policy: ") && r.stderr.contains("\"many\""),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn duplicate_entry_is_refused_naming_both_lines() {
     let (r, dir) = refused(

@@ -218,7 +218,7 @@ fn build(path: &Path, dir: &Path, doc: SetDoc) -> Result<PackSet, Error> {
         let mut r = policy_fields(path, 1, p)?;
         r.insert("name".into(), json!("default"));
         r.insert("images".into(), json!(["**"]));
-        rules.push(Value::Object(r));
+        rules.push(checked(path, "the top-level policy", Value::Object(r))?);
     }
     if !rules.is_empty() {
         let doc = json!({ "version": 2, "rules": rules });
@@ -235,10 +235,28 @@ fn rule(path: &Path, r: &Spanned<String>, policy: &Value) -> Result<Value, Error
         "images".into(),
         json!([crate::trust::scope::repository_name(&r.value)]),
     );
-    Ok(Value::Object(fields))
+    let at = format!("line {}: policy", r.referenced.line());
+    checked(path, &at, Value::Object(fields))
 }
 
-/// The version-1 fields of a policy mapping (checked when the rules load).
+/// `rule` as the policy parser reads it (fields, types, key paths; the key
+/// files themselves are read when the rules load), so a mistake is
+/// reported with its line now rather than as `rules[N]` later.
+fn checked(path: &Path, at: &str, rule: Value) -> Result<Value, Error> {
+    let doc = json!({ "version": 2, "rules": [rule.clone()] });
+    let bytes = serde_json::to_vec(&doc).map_err(|e| bad(path, e))?;
+    if let Err(e) = crate::trust::TrustPolicy::key_paths(&bytes) {
+        let msg = e.to_string();
+        // One rule, so its position says nothing.
+        let msg = msg
+            .replace("invalid policy: ", "")
+            .replace("rules[1]: ", "");
+        return Err(bad(path, format!("{at}: {msg}")));
+    }
+    Ok(rule)
+}
+
+/// The version-1 fields of a policy mapping.
 fn policy_fields(
     path: &Path,
     line: u64,
