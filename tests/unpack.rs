@@ -569,6 +569,65 @@ fn podman_load_failing_midway_leaves_no_image() {
     assert_eq!(p.image_ids(), "");
 }
 
+/// The archive file is replaced (rewritten in place with another valid
+/// archive) after verification, just as podman starts reading it: the load
+/// is refused as an integrity failure and everything podman loaded from the
+/// swapped file is removed again.
+#[test]
+fn podman_archive_replaced_between_verify_and_load_is_refused() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 13, &["amd64"]);
+    let other_dir = tmp.path().join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let (other, _, _) = packed(
+        &other_dir,
+        "localhost/airlock-unpack/swapped:1",
+        14,
+        &["amd64"],
+    );
+    // `cp` over the verified file: same inode, new content.
+    let wrapper = tmp.path().join("podman-swaps");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then cp {} {}; fi; done\nexec podman \"$@\"\n",
+            other.display(),
+            archive.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let args = p.env();
+    let o = airlock(
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            archive.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--output",
+            "json",
+        ],
+        &[
+            ("AIRLOCK_PODMAN_ARGS", &args),
+            ("AIRLOCK_PODMAN", wrapper.to_str().unwrap()),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(o.error_kind(), "changed-since-verified", "{}", stderr(&o));
+    assert_eq!(p.image_ids(), "", "nothing left in the store");
+    assert_eq!(
+        p.podman(&["images", "--all", "--format", "{{.Repository}}"]),
+        ""
+    );
+}
+
 // ---------------------------------------------------------------- docker
 
 /// One private dockerd (vfs, no networking), stopped by pid on drop.

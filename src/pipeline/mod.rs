@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 pub mod copy;
 pub mod diff;
+pub mod feed;
 pub mod input;
 pub mod output;
 pub mod outputs;

@@ -14,6 +14,12 @@
 //! have stored its own manifest for it (e.g. after `podman load` of the
 //! archive itself), so its digest is not compared then.
 //!
+//! When the input is a regular uncompressed file holding exactly the one
+//! image to load, podman is given that file (`podman load -i ARCHIVE`, an
+//! oci-archive): no staging copy; the file's identity is checked before
+//! and after, and the digests after (docs/unpack.md, "Loading the archive
+//! file itself"). Otherwise the selected blobs are staged from the archive.
+//!
 //! Roll back: an image this run created is removed (`podman rmi`), a tag it
 //! moved is put back, and the transient staging name is removed from every
 //! image on every path. An image that already existed is never removed.
@@ -23,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::command::Tool;
+use super::feed::{BlobFeed, VerifiedFile};
 use super::load::{load_all, Undo};
 use super::staging::{Staged, Staging};
 use super::stream;
@@ -34,6 +41,8 @@ use crate::model::BlobRecord;
 pub struct PodmanSink {
     tool: Tool,
     staging: Staged,
+    /// Set by `load_from`: blobs come from the archive at `finish`.
+    feed: Option<Box<dyn BlobFeed>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -49,6 +58,7 @@ impl PodmanSink {
         Ok(PodmanSink {
             tool,
             staging: Staged::default(),
+            feed: None,
             stop: opts.stop.clone(),
         })
     }
@@ -67,6 +77,7 @@ impl PodmanSink {
         &self,
         staging: &Staging,
         img: &SelectedImage,
+        whole: Option<&VerifiedFile>,
         undo: &mut Vec<Undo>,
     ) -> Result<LoadedImage, Error> {
         let want_id = img.record.config_digest.hex();
@@ -83,6 +94,9 @@ impl PodmanSink {
             // may have rewritten (e.g. `podman load` of the archive itself),
             // so the digest check below could never pass: name it instead.
             return self.tag_present(img, &want_id);
+        }
+        if let Some(file) = whole {
+            return self.load_whole(file, img, &want_id, undo);
         }
         staging.write_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         staging.write_file("index.json", &stream::single_index(img))?;
@@ -111,6 +125,88 @@ impl PodmanSink {
             )));
         }
         Ok(self.loaded(img, id, digest, false))
+    }
+
+    /// `podman load -i` of the verified archive file itself (it holds this
+    /// one image and nothing else to load). The file must have the identity
+    /// it had when verified before podman starts and after it is done, and
+    /// podman must report the verified manifest digest and the config
+    /// digest as ID (docs/unpack.md). Whatever podman says it loaded is
+    /// undone if anything fails, even names a swapped file brought along.
+    fn load_whole(
+        &self,
+        file: &VerifiedFile,
+        img: &SelectedImage,
+        want_id: &str,
+        undo: &mut Vec<Undo>,
+    ) -> Result<LoadedImage, Error> {
+        let before = self.all_names();
+        file.check_unchanged()?;
+        let path = file.path().to_string_lossy().into_owned();
+        let out = self.tool.run(&["load", "--input", &path])?;
+        let loaded = loaded_names(&out.stdout);
+        for name in &loaded {
+            let id = self.image_id(name).unwrap_or_else(|| name.clone());
+            undo.push(Undo {
+                existed: before.iter().any(|(i, _)| *i == id),
+                previous_tag_target: before
+                    .iter()
+                    .find(|(_, n)| n == name)
+                    .map(|(i, _)| i.clone()),
+                id,
+                tag: name.clone(),
+            });
+        }
+        file.check_unchanged()?;
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        if !out.success {
+            return Err(Error::Sink(format!(
+                "podman load failed: {}",
+                out.stderr_line()
+            )));
+        }
+        self.tag(want_id, &img.tag)?;
+        // podman names it after the archive's annotation; keep only the
+        // name asked for (and any the image already had).
+        for name in loaded.iter().filter(|n| **n != img.tag) {
+            let held_before = before.iter().any(|(_, n)| n == name);
+            if !held_before && self.image_id(name).as_deref() == Some(want_id) {
+                self.tool.run_ok(&["untag", want_id, name], "untag")?;
+            }
+        }
+        let (id, digest) = self.inspect(img, want_id)?;
+        if digest != img.record.manifest_digest.to_string() {
+            return Err(Error::Sink(format!(
+                "podman reports manifest digest {digest} for {}, expected {}",
+                img.tag, img.record.manifest_digest
+            )));
+        }
+        Ok(self.loaded(img, id, digest, false))
+    }
+
+    /// Every (image ID, name) podman holds now.
+    fn all_names(&self) -> Vec<(String, String)> {
+        let Ok(out) = self.tool.run(&[
+            "images",
+            "--all",
+            "--no-trunc",
+            "--format",
+            "{{.Id}} {{.Repository}}:{{.Tag}}",
+        ]) else {
+            return Vec::new();
+        };
+        out.stdout
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(id, name)| {
+                (
+                    id.trim_start_matches("sha256:").to_string(),
+                    name.to_string(),
+                )
+            })
+            .collect()
     }
 
     /// Name an image podman already holds (same ID) instead of loading it.
@@ -264,9 +360,29 @@ impl PodmanSink {
     }
 }
 
+/// The names (or IDs) `podman load` reports: `Loaded image: NAME` lines,
+/// or one `Loaded image(s): A,B` line.
+fn loaded_names(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.starts_with("Loaded image"))
+        })
+        .flat_map(|(_, v)| v.split(','))
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 impl Sink for PodmanSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
         self.staging.begin(Staging::reference_safe)
+    }
+
+    fn load_from(&mut self, feed: Box<dyn BlobFeed>) -> bool {
+        self.feed = Some(feed);
+        true
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
@@ -275,9 +391,20 @@ impl Sink for PodmanSink {
 
     fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
         let staging = self.staging.get()?;
+        let plan = verified.plan();
+        let mut whole = None;
+        if let Some(feed) = &self.feed {
+            whole = feed.whole_file().filter(|_| plan.images.len() == 1);
+            if whole.is_none() {
+                // A part of the archive: staged as a layout directory,
+                // which podman reads in place (a stream on stdin would be
+                // copied to a file by podman, then unpacked again).
+                feed.for_each(&plan.blobs, &mut |rec, data| staging.put(rec, data))?;
+            }
+        }
         let images = load_all(
-            &verified.plan().images,
-            |img, undo| self.load_one(staging, img, undo),
+            &plan.images,
+            |img, undo| self.load_one(staging, img, whole, undo),
             |undo| self.roll_back(staging, undo),
         )?;
         let notes = images
@@ -293,4 +420,22 @@ impl Sink for PodmanSink {
     }
 
     fn abort(self: Box<Self>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loaded_names;
+
+    #[test]
+    fn load_output_names() {
+        assert_eq!(
+            loaded_names("Getting image source signatures\nLoaded image: localhost/a:1\n"),
+            vec!["localhost/a:1"]
+        );
+        assert_eq!(
+            loaded_names("Loaded image(s): localhost/a:1,localhost/b:2\n"),
+            vec!["localhost/a:1", "localhost/b:2"]
+        );
+        assert!(loaded_names("Writing manifest to image destination\n").is_empty());
+    }
 }

@@ -14,7 +14,7 @@ use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::error::Error;
 use crate::model::{media, Digest};
@@ -126,10 +126,12 @@ impl Remote {
 
     /// Upload a staged blob, streamed and re-hashed; retried from the start
     /// of the file on a transient failure.
+    /// Upload the `size` bytes at `offset` in the file at `path` (a staged
+    /// blob at 0, or the blob inside an uncompressed archive), re-hashed.
     pub async fn push_blob(
         &self,
         repo: &str,
-        path: &Path,
+        (path, offset): (&Path, u64),
         d: &Digest,
         size: u64,
     ) -> Result<(), Error> {
@@ -137,7 +139,7 @@ impl Remote {
         let what = format!("upload of blob {d} to {}/{repo}", self.host);
         let ds = d.to_string();
         let pushed = fail::retrying(&what, self.retries, || async {
-            let body = checked_stream(path, *d, size, self.stop.clone()).await?;
+            let body = checked_stream(path, offset, *d, size, self.stop.clone()).await?;
             self.client
                 .push_blob_stream(&r, body, &ds, Some(size))
                 .await
@@ -281,16 +283,17 @@ pub fn sniff_media_type(bytes: &[u8]) -> Option<String> {
 }
 
 struct Reading {
-    file: tokio::fs::File,
+    file: tokio::io::Take<tokio::fs::File>,
     hasher: Sha256,
     got: u64,
 }
 
-/// The staged file as upload chunks; yields an error instead of the end
-/// when the bytes are not `size` bytes with digest `want`, or the operator
-/// interrupted, so the registry never commits them.
+/// `size` bytes at `offset` of the file as upload chunks; yields an error
+/// instead of the end when the bytes are not `size` bytes with digest
+/// `want`, or the operator interrupted, so the registry never commits them.
 async fn checked_stream(
     path: &Path,
+    offset: u64,
     want: Digest,
     size: u64,
     stop: Arc<AtomicBool>,
@@ -298,11 +301,15 @@ async fn checked_stream(
     impl futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send + 'static,
     OciDistributionError,
 > {
-    let file = tokio::fs::File::open(path)
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(OciDistributionError::IoError)?;
+    file.seek(std::io::SeekFrom::Start(offset))
         .await
         .map_err(OciDistributionError::IoError)?;
     let start = Reading {
-        file,
+        // The archive goes on after the blob: read exactly its bytes.
+        file: file.take(size),
         hasher: Sha256::new(),
         got: 0,
     };
@@ -323,7 +330,7 @@ async fn checked_stream(
                 let actual = Digest::from_bytes(std::mem::take(&mut s.hasher).finalize().into());
                 if s.got != size || actual != want {
                     return refuse(format!(
-                        "staged blob changed: {} bytes with {actual}, expected {size} bytes with {want}",
+                        "blob changed since verification: {} bytes with {actual}, expected {size} bytes with {want}",
                         s.got
                     ));
                 }
@@ -331,7 +338,7 @@ async fn checked_stream(
             }
             s.got += n as u64;
             if s.got > size {
-                return refuse(format!("staged blob {want} is larger than {size} bytes"));
+                return refuse(format!("blob {want} is larger than {size} bytes"));
             }
             buf.truncate(n);
             s.hasher.update(&buf);
