@@ -569,6 +569,55 @@ fn podman_load_failing_midway_leaves_no_image() {
     assert_eq!(p.image_ids(), "");
 }
 
+/// docker loads from a stream built straight from the archive: a blob
+/// rewritten after verification (here just before the load, when unpack
+/// asks docker what the name holds) breaks the stream before its end, the
+/// unpack fails as an integrity error and docker holds nothing.
+/// (A step of `docker_target_loads_checks_and_refuses`: one dockerd per
+/// test process.)
+fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 22, &["amd64"]);
+    let bad = tampered(&archive);
+    let marker = tmp.path().join("swapped");
+    let wrapper = tmp.path().join("docker-swaps");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *\"image inspect\"*) [ -e {m} ] || {{ cp {bad} {a}; touch {m}; }};; esac\nexec docker \"$@\"\n",
+            m = marker.display(),
+            bad = bad.display(),
+            a = archive.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let o = airlock(
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            archive.to_str().unwrap(),
+            "--into",
+            "docker",
+            "--output",
+            "json",
+        ],
+        &[
+            ("DOCKER_HOST", d.host.as_str()),
+            ("AIRLOCK_DOCKER", wrapper.to_str().unwrap()),
+        ],
+        None,
+    );
+    assert!(marker.exists(), "the wrapper swapped the file");
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(o.error_kind(), "digest-mismatch", "{}", stderr(&o));
+    assert_eq!(d.image_ids(), "");
+}
+
 /// The archive file is replaced (rewritten in place with another valid
 /// archive) after verification, just as podman starts reading it: the load
 /// is refused as an integrity failure and everything podman loaded from the
@@ -766,6 +815,8 @@ fn docker_target_loads_checks_and_refuses() {
     );
     assert_eq!(code(&o), 6, "{}", stderr(&o));
     assert_eq!(d.image_ids(), "");
+
+    docker_archive_changed_between_verify_and_load_is_refused(&d);
 
     // Happy path: ID == config digest, tag present, manifest digest recorded.
     let o = airlock(

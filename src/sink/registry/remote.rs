@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures_util::stream;
 use oci_client::errors::OciDistributionError;
@@ -16,7 +16,7 @@ use oci_client::{Client, Reference, RegistryOperation};
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::error::Error;
+use crate::error::{Error, IntegrityError};
 use crate::model::{media, Digest};
 use crate::registry_client::fail;
 
@@ -138,8 +138,10 @@ impl Remote {
         let r = self.by_digest(repo, d);
         let what = format!("upload of blob {d} to {}/{repo}", self.host);
         let ds = d.to_string();
+        let changed = Arc::new(Mutex::new(None));
         let pushed = fail::retrying(&what, self.retries, || async {
-            let body = checked_stream(path, offset, *d, size, self.stop.clone()).await?;
+            let body =
+                checked_stream(path, offset, *d, size, self.stop.clone(), changed.clone()).await?;
             self.client
                 .push_blob_stream(&r, body, &ds, Some(size))
                 .await
@@ -147,6 +149,15 @@ impl Remote {
         .await;
         // An interrupt breaks the stream on purpose: report it as such.
         self.interrupted()?;
+        // So does a blob that changed since verification: an integrity
+        // failure of the archive, not of the registry.
+        if let Some(actual) = changed.lock().ok().and_then(|c| *c) {
+            return Err(IntegrityError::DigestMismatch {
+                expected: d.to_string(),
+                actual: actual.hex(),
+            }
+            .into());
+        }
         let location = pushed.map_err(sink_error)?;
         let location =
             location.ok_or_else(|| Error::Sink(format!("{what}: the registry answered 404")))?;
@@ -297,6 +308,7 @@ async fn checked_stream(
     want: Digest,
     size: u64,
     stop: Arc<AtomicBool>,
+    changed: Arc<Mutex<Option<Digest>>>,
 ) -> Result<
     impl futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send + 'static,
     OciDistributionError,
@@ -315,7 +327,7 @@ async fn checked_stream(
     };
     let refuse = |m: String| Some((Err(OciDistributionError::GenericError(Some(m))), None));
     Ok(stream::unfold(Some(start), move |state| {
-        let stop = stop.clone();
+        let (stop, changed) = (stop.clone(), changed.clone());
         async move {
             let mut s = state?;
             if stop.load(Ordering::Relaxed) {
@@ -329,6 +341,9 @@ async fn checked_stream(
             if n == 0 {
                 let actual = Digest::from_bytes(std::mem::take(&mut s.hasher).finalize().into());
                 if s.got != size || actual != want {
+                    if let Ok(mut c) = changed.lock() {
+                        *c = Some(actual);
+                    }
                     return refuse(format!(
                         "blob changed since verification: {} bytes with {actual}, expected {size} bytes with {want}",
                         s.got
