@@ -144,6 +144,10 @@ pub struct PackArgs {
     /// so a receiving host can accept its trusted root via TUF chaining.
     #[arg(long, value_name = "DIR")]
     pub tuf_metadata: Option<PathBuf>,
+    /// Also report where the time went: seconds spent resolving,
+    /// downloading, hashing and writing (text and JSON `timings`).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]
@@ -370,6 +374,10 @@ pub struct UnpackArgs {
     /// policy is given anywhere; reported as INSECURE.
     #[arg(long)]
     pub insecure_no_policy: bool,
+    /// Also report where the time went: seconds spent verifying, loading
+    /// and hashing (text and JSON `timings`).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]

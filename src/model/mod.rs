@@ -8,6 +8,7 @@ pub mod manifest;
 pub mod media;
 pub mod oci;
 pub mod progress;
+pub mod timings;
 pub mod warning;
 
 pub use digest::Digest;

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::gate::{self, GateConfig, GateReport};
 use crate::model::image_set::ImageSet;
 use crate::model::progress::Progress;
+use crate::model::timings;
 use crate::model::warning::{no_evidence, Warning};
 use crate::source::rekor;
 use crate::source::rekor_cache::ProofCache;
@@ -64,7 +65,13 @@ pub fn run(
     // Where the archive goes is checked before any source is read.
     super::output::compression(&req.output, req.zstd)?;
     super::output::check(&req.output, &req.layouts, req.force, req.split.is_some())?;
+    let resolving = std::time::Instant::now();
     let mut set = super::resolve(req)?;
+    // Downloads happen inside resolve; report them apart.
+    timings::add(
+        "resolve",
+        resolving.elapsed().saturating_sub(timings::get("download")),
+    );
     let mut warnings = no_evidence(&set.images);
     let mut notes = Vec::new();
     rekor_step(&mut set, steps, &mut warnings, &mut notes)?;
@@ -95,7 +102,7 @@ pub fn run(
         }
     };
     progress.set_total(set.blobs.values().map(|b| b.record.size).sum());
-    let result = super::pack(req, &set, progress)?;
+    let result = timings::time("write", || super::pack(req, &set, progress))?;
     Ok(PackOutcome::Written(Box::new(Packed {
         result,
         gate,

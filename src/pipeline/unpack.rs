@@ -31,6 +31,7 @@ use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
 use crate::gate::{admitted, pass_gate, Gate, Plan, SelectedImage};
 use crate::model::progress::Progress;
+use crate::model::timings;
 use crate::model::{Digest, EntryKind};
 use crate::sink::feed::VerifiedFile;
 use crate::sink::{self, Loaded, SinkOptions, Target};
@@ -119,7 +120,7 @@ pub fn unpack<P: Progress>(
     } else {
         Some(sink::open(&req.target, &req.sink)?)
     };
-    let (outcome, spool, verified_file) = verify_input(req, progress)?;
+    let (outcome, spool, verified_file) = timings::time("verify", || verify_input(req, progress))?;
     check_stop(req)?;
     let mut selection = req.selection.clone();
     // A registry stores images rather than running them.
@@ -166,6 +167,7 @@ pub fn unpack<P: Progress>(
     let plain = outcome.compression == Compression::None && volumes.is_none();
     let whole_archive =
         plain && plan.images.len() == outcome.manifest.images.len() && report.skipped.is_empty();
+    let loading = std::time::Instant::now();
     let staged = (|| {
         let bar = progress(Some(report.blob_bytes), "unpack");
         let feed = ArchiveFeed {
@@ -200,7 +202,9 @@ pub fn unpack<P: Progress>(
     }
     // A SIGINT arriving during `finish` is handled there (the load is
     // killed and rolled back); one arriving after it lost the race.
-    let loaded = sink.finish(&verified)?;
+    let loaded = sink.finish(&verified);
+    timings::add("load", loading.elapsed());
+    let loaded = loaded?;
     gate.committed(&outcome, &plan)?;
     if let Some(state) = &req.sink.state_dir {
         // What admitted each image, for `verify-local` (after the commit:
