@@ -81,12 +81,24 @@ impl PodmanSink {
         undo: &mut Vec<Undo>,
     ) -> Result<LoadedImage, Error> {
         let want_id = img.record.config_digest.hex();
-        let existed = self.image_id(&want_id).is_some();
+        // Loading the file whole needs the list of every name first (to
+        // undo whatever it brings); it answers these two questions too.
+        let before = whole.map(|_| self.all_names());
+        let (existed, previous_tag_target) = match &before {
+            Some(names) => (
+                names.iter().any(|(id, _)| *id == want_id),
+                names
+                    .iter()
+                    .find(|(_, n)| *n == img.tag)
+                    .map(|(id, _)| id.clone()),
+            ),
+            None => (self.image_id(&want_id).is_some(), self.image_id(&img.tag)),
+        };
         undo.push(Undo {
             id: want_id.clone(),
             existed,
             tag: img.tag.clone(),
-            previous_tag_target: self.image_id(&img.tag),
+            previous_tag_target,
         });
         if existed {
             // Same config digest = same image (podman's ID is that digest).
@@ -95,8 +107,8 @@ impl PodmanSink {
             // so the digest check below could never pass: name it instead.
             return self.tag_present(img, &want_id);
         }
-        if let Some(file) = whole {
-            return self.load_whole(file, img, &want_id, undo);
+        if let (Some(file), Some(before)) = (whole, &before) {
+            return self.load_whole(file, img, &want_id, before, undo);
         }
         staging.write_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         staging.write_file("index.json", &stream::single_index(img))?;
@@ -138,24 +150,31 @@ impl PodmanSink {
         file: &VerifiedFile,
         img: &SelectedImage,
         want_id: &str,
+        before: &[(String, String)],
         undo: &mut Vec<Undo>,
     ) -> Result<LoadedImage, Error> {
-        let before = self.all_names();
         file.check_unchanged()?;
         let path = file.path().to_string_lossy().into_owned();
         let out = self.tool.run(&["load", "--input", &path])?;
-        let loaded = loaded_names(&out.stdout);
-        for name in &loaded {
-            let id = self.image_id(name).unwrap_or_else(|| name.clone());
+        // What each reported name holds now: recorded for the roll back
+        // before anything is judged.
+        let mut loaded = Vec::new();
+        for name in loaded_names(&out.stdout) {
+            let (id, digest) = self.id_and_digest(&name).unwrap_or_default();
             undo.push(Undo {
+                id: if id.is_empty() {
+                    name.clone()
+                } else {
+                    id.clone()
+                },
                 existed: before.iter().any(|(i, _)| *i == id),
                 previous_tag_target: before
                     .iter()
-                    .find(|(_, n)| n == name)
+                    .find(|(_, n)| *n == name)
                     .map(|(i, _)| i.clone()),
-                id,
                 tag: name.clone(),
             });
+            loaded.push((name, id, digest));
         }
         file.check_unchanged()?;
         if self.stop.load(Ordering::Relaxed) {
@@ -167,23 +186,41 @@ impl PodmanSink {
                 out.stderr_line()
             )));
         }
+        let manifest = img.record.manifest_digest.to_string();
+        if let [(name, id, digest)] = loaded.as_slice() {
+            if *name == img.tag && id == want_id && *digest == manifest {
+                // podman named it as asked: nothing to re-tag.
+                return Ok(self.loaded(img, id.clone(), digest.clone(), false));
+            }
+        }
         self.tag(want_id, &img.tag)?;
         // podman names it after the archive's annotation; keep only the
         // name asked for (and any the image already had).
-        for name in loaded.iter().filter(|n| **n != img.tag) {
+        for (name, id, _) in loaded.iter().filter(|(n, _, _)| *n != img.tag) {
             let held_before = before.iter().any(|(_, n)| n == name);
-            if !held_before && self.image_id(name).as_deref() == Some(want_id) {
+            if !held_before && id == want_id {
                 self.tool.run_ok(&["untag", want_id, name], "untag")?;
             }
         }
         let (id, digest) = self.inspect(img, want_id)?;
-        if digest != img.record.manifest_digest.to_string() {
+        if digest != manifest {
             return Err(Error::Sink(format!(
                 "podman reports manifest digest {digest} for {}, expected {}",
                 img.tag, img.record.manifest_digest
             )));
         }
         Ok(self.loaded(img, id, digest, false))
+    }
+
+    /// The image ID and manifest digest a name resolves to, if any.
+    fn id_and_digest(&self, name: &str) -> Option<(String, String)> {
+        let out = self
+            .tool
+            .run(&["image", "inspect", "--format", "{{.Id}} {{.Digest}}", name])
+            .ok()?;
+        let mut f = out.stdout.split_whitespace();
+        let id = f.next()?.trim_start_matches("sha256:").to_string();
+        Some((id, f.next().unwrap_or("").to_string())).filter(|_| out.success)
     }
 
     /// Every (image ID, name) podman holds now.

@@ -88,7 +88,7 @@ impl Blobs<'_> {
 impl RegistrySink {
     /// Set up the client and check the registry answers (exit 6 if not).
     pub fn connect(target: &RegistryTarget, opts: &SinkOptions) -> Result<Self, Error> {
-        let client = registry_client::client(&opts.registry)?;
+        let client = registry_client::push_client(&opts.registry)?;
         let auth =
             registry_client::credentials(&target.host, &opts.registry).map_err(sink_error)?;
         let rt = registry_client::runtime()?;

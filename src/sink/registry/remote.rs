@@ -28,8 +28,8 @@ const ACCEPT: &[&str] = &[
     media::DOCKER_MANIFEST_LIST,
 ];
 
-/// Upload chunk read from a staging file (oci-client sends each as PATCHes
-/// of at most 4 MiB): only this much of a layer is in memory at a time.
+/// Read size from the archive or staging file into the one streamed upload
+/// request: only about this much of a layer is in memory at a time.
 const CHUNK: usize = 1 << 20;
 
 pub struct Remote {
@@ -338,26 +338,30 @@ async fn checked_stream(
                 Ok(n) => n,
                 Err(e) => return Some((Err(OciDistributionError::IoError(e)), None)),
             };
-            if n == 0 {
-                let actual = Digest::from_bytes(std::mem::take(&mut s.hasher).finalize().into());
-                if s.got != size || actual != want {
-                    if let Ok(mut c) = changed.lock() {
-                        *c = Some(actual);
-                    }
-                    return refuse(format!(
-                        "blob changed since verification: {} bytes with {actual}, expected {size} bytes with {want}",
-                        s.got
-                    ));
+            if n > 0 {
+                s.got += n as u64;
+                if s.got > size {
+                    return refuse(format!("blob {want} is larger than {size} bytes"));
                 }
-                return None;
+                buf.truncate(n);
+                s.hasher.update(&buf);
+                if s.got < size {
+                    return Some((Ok(bytes::Bytes::from(buf)), Some(s)));
+                }
             }
-            s.got += n as u64;
-            if s.got > size {
-                return refuse(format!("blob {want} is larger than {size} bytes"));
+            // The last bytes (or a short file's end): judged before they are
+            // sent, so a changed blob never reaches the registry whole.
+            let actual = Digest::from_bytes(std::mem::take(&mut s.hasher).finalize().into());
+            if s.got != size || actual != want {
+                if let Ok(mut c) = changed.lock() {
+                    *c = Some(actual);
+                }
+                return refuse(format!(
+                    "blob changed since verification: {} bytes with {actual}, expected {size} bytes with {want}",
+                    s.got
+                ));
             }
-            buf.truncate(n);
-            s.hasher.update(&buf);
-            Some((Ok(bytes::Bytes::from(buf)), Some(s)))
+            (n > 0).then(|| (Ok(bytes::Bytes::from(buf)), None))
         }
     }))
 }
