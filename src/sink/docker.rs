@@ -13,9 +13,10 @@
 //! An image docker already holds with the same ID (config digest) is not
 //! loaded again, only tagged, and reported as already present.
 //!
-//! The tar stream is built straight from the archive (the pipeline's
-//! [`BlobFeed`], which re-hashes every blob) into `docker load`'s stdin: no
-//! staging copy. A blob that changed since verification fails the stream
+//! The tar stream is built straight from an uncompressed archive (the
+//! pipeline's [`BlobFeed`], which re-hashes every blob) into `docker
+//! load`'s stdin: no staging copy (a zstd archive or a volume set is staged
+//! once, rather than decompressed once per image). A blob that changed since verification fails the stream
 //! before its end; docker, which reads the whole stream before it commits,
 //! then loads nothing, and the load is reported as an integrity error.
 //!
@@ -315,6 +316,11 @@ impl Sink for DockerSink {
     }
 
     fn load_from(&mut self, feed: Box<dyn BlobFeed>) -> bool {
+        // A zstd archive or a volume set would be read whole once per
+        // image: staged once instead.
+        if !feed.is_plain_file() {
+            return false;
+        }
         self.feed = Some(feed);
         true
     }
