@@ -618,6 +618,48 @@ fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
     assert_eq!(d.image_ids(), "");
 }
 
+/// The whole archive handed to `podman load -i`, from stdin (the spool),
+/// under another name: podman first names it after the archive's
+/// annotation; only the name asked for stays.
+#[test]
+fn podman_whole_archive_under_another_name_keeps_only_that_name() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, manifest, config) = packed(tmp.path(), REF, 15, &["amd64"]);
+    let args = p.env();
+    let o = airlock(
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            "-",
+            "--into",
+            "podman",
+            "--tag",
+            "localhost/renamed/app:3",
+            "--output",
+            "json",
+        ],
+        &[("AIRLOCK_PODMAN_ARGS", &args)],
+        Some(&archive),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        p.podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "localhost/renamed/app:3"
+    );
+    assert_eq!(
+        p.podman(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}} {{.Digest}}",
+            "localhost/renamed/app:3"
+        ]),
+        format!("{} {manifest}", config.trim_start_matches("sha256:"))
+    );
+    assert_eq!(o.json()["loaded"][0]["alreadyPresent"], Value::Null);
+}
+
 /// The archive file is replaced (rewritten in place with another valid
 /// archive) after verification, just as podman starts reading it: the load
 /// is refused as an integrity failure and everything podman loaded from the
