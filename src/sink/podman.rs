@@ -83,7 +83,7 @@ impl PodmanSink {
         let want_id = img.record.config_digest.hex();
         // Loading the file whole needs the list of every name first (to
         // undo whatever it brings); it answers these two questions too.
-        let before = whole.map(|_| self.all_names());
+        let before = whole.map(|_| self.all_names()).transpose()?;
         let (existed, previous_tag_target) = match &before {
             Some(names) => (
                 names.iter().any(|(id, _)| *id == want_id),
@@ -223,18 +223,21 @@ impl PodmanSink {
         Some((id, f.next().unwrap_or("").to_string())).filter(|_| out.success)
     }
 
-    /// Every (image ID, name) podman holds now.
-    fn all_names(&self) -> Vec<(String, String)> {
-        let Ok(out) = self.tool.run(&[
+    /// Every (image ID, name) podman holds now. Fails rather than answer
+    /// "nothing": the roll back would take a present image for a new one.
+    fn all_names(&self) -> Result<Vec<(String, String)>, Error> {
+        let out = self.tool.run_ok(
+            &[
+                "images",
+                "--all",
+                "--no-trunc",
+                "--format",
+                "{{.Id}} {{.Repository}}:{{.Tag}}",
+            ],
             "images",
-            "--all",
-            "--no-trunc",
-            "--format",
-            "{{.Id}} {{.Repository}}:{{.Tag}}",
-        ]) else {
-            return Vec::new();
-        };
-        out.stdout
+        )?;
+        Ok(out
+            .stdout
             .lines()
             .filter_map(|l| l.split_once(' '))
             .map(|(id, name)| {
@@ -243,7 +246,7 @@ impl PodmanSink {
                     name.to_string(),
                 )
             })
-            .collect()
+            .collect())
     }
 
     /// Name an image podman already holds (same ID) instead of loading it.
