@@ -16,9 +16,10 @@
 //! The tar stream is built straight from an uncompressed archive (the
 //! pipeline's [`BlobFeed`], which re-hashes every blob) into `docker
 //! load`'s stdin: no staging copy (a zstd archive or a volume set is staged
-//! once, rather than decompressed once per image). A blob that changed since verification fails the stream
-//! before its end; docker, which reads the whole stream before it commits,
-//! then loads nothing, and the load is reported as an integrity error.
+//! once, rather than decompressed once per image). A blob that changed
+//! since verification fails the stream before its last bytes are written;
+//! docker, which reads the whole stream before it commits, then loads
+//! nothing, and the load is reported as an integrity error.
 //!
 //! Roll back: an image this run created is removed, a moved tag is put
 //! back; an image that already existed is never removed. Nothing is staged
