@@ -168,8 +168,8 @@ pub fn unpack<P: Progress>(
     let whole_archive =
         plain && plan.images.len() == outcome.manifest.images.len() && report.skipped.is_empty();
     let loading = std::time::Instant::now();
+    let bar = progress(Some(report.blob_bytes), "unpack");
     let staged = (|| {
-        let bar = progress(Some(report.blob_bytes), "unpack");
         let feed = ArchiveFeed {
             path: source.clone(),
             volumes: volumes.clone(),
@@ -203,6 +203,8 @@ pub fn unpack<P: Progress>(
     // A SIGINT arriving during `finish` is handled there (the load is
     // killed and rolled back); one arriving after it lost the race.
     let loaded = sink.finish(&verified);
+    // A sink loading from the archive counted on the bar until now.
+    bar.finish();
     timings::add("load", loading.elapsed());
     let loaded = loaded?;
     gate.committed(&outcome, &plan)?;
