@@ -4,10 +4,12 @@
 #
 # Builds BENCH_IMAGES (>= 5) random images (default 2 x 56 MiB layers each,
 # ~560 MiB together), pushes them to Debian's docker-registry on a free
-# loopback port, then times (cold cache each run, best of BENCH_RUNS):
+# loopback port, then times (cold cache each run, median of BENCH_RUNS
+# alternating runs; peak RSS and bytes written per archive byte, see
+# bench/lib/measure.sh):
 #   airlock pack IMG... -o x.tar         (all images, one archive)
 #   skopeo copy docker://IMG oci-archive:IMG.tar   (one per image)
-# and prints the ratio airlock/skopeo. Target <= 0.8; BENCH_STRICT=1 makes a
+# and prints the ratio airlock/skopeo. Target <= 0.6 (issue 18); BENCH_STRICT=1 makes a
 # missed target exit 1.
 set -euo pipefail
 
@@ -16,7 +18,7 @@ MKIMAGE=${MKIMAGE:-target/release/airlock-mkimage}
 IMAGES=${BENCH_IMAGES:-5}
 LAYERS=${BENCH_LAYERS:-2}
 LAYER_SIZE=${BENCH_LAYER_SIZE:-58720256}  # 56 MiB
-RUNS=${BENCH_RUNS:-2}
+RUNS=${BENCH_RUNS:-3}
 STRICT=${BENCH_STRICT:-0}
 
 for bin in "$AIRLOCK" "$MKIMAGE"; do
@@ -55,7 +57,8 @@ rm -rf -- "$work/layout"
 
 run_airlock() {
     rm -rf -- "$work/cache" "$work/x.tar"
-    "$AIRLOCK" pack -q "${refs[@]}" --insecure-registry "$host" \
+    # exec: measure samples airlock's own RSS (run it only through measure).
+    exec "$AIRLOCK" pack -q "${refs[@]}" --insecure-registry "$host" \
         --cache-dir "$work/cache" -o "$work/x.tar" >/dev/null 2>"$work/airlock.err"
 }
 run_skopeo() {
@@ -66,29 +69,29 @@ run_skopeo() {
         skopeo copy -q --src-tls-verify=false "docker://$r" "oci-archive:$work/s-$i.tar"
     done
 }
-best_ns() {
-    local best=0 start end
-    for _ in $(seq "$RUNS"); do
-        sync
-        start=$(date +%s%N)
-        "$@"
-        end=$(date +%s%N)
-        if [ "$best" -eq 0 ] || [ $((end - start)) -lt "$best" ]; then best=$((end - start)); fi
-    done
-    echo "$best"
-}
-
-a_ns=$(best_ns run_airlock)
+. "$(dirname "$0")/lib/measure.sh"
+# Alternating runs (airlock, skopeo, airlock, …), cold cache each time for
+# airlock (its --cache-dir is removed); medians compared.
+a_t=() s_t=() a_rss=() a_w=() s_w=()
+for _ in $(seq "$RUNS"); do
+    sync; read -r -a m < <(measure run_airlock)
+    a_t+=("${m[0]}"); a_rss+=("${m[1]}"); a_w+=("${m[2]}")
+    sync; read -r -a m < <(measure run_skopeo)
+    s_t+=("${m[0]}"); s_w+=("${m[2]}")
+done
+a_ns=$(median "${a_t[@]}")
+s_ns=$(median "${s_t[@]}")
 "$AIRLOCK" verify -q "$work/x.tar" >/dev/null
 bytes=$(stat -c %s "$work/x.tar")
-s_ns=$(best_ns run_skopeo)
-ratio=$(awk -v a="$a_ns" -v s="$s_ns" 'BEGIN { printf "%.3f", a / s }')
+ratio=$(ratio "$a_ns" "$s_ns")
+rss=$(printf '%s\n' "${a_rss[@]}" | sort -n | tail -1)
 mib=$((bytes / 1048576))
-echo "bench: archive ${mib} MiB"
-echo "bench: airlock pack  $(awk -v n="$a_ns" 'BEGIN { printf "%.2f s", n / 1e9 }')"
-echo "bench: skopeo copy   $(awk -v n="$s_ns" 'BEGIN { printf "%.2f s", n / 1e9 }')"
-echo "bench: ratio airlock/skopeo = $ratio (target <= 0.8)"
-if [ "$STRICT" = 1 ] && awk -v r="$ratio" 'BEGIN { exit !(r > 0.8) }'; then
-    echo "bench: target missed" >&2
-    exit 1
+echo "bench: archive ${mib} MiB, median of $RUNS alternating runs"
+echo "bench: airlock pack  $(secs "$a_ns") s  peak RSS $((rss / 1024)) MiB (<= 64)  written/byte $(ratio "$(median "${a_w[@]}")" "$bytes")"
+echo "bench: skopeo copy   $(secs "$s_ns") s  written/byte $(ratio "$(median "${s_w[@]}")" "$bytes")"
+echo "bench: ratio airlock/skopeo = $ratio (target <= 0.6)"
+if awk -v r="$ratio" 'BEGIN { exit !(r > 0.6) }' || [ "$rss" -gt 65536 ]; then
+    echo "bench: target missed (the CPU may be shared: medians are noisy)" >&2
+    [ "$STRICT" = 1 ] && exit 1
 fi
+exit 0

@@ -155,6 +155,10 @@ pub enum IntegrityError {
     /// out of place or foreign; `name` is the file at fault.
     #[error("volume {}: {}", quoted(.name), escaped(.problem))]
     BadVolume { name: String, problem: String },
+    /// The archive file was written to or replaced after it was verified
+    /// (seen before or after a loader read it whole).
+    #[error("archive {} changed after it was verified", quoted(.name))]
+    Changed { name: String },
 }
 
 fn at_entry(entry: &Option<String>) -> String {
@@ -188,6 +192,7 @@ impl IntegrityError {
             IntegrityError::DecompressionLimit(_) => "decompression-limit",
             IntegrityError::TrailingData => "trailing-data",
             IntegrityError::BadVolume { .. } => "bad-volume",
+            IntegrityError::Changed { .. } => "changed-since-verified",
         }
     }
 }

@@ -427,6 +427,32 @@ fn blob_with_wrong_content_is_refused_and_nothing_written() {
     assert!(!cached.exists(), "a bad blob must not enter the cache");
 }
 
+/// The registry sends more bytes than the manifest's descriptor says
+/// (here: the stored layer grew by a few bytes): refused while the bytes
+/// arrive, nothing under the output name, nothing in the cache.
+#[test]
+fn blob_larger_than_its_descriptor_is_refused_and_nothing_written() {
+    let Some(w) = plain_world() else { return };
+    let path = w.reg.blob_data_path(&w.amd64_layer);
+    let mut data = std::fs::read(&path).unwrap();
+    data.extend_from_slice(b"trailing bytes");
+    std::fs::write(&path, data).unwrap();
+    let out = w.out("big.tar");
+    let err = failed(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &out), 1);
+    assert!(err.contains(&w.amd64_layer.to_string()), "{err}");
+    assert!(
+        err.contains("bytes") && err.contains("expected"),
+        "names the size: {err}"
+    );
+    assert!(!out.exists());
+    let cached = w
+        .tmp
+        .path()
+        .join("cache/blobs/sha256")
+        .join(w.amd64_layer.hex());
+    assert!(!cached.exists(), "a bad blob must not enter the cache");
+}
+
 #[test]
 fn dropped_connection_mid_blob_is_retried_and_the_archive_verifies() {
     let Some(w) = plain_world() else { return };

@@ -63,11 +63,18 @@ fn every_report_matches_its_schema() {
         &cli::pack(
             &layout,
             &site.path("b.tar"),
-            &["--no-rekor", "--output", "json"],
+            &["--no-rekor", "--output", "json", "--timings"],
         )
         .run(),
     );
     assert!(v["archive"]["blobBytes"].as_u64().unwrap() > 0);
+    // --timings: where the time went, per phase that ran.
+    for phase in ["resolve", "write", "hash"] {
+        assert!(
+            v["timings"][phase].as_f64().is_some(),
+            "pack {phase}: {v:#}"
+        );
+    }
     let stranger = common::site::Site::new();
     let sk = key_flags(&stranger);
     let mut args: Vec<&str> = vec!["--no-rekor", "--output", "json"];
@@ -127,10 +134,24 @@ fn every_report_matches_its_schema() {
             .any(|c| c["name"] == "signatures" && c["status"] == "pass"),
         "{v:#}"
     );
-    let mut args = vec!["--output", "json", "unpack", a, "--into", &into];
+    let mut args = vec![
+        "--output",
+        "json",
+        "unpack",
+        a,
+        "--into",
+        &into,
+        "--timings",
+    ];
     args.extend(&keys);
     let v = json("unpack", &cli::run(&args));
     assert_eq!(v["loaded"].as_array().unwrap().len(), 1, "{v:#}");
+    for phase in ["verify", "load", "hash"] {
+        assert!(
+            v["timings"][phase].as_f64().is_some(),
+            "unpack {phase}: {v:#}"
+        );
+    }
     let other = format!("dir:{}", s(&site.path("other")));
     let mut args = vec!["--output", "json", "unpack", a, "--into", &other];
     args.extend(sk.iter().map(String::as_str));

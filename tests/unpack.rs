@@ -570,6 +570,156 @@ fn podman_load_failing_midway_leaves_no_image() {
     assert_eq!(p.image_ids(), "");
 }
 
+/// docker loads from a stream built straight from the archive: a blob
+/// rewritten after verification (here just before the load, when unpack
+/// asks docker what the name holds) breaks the stream before its end, the
+/// unpack fails as an integrity error and docker holds nothing.
+/// (A step of `docker_target_loads_checks_and_refuses`: one dockerd per
+/// test process.)
+fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 22, &["amd64"]);
+    let bad = tampered(&archive);
+    let marker = tmp.path().join("swapped");
+    let wrapper = tmp.path().join("docker-swaps");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *\"image inspect\"*) [ -e {m} ] || {{ cp {bad} {a}; touch {m}; }};; esac\nexec docker \"$@\"\n",
+            m = marker.display(),
+            bad = bad.display(),
+            a = archive.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let o = airlock(
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            archive.to_str().unwrap(),
+            "--into",
+            "docker",
+            "--output",
+            "json",
+        ],
+        &[
+            ("DOCKER_HOST", d.host.as_str()),
+            ("AIRLOCK_DOCKER", wrapper.to_str().unwrap()),
+        ],
+        None,
+    );
+    assert!(marker.exists(), "the wrapper swapped the file");
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(o.error_kind(), "digest-mismatch", "{}", stderr(&o));
+    assert_eq!(d.image_ids(), "");
+}
+
+/// The whole archive handed to `podman load -i`, from stdin (the spool),
+/// under another name: podman first names it after the archive's
+/// annotation; only the name asked for stays.
+#[test]
+fn podman_whole_archive_under_another_name_keeps_only_that_name() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, manifest, config) = packed(tmp.path(), REF, 15, &["amd64"]);
+    let args = p.env();
+    let o = airlock(
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            "-",
+            "--into",
+            "podman",
+            "--tag",
+            "localhost/renamed/app:3",
+            "--output",
+            "json",
+        ],
+        &[("AIRLOCK_PODMAN_ARGS", &args)],
+        Some(&archive),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        p.podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "localhost/renamed/app:3"
+    );
+    assert_eq!(
+        p.podman(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}} {{.Digest}}",
+            "localhost/renamed/app:3"
+        ]),
+        format!("{} {manifest}", config.trim_start_matches("sha256:"))
+    );
+    assert_eq!(o.json()["loaded"][0]["alreadyPresent"], Value::Null);
+}
+
+/// The archive file is replaced (rewritten in place with another valid
+/// archive) after verification, just as podman starts reading it: the load
+/// is refused as an integrity failure and everything podman loaded from the
+/// swapped file is removed again.
+#[test]
+fn podman_archive_replaced_between_verify_and_load_is_refused() {
+    let Some(p) = Podman::new() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 13, &["amd64"]);
+    let other_dir = tmp.path().join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let (other, _, _) = packed(
+        &other_dir,
+        "localhost/airlock-unpack/swapped:1",
+        14,
+        &["amd64"],
+    );
+    // `cp` over the verified file: same inode, new content.
+    let wrapper = tmp.path().join("podman-swaps");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then cp {} {}; fi; done\nexec podman \"$@\"\n",
+            other.display(),
+            archive.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let args = p.env();
+    let o = airlock(
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            archive.to_str().unwrap(),
+            "--into",
+            "podman",
+            "--output",
+            "json",
+        ],
+        &[
+            ("AIRLOCK_PODMAN_ARGS", &args),
+            ("AIRLOCK_PODMAN", wrapper.to_str().unwrap()),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(o.error_kind(), "changed-since-verified", "{}", stderr(&o));
+    assert_eq!(p.image_ids(), "", "nothing left in the store");
+    assert_eq!(
+        p.podman(&["images", "--all", "--format", "{{.Repository}}"]),
+        ""
+    );
+}
+
 // ---------------------------------------------------------------- docker
 
 /// One private dockerd (vfs, no networking), stopped by pid on drop.
@@ -708,6 +858,8 @@ fn docker_target_loads_checks_and_refuses() {
     );
     assert_eq!(code(&o), 6, "{}", stderr(&o));
     assert_eq!(d.image_ids(), "");
+
+    docker_archive_changed_between_verify_and_load_is_refused(&d);
 
     // Happy path: ID == config digest, tag present, manifest digest recorded.
     let o = airlock(

@@ -1040,3 +1040,64 @@ fn verify_local_asks_the_registry_and_refuses_a_moved_tag() {
         stderr(&o)
     );
 }
+
+/// Passes the archive, then lets the test change the file (between the
+/// verifying read and the push).
+struct AfterVerify(Box<dyn Fn() + Send + Sync>);
+
+impl airlock::gate::Gate for AfterVerify {
+    fn admit(
+        &self,
+        _o: &airlock::archive::ReadOutcome,
+        _p: &airlock::gate::Plan,
+    ) -> Result<(), airlock::Error> {
+        (self.0)();
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "test hook".into()
+    }
+}
+
+/// Blobs are pushed straight from the archive file by offset, re-hashed on
+/// the way: a blob rewritten after verification is refused as an
+/// integrity failure, the registry keeps no blob of the changed content
+/// and no tag.
+#[test]
+fn archive_changed_between_verify_and_push_is_refused() {
+    use airlock::pipeline::select::Selection;
+    use airlock::pipeline::unpack::{unpack, UnpackRequest};
+    use airlock::sink::{registry::naming::RegistryTarget, SinkOptions, Target};
+
+    let Some((reg, site)) = plain_world() else {
+        return;
+    };
+    let good = site.archive("changing", 6, None, false);
+    let mut es = common::entries(&std::fs::read(&good.archive).unwrap());
+    let i = common::largest_blob(&es);
+    let n = es[i].data.len();
+    es[i].data[n / 2] ^= 1;
+    let changed_digest = Digest::of(&es[i].data);
+    let bad = common::build(&es);
+    let path = good.archive.clone();
+    let gate = AfterVerify(Box::new(move || std::fs::write(&path, &bad).unwrap()));
+    let req = UnpackRequest {
+        archive: good.archive.clone(),
+        target: Target::Registry(RegistryTarget::parse(&format!("{}/changed", reg.host)).unwrap()),
+        selection: Selection::default(),
+        dry_run: false,
+        bases: Vec::new(),
+        sink: SinkOptions {
+            registry: airlock::registry_client::AccessOptions {
+                insecure: vec![reg.host.clone()],
+                ..Default::default()
+            },
+            ..SinkOptions::default()
+        },
+    };
+    let bars = |_: Option<u64>, _: &'static str| indicatif::ProgressBar::hidden();
+    let err = unpack(&req, &gate, &bars).unwrap_err();
+    assert_eq!(err.kind(), "digest-mismatch", "{err}");
+    assert!(tags(&reg, "changed/team/app").is_empty());
+    assert!(!reg.blob_data_path(&changed_digest).exists());
+}

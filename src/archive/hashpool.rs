@@ -47,7 +47,9 @@ impl HashPool {
                     for msg in rx {
                         match msg {
                             Msg::Data(buf) => {
+                                let start = std::time::Instant::now();
                                 hasher.update(&buf);
+                                crate::model::timings::add("hash", start.elapsed());
                                 let _ = free_tx.send(buf);
                             }
                             Msg::End(expected) => {
@@ -236,7 +238,9 @@ fn hash_region(
         if got == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
+        let start = std::time::Instant::now();
         hasher.update(&buf[..got]);
+        crate::model::timings::add("hash", start.elapsed());
         progress.inc(got as u64);
         pos += got as u64;
     }

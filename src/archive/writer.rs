@@ -137,7 +137,9 @@ struct HashingReader<R> {
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        let start = std::time::Instant::now();
         self.hasher.update(&buf[..n]);
+        crate::model::timings::add("hash", start.elapsed());
         self.count += n as u64;
         Ok(n)
     }

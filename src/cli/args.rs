@@ -161,6 +161,10 @@ pub struct PackArgs {
     /// CA certificate (PEM) to trust for --notary-server.
     #[arg(long, value_name = "PEM")]
     pub notary_ca: Option<PathBuf>,
+    /// Also report where the time went: seconds spent resolving,
+    /// downloading, hashing and writing (text and JSON `timings`).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]
@@ -443,6 +447,10 @@ pub struct UnpackArgs {
     /// needed for registry:, which must already hold them.
     #[arg(long, value_name = "BASE")]
     pub base: Vec<PathBuf>,
+    /// Also report where the time went: seconds spent verifying, loading
+    /// and hashing (text and JSON `timings`).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]

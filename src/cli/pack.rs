@@ -103,6 +103,7 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
         gate: gate_cfg.as_ref(),
         no_verify: a.no_verify,
     };
+    let timings = a.timings;
     // With `-o -` stdout carries the archive, so the report goes to stderr.
     let to_stderr = pipeline::is_stdout(&req.output);
     let emit = |json: bool, v: serde_json::Value, text: String| {
@@ -135,6 +136,9 @@ pub fn run(mut a: PackArgs, json: bool, quiet: bool, reported: &mut bool) -> Res
             let mut v = report::pack_json(&p.result);
             warnings::add_to_json(&mut v, &p.warnings);
             let mut text = report::pack_text(&p.result);
+            if timings {
+                report::add_timings(&mut v, &mut text);
+            }
             if let Some(set) = &p.result.volumes {
                 v["volumes"] = super::volumes::set_json(&set.index_path, &set.index);
                 text.push_str(&super::volumes::set_text(&set.index_path, &set.index));

@@ -453,3 +453,20 @@ pub fn pack_refused_text(g: &crate::gate::GateReport) -> String {
         gate_text(g)
     )
 }
+
+/// `--timings`: the seconds per phase, as `timings` in the JSON report and
+/// one line of text. `hash` is CPU time over all threads, overlapping the
+/// phases it ran in.
+pub fn add_timings(doc: &mut Value, text: &mut String) {
+    let t = crate::model::timings::snapshot();
+    let line: Vec<String> = t
+        .seconds
+        .iter()
+        .map(|(phase, s)| format!("{phase} {s:.2} s"))
+        .collect();
+    text.push_str(&format!(
+        "timings: {} (hash: CPU time, overlapping)\n",
+        line.join(", ")
+    ));
+    doc["timings"] = serde_json::json!(t);
+}

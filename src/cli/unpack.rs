@@ -52,6 +52,7 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
         ));
     }
     let registry = a.access.resolve()?;
+    let a_timings = a.timings;
     let podman_args = super::config::podman_args(a.podman_args);
     let req = UnpackRequest {
         archive: a.archive,
@@ -115,7 +116,10 @@ pub fn run(a: UnpackArgs, json_out: bool, quiet: bool) -> Result<(), Error> {
         doc["warnings"] = json!(all);
     }
     // Which policy, last: the lines above keep their places for readers.
-    let text = format!("{}{}\n", unpack_text(&report), source.text());
+    let mut text = format!("{}{}\n", unpack_text(&report), source.text());
+    if a_timings {
+        super::report::add_timings(&mut doc, &mut text);
+    }
     emit(json_out, doc, text)
 }
 

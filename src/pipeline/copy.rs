@@ -139,7 +139,9 @@ impl<R: Read> Read for CheckedReader<'_, R> {
                 format!("blob {} is shorter than recorded", self.rec.digest),
             ));
         }
+        let start = std::time::Instant::now();
         self.hasher.update(&buf[..n]);
+        crate::model::timings::add("hash", start.elapsed());
         self.remaining -= n as u64;
         self.progress.inc(n as u64);
         if self.remaining == 0 {

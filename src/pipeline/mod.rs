@@ -8,6 +8,7 @@ pub mod copy;
 pub mod delta;
 pub mod delta_unpack;
 pub mod diff;
+pub mod feed;
 pub mod input;
 pub mod inventory;
 pub mod merge;

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::gate::{self, GateConfig, GateReport};
 use crate::model::image_set::ImageSet;
 use crate::model::progress::Progress;
+use crate::model::timings;
 use crate::model::warning::{no_evidence, Warning};
 use crate::source::notary;
 use crate::source::rekor;
@@ -93,7 +94,13 @@ pub fn run(
     super::output::check(&req.output, &req.layouts, req.force, req.split.is_some())?;
     // A bad --base fails before any source is read.
     let bases = super::delta::load_bases(&req.bases)?;
+    let resolving = std::time::Instant::now();
     let mut set = super::resolve(req)?;
+    // Downloads happen inside resolve; report them apart.
+    timings::add(
+        "resolve",
+        resolving.elapsed().saturating_sub(timings::get("download")),
+    );
     let mut warnings = Vec::new();
     let mut notes = Vec::new();
     rekor_step(&mut set, steps, &mut warnings, &mut notes)?;
@@ -130,7 +137,7 @@ pub fn run(
         }
     };
     progress.set_total(set.blobs.values().map(|b| b.record.size).sum());
-    let result = super::pack_against(req, &set, &bases, progress)?;
+    let result = timings::time("write", || super::pack_against(req, &set, &bases, progress))?;
     Ok(PackOutcome::Written(Box::new(Packed {
         result,
         gate,

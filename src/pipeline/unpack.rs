@@ -9,7 +9,10 @@
 //!    a complete image index whole), check the target can name them, and
 //!    run the [`Gate`]; only then does a [`VerifiedArchive`] exist.
 //! 4. Second pass: copy the selected blobs into the sink's private staging,
-//!    re-hashing every byte (the file may have changed since step 2).
+//!    re-hashing every byte (the file may have changed since step 2); or,
+//!    for a sink that loads straight from the archive (docker, podman), hand
+//!    it the same re-hashing reader ([`ArchiveFeed`]) and, when the plan is
+//!    the whole uncompressed file, the file with its verified identity.
 //! 5. `Sink::finish` commits. Any error, or SIGINT (the `stop` flag), before
 //!    that calls `Sink::abort`, which removes what was staged.
 
@@ -18,15 +21,19 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use super::copy;
+use super::feed::ArchiveFeed;
 use super::input::ArchiveInput;
 use super::select::{self, Selection};
 use super::spool::Spool;
+use crate::archive::compress::Compression;
 use crate::archive::volumes::VolumeReader;
 use crate::archive::{self, ReadOptions, ReadOutcome};
 use crate::error::{Error, IoContext};
 use crate::gate::{admitted, pass_gate, reserve, Gate, Plan, SelectedImage};
 use crate::model::progress::Progress;
+use crate::model::timings;
 use crate::model::{Digest, EntryKind};
+use crate::sink::feed::VerifiedFile;
 use crate::sink::{self, Loaded, SinkOptions, Target};
 
 #[derive(Debug, Clone)]
@@ -72,10 +79,12 @@ fn check_stop(req: &UnpackRequest) -> Result<(), Error> {
 }
 
 /// Verify the input fully; for stdin, also leave a spool to copy from.
+/// A regular file (or the spool) comes back with the identity it had when
+/// verified, for a loader that may read it whole.
 fn verify_input<P: Progress>(
     req: &UnpackRequest,
     progress: ProgressFactory<'_, P>,
-) -> Result<(ReadOutcome, Option<Spool>), Error> {
+) -> Result<(ReadOutcome, Option<Spool>, Option<VerifiedFile>), Error> {
     let opts = ReadOptions::default();
     let input = ArchiveInput::open(&req.archive)?;
     if let ArchiveInput::Stdin = input {
@@ -87,14 +96,21 @@ fn verify_input<P: Progress>(
         let outcome = outcome?;
         tee.finish().at("write spool in", spool.dir())?;
         bar.finish();
-        return Ok((outcome, Some(spool)));
+        let file = VerifiedFile::capture(spool.path())?;
+        return Ok((outcome, Some(spool), Some(file)));
     }
+    let file = match &input {
+        ArchiveInput::File(path) => VerifiedFile::capture(path).ok(),
+        _ => None,
+    };
     let bar = progress(input.size(), "verify");
     let outcome = input.read(&opts, &bar);
     check_stop(req)?;
     let outcome = outcome?;
     bar.finish();
-    Ok((outcome, None))
+    // Written to while it was read: what was verified is not on disk.
+    let file = file.filter(|f| f.check_unchanged().is_ok());
+    Ok((outcome, None, file))
 }
 
 pub fn unpack<P: Progress>(
@@ -107,7 +123,7 @@ pub fn unpack<P: Progress>(
     } else {
         Some(sink::open(&req.target, &req.sink)?)
     };
-    let (outcome, spool) = verify_input(req, progress)?;
+    let (outcome, spool, verified_file) = timings::time("verify", || verify_input(req, progress))?;
     check_stop(req)?;
     let mut selection = req.selection.clone();
     // A registry stores images rather than running them.
@@ -152,9 +168,33 @@ pub fn unpack<P: Progress>(
         Some(_) => None,
         None => ArchiveInput::open(&source)?.volumes().cloned(),
     };
+    // The loader may read the file itself only when it holds exactly what
+    // is to be loaded: every image, nothing else selected away, no zstd.
+    let plain = outcome.compression == Compression::None && volumes.is_none();
+    let whole_archive = plain
+        && external.is_empty()
+        && plan.images.len() == outcome.manifest.images.len()
+        && report.skipped.is_empty();
+    let loading = std::time::Instant::now();
+    let bar = progress(Some(report.blob_bytes), "unpack");
     let staged = (|| {
+        let feed = ArchiveFeed {
+            path: source.clone(),
+            volumes: volumes.clone(),
+            whole: verified_file.filter(|_| whole_archive),
+            offsets: plain.then(|| outcome.blob_offsets.clone()),
+            stop: req.sink.stop.clone(),
+            progress: bar.share(),
+        };
+        // A delta's external layers are not in the archive: only a registry
+        // (which must already hold them) may read the rest from it directly.
+        let direct = (external.is_empty() || matches!(req.target, Target::Registry(_)))
+            && sink.load_from(Box::new(feed));
         sink.begin(&plan)?;
-        let bar = progress(Some(report.blob_bytes), "unpack");
+        if direct {
+            // The sink reads (and re-hashes) the blobs while it loads.
+            return check_stop(req);
+        }
         let (blobs, stop) = (&carried, &req.sink.stop);
         match &volumes {
             Some(set) => {
@@ -188,7 +228,11 @@ pub fn unpack<P: Progress>(
         },
         None => None,
     };
-    let loaded = sink.finish(&verified)?;
+    let loaded = sink.finish(&verified);
+    // A sink loading from the archive counted on the bar until now.
+    bar.finish();
+    timings::add("load", loading.elapsed());
+    let loaded = loaded?;
     if let Some(room) = room {
         room.release_for_writing();
     }

@@ -35,6 +35,20 @@ pub struct AccessOptions {
 /// A client for `opts`: HTTPS (rustls, system roots plus `ca_file`) except
 /// for the insecure hosts, bounded connect and read timeouts.
 pub fn client(opts: &AccessOptions) -> Result<Client, Error> {
+    Ok(Client::new(config(opts)?))
+}
+
+/// [`client`] for pushing: each blob goes up as one streamed request
+/// (`POST` then `PUT ?digest=` with the body, which every registry must
+/// accept) instead of one `PATCH` per chunk, which made distribution 2.8
+/// take 1.5× as long as `skopeo copy` for the same blobs.
+pub fn push_client(opts: &AccessOptions) -> Result<Client, Error> {
+    let mut cfg = config(opts)?;
+    cfg.use_monolithic_push = true;
+    Ok(Client::new(cfg))
+}
+
+fn config(opts: &AccessOptions) -> Result<ClientConfig, Error> {
     let mut cfg = ClientConfig {
         protocol: if opts.insecure.is_empty() {
             ClientProtocol::Https
@@ -60,7 +74,7 @@ pub fn client(opts: &AccessOptions) -> Result<Client, Error> {
             data: pem,
         });
     }
-    Ok(Client::new(cfg))
+    Ok(cfg)
 }
 
 /// The credentials for `registry` (`host[:port]`): the explicit ones, else

@@ -13,6 +13,14 @@
 //! An image docker already holds with the same ID (config digest) is not
 //! loaded again, only tagged, and reported as already present.
 //!
+//! The tar stream is built straight from an uncompressed archive (the
+//! pipeline's [`BlobFeed`], which re-hashes every blob) into `docker
+//! load`'s stdin: no staging copy (a zstd archive or a volume set is staged
+//! once, rather than decompressed once per image). A blob that changed
+//! since verification fails the stream before its last bytes are written;
+//! docker, which reads the whole stream before it commits, then loads
+//! nothing, and the load is reported as an integrity error.
+//!
 //! Roll back: an image this run created is removed, a moved tag is put
 //! back; an image that already existed is never removed. Nothing is staged
 //! under a transient name in docker (the stream carries the final name).
@@ -24,14 +32,15 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::command::Tool;
+use super::command::{Output, Tool};
+use super::feed::BlobFeed;
 use super::load::{load_all, Undo};
 use super::staging::{Staged, Staging};
 use super::stream;
 use super::{Loaded, LoadedImage, Sink, SinkOptions};
 use crate::error::{Error, IoContext};
 use crate::gate::{Plan, SelectedImage, VerifiedArchive};
-use crate::model::BlobRecord;
+use crate::model::{BlobRecord, Digest};
 
 pub struct DockerSink {
     tool: Tool,
@@ -39,6 +48,8 @@ pub struct DockerSink {
     version: String,
     major: u32,
     staging: Staged,
+    /// Set by `load_from`: the load streams from the archive, no staging.
+    feed: Option<Box<dyn BlobFeed>>,
     state_dir: Option<PathBuf>,
     stop: Arc<AtomicBool>,
 }
@@ -80,6 +91,7 @@ impl DockerSink {
             version,
             major,
             staging: Staged::default(),
+            feed: None,
             state_dir: opts.state_dir.clone(),
             stop: opts.stop.clone(),
         })
@@ -124,7 +136,6 @@ impl DockerSink {
 
     fn load_one(
         &self,
-        staging: &Staging,
         img: &SelectedImage,
         verified: &VerifiedArchive<'_>,
         undo: &mut Vec<Undo>,
@@ -145,13 +156,7 @@ impl DockerSink {
             return self.tag_present(img, verified, &config_id, &tag);
         }
         let layers = stream::layers(verified, img)?;
-        let (out, fed) = self.tool.run_with_stdin(&["load"], |stdin| {
-            if self.major < 25 {
-                stream::write_docker_archive(stdin, staging, img, &layers, &self.stop)
-            } else {
-                stream::write_oci_archive(stdin, staging, img, &self.stop)
-            }
-        })?;
+        let (out, fed) = self.stream_load(verified, img, &layers)?;
         if self.stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
@@ -180,6 +185,54 @@ impl DockerSink {
         }
         let record_file = self.record(img, verified)?;
         Ok(loaded(img, tag, id, record_file, false))
+    }
+
+    /// `docker load` of one image on stdin, from the archive (a blob that
+    /// changed since verification is an integrity error, and breaks the
+    /// stream before its end so docker commits nothing) or from staging.
+    fn stream_load(
+        &self,
+        verified: &VerifiedArchive<'_>,
+        img: &SelectedImage,
+        layers: &[Digest],
+    ) -> Result<(Output, std::io::Result<()>), Error> {
+        let docker_archive = self.major < 25;
+        let Some(feed) = &self.feed else {
+            let staging = self.staging.get()?;
+            return self.tool.run_with_stdin(&["load"], |stdin| {
+                if docker_archive {
+                    stream::write_docker_archive(stdin, staging, img, layers, &self.stop)
+                } else {
+                    stream::write_oci_archive(stdin, staging, img, &self.stop)
+                }
+            });
+        };
+        let plan = &verified.plan().blobs;
+        let mut failure = None;
+        let result = self.tool.run_with_stdin(&["load"], |stdin| {
+            let fed = if docker_archive {
+                let mut wanted = vec![img.record.config_digest];
+                wanted.extend_from_slice(layers);
+                stream::records(plan, &wanted).and_then(|blobs| {
+                    stream::write_docker_archive_fed(stdin, img, layers, &blobs, feed.as_ref())
+                })
+            } else {
+                stream::records(plan, &img.image_blobs).and_then(|blobs| {
+                    stream::write_oci_archive_fed(stdin, img, &blobs, feed.as_ref())
+                })
+            };
+            fed.map_err(|e| {
+                let line = e.to_string();
+                failure = Some(e);
+                std::io::Error::other(line)
+            })
+        })?;
+        match failure {
+            // What the archive did (changed, interrupted) beats the
+            // tool's complaint about the broken stream.
+            Some(e @ (Error::Integrity(_) | Error::Interrupted)) => Err(e),
+            _ => Ok(result),
+        }
     }
 
     /// Name an image docker already holds (same ID) instead of loading it.
@@ -257,7 +310,20 @@ fn loaded(
 
 impl Sink for DockerSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
+        if self.feed.is_some() {
+            return Ok(());
+        }
         self.staging.begin(Staging::private)
+    }
+
+    fn load_from(&mut self, feed: Box<dyn BlobFeed>) -> bool {
+        // A zstd archive or a volume set would be read whole once per
+        // image: staged once instead.
+        if !feed.is_plain_file() {
+            return false;
+        }
+        self.feed = Some(feed);
+        true
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
@@ -265,10 +331,9 @@ impl Sink for DockerSink {
     }
 
     fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
-        let staging = self.staging.get()?;
         let images = load_all(
             &verified.plan().images,
-            |img, undo| self.load_one(staging, img, verified, undo),
+            |img, undo| self.load_one(img, verified, undo),
             |undo| self.roll_back(undo),
         )?;
         let notes = images

@@ -12,6 +12,7 @@ pub mod command;
 pub mod dir;
 pub mod docker;
 pub mod evidence;
+pub mod feed;
 pub mod files;
 pub mod installed;
 pub mod load;
@@ -43,6 +44,12 @@ pub trait Sink {
     fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error>;
     /// Drop everything staged; the target is left as it was.
     fn abort(self: Box<Self>);
+    /// A sink that loads straight from the archive (docker, podman) keeps
+    /// `feed`, says `true`, and then gets no `put_blob` calls: `finish`
+    /// reads the blobs from the feed. The others stage and say `false`.
+    fn load_from(&mut self, _feed: Box<dyn feed::BlobFeed>) -> bool {
+        false
+    }
 }
 
 /// Where images went, for the report.

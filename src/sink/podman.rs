@@ -14,6 +14,12 @@
 //! have stored its own manifest for it (e.g. after `podman load` of the
 //! archive itself), so its digest is not compared then.
 //!
+//! When the input is a regular uncompressed file holding exactly the one
+//! image to load, podman is given that file (`podman load -i ARCHIVE`, an
+//! oci-archive): no staging copy; the file's identity is checked before
+//! and after, and the digests after (docs/unpack.md, "Loading the archive
+//! file itself"). Otherwise the selected blobs are staged from the archive.
+//!
 //! Roll back: an image this run created is removed (`podman rmi`), a tag it
 //! moved is put back, and the transient staging name is removed from every
 //! image on every path. An image that already existed is never removed.
@@ -23,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::command::Tool;
+use super::feed::{BlobFeed, VerifiedFile};
 use super::load::{load_all, Undo};
 use super::staging::{Staged, Staging};
 use super::stream;
@@ -34,6 +41,8 @@ use crate::model::BlobRecord;
 pub struct PodmanSink {
     tool: Tool,
     staging: Staged,
+    /// Set by `load_from`: blobs come from the archive at `finish`.
+    feed: Option<Box<dyn BlobFeed>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -49,6 +58,7 @@ impl PodmanSink {
         Ok(PodmanSink {
             tool,
             staging: Staged::default(),
+            feed: None,
             stop: opts.stop.clone(),
         })
     }
@@ -67,15 +77,28 @@ impl PodmanSink {
         &self,
         staging: &Staging,
         img: &SelectedImage,
+        whole: Option<&VerifiedFile>,
         undo: &mut Vec<Undo>,
     ) -> Result<LoadedImage, Error> {
         let want_id = img.record.config_digest.hex();
-        let existed = self.image_id(&want_id).is_some();
+        // Loading the file whole needs the list of every name first (to
+        // undo whatever it brings); it answers these two questions too.
+        let before = whole.map(|_| self.all_names()).transpose()?;
+        let (existed, previous_tag_target) = match &before {
+            Some(names) => (
+                names.iter().any(|(id, _)| *id == want_id),
+                names
+                    .iter()
+                    .find(|(_, n)| *n == img.tag)
+                    .map(|(id, _)| id.clone()),
+            ),
+            None => (self.image_id(&want_id).is_some(), self.image_id(&img.tag)),
+        };
         undo.push(Undo {
             id: want_id.clone(),
             existed,
             tag: img.tag.clone(),
-            previous_tag_target: self.image_id(&img.tag),
+            previous_tag_target,
         });
         if existed {
             // Same config digest = same image (podman's ID is that digest).
@@ -83,6 +106,9 @@ impl PodmanSink {
             // may have rewritten (e.g. `podman load` of the archive itself),
             // so the digest check below could never pass: name it instead.
             return self.tag_present(img, &want_id);
+        }
+        if let (Some(file), Some(before)) = (whole, &before) {
+            return self.load_whole(file, img, &want_id, before, undo);
         }
         staging.write_file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         staging.write_file("index.json", &stream::single_index(img))?;
@@ -111,6 +137,116 @@ impl PodmanSink {
             )));
         }
         Ok(self.loaded(img, id, digest, false))
+    }
+
+    /// `podman load -i` of the verified archive file itself (it holds this
+    /// one image and nothing else to load). The file must have the identity
+    /// it had when verified before podman starts and after it is done, and
+    /// podman must report the verified manifest digest and the config
+    /// digest as ID (docs/unpack.md). Whatever podman says it loaded is
+    /// undone if anything fails, even names a swapped file brought along.
+    fn load_whole(
+        &self,
+        file: &VerifiedFile,
+        img: &SelectedImage,
+        want_id: &str,
+        before: &[(String, String)],
+        undo: &mut Vec<Undo>,
+    ) -> Result<LoadedImage, Error> {
+        file.check_unchanged()?;
+        let path = file.path().to_string_lossy().into_owned();
+        let out = self.tool.run(&["load", "--input", &path])?;
+        // What each reported name holds now: recorded for the roll back
+        // before anything is judged.
+        let mut loaded = Vec::new();
+        for name in loaded_names(&out.stdout) {
+            let (id, digest) = self.id_and_digest(&name).unwrap_or_default();
+            undo.push(Undo {
+                id: if id.is_empty() {
+                    name.clone()
+                } else {
+                    id.clone()
+                },
+                existed: before.iter().any(|(i, _)| *i == id),
+                previous_tag_target: before
+                    .iter()
+                    .find(|(_, n)| *n == name)
+                    .map(|(i, _)| i.clone()),
+                tag: name.clone(),
+            });
+            loaded.push((name, id, digest));
+        }
+        file.check_unchanged()?;
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        if !out.success {
+            return Err(Error::Sink(format!(
+                "podman load failed: {}",
+                out.stderr_line()
+            )));
+        }
+        let manifest = img.record.manifest_digest.to_string();
+        if let [(name, id, digest)] = loaded.as_slice() {
+            if *name == img.tag && id == want_id && *digest == manifest {
+                // podman named it as asked: nothing to re-tag.
+                return Ok(self.loaded(img, id.clone(), digest.clone(), false));
+            }
+        }
+        self.tag(want_id, &img.tag)?;
+        // podman names it after the archive's annotation; keep only the
+        // name asked for (and any the image already had).
+        for (name, id, _) in loaded.iter().filter(|(n, _, _)| *n != img.tag) {
+            let held_before = before.iter().any(|(_, n)| n == name);
+            if !held_before && id == want_id {
+                self.tool.run_ok(&["untag", want_id, name], "untag")?;
+            }
+        }
+        let (id, digest) = self.inspect(img, want_id)?;
+        if digest != manifest {
+            return Err(Error::Sink(format!(
+                "podman reports manifest digest {digest} for {}, expected {}",
+                img.tag, img.record.manifest_digest
+            )));
+        }
+        Ok(self.loaded(img, id, digest, false))
+    }
+
+    /// The image ID and manifest digest a name resolves to, if any.
+    fn id_and_digest(&self, name: &str) -> Option<(String, String)> {
+        let out = self
+            .tool
+            .run(&["image", "inspect", "--format", "{{.Id}} {{.Digest}}", name])
+            .ok()?;
+        let mut f = out.stdout.split_whitespace();
+        let id = f.next()?.trim_start_matches("sha256:").to_string();
+        Some((id, f.next().unwrap_or("").to_string())).filter(|_| out.success)
+    }
+
+    /// Every (image ID, name) podman holds now. Fails rather than answer
+    /// "nothing": the roll back would take a present image for a new one.
+    fn all_names(&self) -> Result<Vec<(String, String)>, Error> {
+        let out = self.tool.run_ok(
+            &[
+                "images",
+                "--all",
+                "--no-trunc",
+                "--format",
+                "{{.Id}} {{.Repository}}:{{.Tag}}",
+            ],
+            "images",
+        )?;
+        Ok(out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(id, name)| {
+                (
+                    id.trim_start_matches("sha256:").to_string(),
+                    name.to_string(),
+                )
+            })
+            .collect())
     }
 
     /// Name an image podman already holds (same ID) instead of loading it.
@@ -264,9 +400,29 @@ impl PodmanSink {
     }
 }
 
+/// The names (or IDs) `podman load` reports: `Loaded image: NAME` lines,
+/// or one `Loaded image(s): A,B` line.
+fn loaded_names(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.starts_with("Loaded image"))
+        })
+        .flat_map(|(_, v)| v.split(','))
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 impl Sink for PodmanSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
         self.staging.begin(Staging::reference_safe)
+    }
+
+    fn load_from(&mut self, feed: Box<dyn BlobFeed>) -> bool {
+        self.feed = Some(feed);
+        true
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
@@ -275,9 +431,20 @@ impl Sink for PodmanSink {
 
     fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
         let staging = self.staging.get()?;
+        let plan = verified.plan();
+        let mut whole = None;
+        if let Some(feed) = &self.feed {
+            whole = feed.whole_file().filter(|_| plan.images.len() == 1);
+            if whole.is_none() {
+                // A part of the archive: staged as a layout directory,
+                // which podman reads in place (a stream on stdin would be
+                // copied to a file by podman, then unpacked again).
+                feed.for_each(&plan.blobs, &mut |rec, data| staging.put(rec, data))?;
+            }
+        }
         let images = load_all(
-            &verified.plan().images,
-            |img, undo| self.load_one(staging, img, undo),
+            &plan.images,
+            |img, undo| self.load_one(staging, img, whole, undo),
             |undo| self.roll_back(staging, undo),
         )?;
         let notes = images
@@ -293,4 +460,22 @@ impl Sink for PodmanSink {
     }
 
     fn abort(self: Box<Self>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loaded_names;
+
+    #[test]
+    fn load_output_names() {
+        assert_eq!(
+            loaded_names("Getting image source signatures\nLoaded image: localhost/a:1\n"),
+            vec!["localhost/a:1"]
+        );
+        assert_eq!(
+            loaded_names("Loaded image(s): localhost/a:1,localhost/b:2\n"),
+            vec!["localhost/a:1", "localhost/b:2"]
+        );
+        assert!(loaded_names("Writing manifest to image destination\n").is_empty());
+    }
 }

@@ -1,17 +1,20 @@
-//! Tar streams built from staged blobs for `podman load` / `docker load`:
-//! an oci-archive (OCI layout) or a docker-archive (`manifest.json`) holding
-//! exactly one selected image, with the bytes exactly as verified.
+//! Tar streams for `podman load` / `docker load`: an oci-archive (OCI
+//! layout) or a docker-archive (`manifest.json`) holding exactly one
+//! selected image, with the bytes exactly as verified, built from staged
+//! blobs or straight from the archive through a [`BlobFeed`] (which
+//! re-hashes every blob: a changed one breaks the stream before its end).
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
+use super::feed::BlobFeed;
 use super::staging::Staging;
 use crate::archive::layout_files::{CONTAINERD_NAME, REF_NAME};
 use crate::error::{Error, IntegrityError};
 use crate::gate::{SelectedImage, VerifiedArchive};
-use crate::model::{media, oci, Digest};
+use crate::model::{media, oci, BlobRecord, Digest};
 
 /// Fails reads once the operator interrupted, so the consumer sees a broken
 /// stream (and is killed) instead of a complete one.
@@ -149,6 +152,73 @@ pub fn write_docker_archive<W: Write>(
         }
     }
     b.into_inner()?.flush()
+}
+
+/// The records of `digests` among the plan's blobs (each once).
+pub fn records(plan: &[BlobRecord], digests: &[Digest]) -> Result<Vec<BlobRecord>, Error> {
+    let mut out: Vec<BlobRecord> = Vec::with_capacity(digests.len());
+    for d in digests {
+        if out.iter().any(|r| r.digest == *d) {
+            continue;
+        }
+        let rec = plan.iter().find(|r| r.digest == *d).ok_or_else(|| {
+            Error::Integrity(IntegrityError::MissingBlob {
+                digest: d.to_string(),
+            })
+        })?;
+        out.push(rec.clone());
+    }
+    Ok(out)
+}
+
+/// Append `blobs` as they come out of `feed` (archive order).
+fn add_fed<W: Write>(
+    b: &mut tar::Builder<W>,
+    blobs: &[BlobRecord],
+    feed: &dyn BlobFeed,
+) -> Result<(), Error> {
+    feed.for_each(blobs, &mut |rec, data| {
+        let mut h = header(rec.size);
+        b.append_data(&mut h, rec.digest.blob_path(), data)
+            .map_err(|e| Error::io("stream a blob to the loader", e))
+    })
+}
+
+/// [`write_oci_archive`] straight from the archive.
+pub fn write_oci_archive_fed<W: Write>(
+    out: W,
+    img: &SelectedImage,
+    blobs: &[BlobRecord],
+    feed: &dyn BlobFeed,
+) -> Result<(), Error> {
+    let io_err = |e| Error::io("stream to the loader", e);
+    let mut b = tar::Builder::new(out);
+    add_bytes(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io_err)?;
+    add_bytes(&mut b, "index.json", &single_index(img)).map_err(io_err)?;
+    add_fed(&mut b, blobs, feed)?;
+    b.into_inner().and_then(|mut w| w.flush()).map_err(io_err)
+}
+
+/// [`write_docker_archive`] straight from the archive; `blobs` are the
+/// config and the layers.
+pub fn write_docker_archive_fed<W: Write>(
+    out: W,
+    img: &SelectedImage,
+    layers: &[Digest],
+    blobs: &[BlobRecord],
+    feed: &dyn BlobFeed,
+) -> Result<(), Error> {
+    let io_err = |e| Error::io("stream to the loader", e);
+    let manifest = json!([{
+        "Config": img.record.config_digest.blob_path(),
+        "RepoTags": [docker_tag(&img.tag)],
+        "Layers": layers.iter().map(|d| d.blob_path()).collect::<Vec<_>>(),
+    }]);
+    let manifest = serde_json::to_vec(&manifest).map_err(|e| io_err(io::Error::other(e)))?;
+    let mut b = tar::Builder::new(out);
+    add_bytes(&mut b, "manifest.json", &manifest).map_err(io_err)?;
+    add_fed(&mut b, blobs, feed)?;
+    b.into_inner().and_then(|mut w| w.flush()).map_err(io_err)
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@
 //! `begin`/`put_blob` only stage privately (like every sink); `open` only
 //! checks the registry answers and `begin` that the credentials can push.
 //! `finish` writes, per repository, in this order:
-//! 1. blobs (configs, layers, evidence layers), streamed from staging and
-//!    re-hashed, skipping those the registry has (`HEAD`);
+//! 1. blobs (configs, layers, evidence layers), streamed and re-hashed,
+//!    skipping those the registry has (`HEAD`): straight from the archive
+//!    file at each blob's offset when it is uncompressed (no staging copy),
+//!    else from staging;
 //! 2. manifests by digest with their exact bytes and media type: images,
 //!    then an index taken whole, then evidence manifests;
 //! 3. tags, last: cosign `sha256-<hex>.sig|.att|.sbom`, the referrers
@@ -30,12 +32,14 @@ pub mod plan;
 pub mod remote;
 mod tags;
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
+use super::feed::BlobFeed;
 use super::staging::{Staged, Staging};
 use super::{Loaded, LoadedImage, Sink, SinkOptions};
-use crate::error::Error;
+use crate::error::{Error, IntegrityError};
 use crate::gate::{Plan, VerifiedArchive};
 use crate::model::{limits, BlobRecord, Digest};
 use crate::registry_client;
@@ -51,12 +55,40 @@ pub struct RegistrySink {
     rt: tokio::runtime::Runtime,
     remote: Remote,
     staging: Staged,
+    /// Set by `load_from` for an uncompressed archive file: blobs are
+    /// pushed from it by offset, nothing is staged.
+    feed: Option<Box<dyn BlobFeed>>,
+}
+
+/// Where the blobs' bytes are read from at `finish`.
+#[derive(Clone, Copy)]
+enum Blobs<'a> {
+    Staged(&'a Staging),
+    Archive(&'a dyn BlobFeed),
+}
+
+impl Blobs<'_> {
+    /// The file and offset holding `d`'s bytes (read them re-hashing).
+    fn location(&self, d: &Digest) -> Result<(PathBuf, u64), Error> {
+        match self {
+            Blobs::Staged(s) => Ok((s.blob_path(d), 0)),
+            Blobs::Archive(f) => {
+                f.locate(d)
+                    .map(|(p, at)| (p.to_path_buf(), at))
+                    .ok_or_else(|| {
+                        Error::Integrity(IntegrityError::MissingBlob {
+                            digest: d.to_string(),
+                        })
+                    })
+            }
+        }
+    }
 }
 
 impl RegistrySink {
     /// Set up the client and check the registry answers (exit 6 if not).
     pub fn connect(target: &RegistryTarget, opts: &SinkOptions) -> Result<Self, Error> {
-        let client = registry_client::client(&opts.registry)?;
+        let client = registry_client::push_client(&opts.registry)?;
         let auth =
             registry_client::credentials(&target.host, &opts.registry).map_err(sink_error)?;
         let rt = registry_client::runtime()?;
@@ -74,6 +106,7 @@ impl RegistrySink {
             rt,
             remote,
             staging: Staged::default(),
+            feed: None,
         })
     }
 
@@ -90,23 +123,33 @@ impl RegistrySink {
         self.rt.block_on(self.remote.tag_digest(repo, tag))
     }
 
-    /// A verified document's bytes: from the archive reader, else staged.
+    /// A verified document's bytes: from the archive reader, else read
+    /// (bounded) from where its blob is, and checked against its digest.
     fn document(
         verified: &VerifiedArchive<'_>,
-        staging: &Staging,
+        blobs: Blobs<'_>,
         d: &Digest,
     ) -> Result<Vec<u8>, Error> {
         if let Some(b) = verified.metadata(d) {
             return Ok(b.to_vec());
         }
-        let f = staging.open(d)?;
+        let (path, at) = blobs.location(d)?;
+        let mut f = std::fs::File::open(&path).map_err(|e| Error::io_path("open", &path, e))?;
+        f.seek(SeekFrom::Start(at))
+            .map_err(|e| Error::io_path("read", &path, e))?;
+        let size = verified
+            .plan()
+            .blobs
+            .iter()
+            .find(|b| b.digest == *d)
+            .map_or(limits::MAX_JSON_BYTES + 1, |b| b.size);
         let mut buf = Vec::new();
-        f.take(limits::MAX_JSON_BYTES + 1)
+        f.take(size.min(limits::MAX_JSON_BYTES + 1))
             .read_to_end(&mut buf)
-            .map_err(|e| Error::io_path("read", &staging.blob_path(d), e))?;
+            .map_err(|e| Error::io_path("read", &path, e))?;
         if buf.len() as u64 > limits::MAX_JSON_BYTES || Digest::of(&buf) != *d {
             return Err(Error::Sink(format!(
-                "staged document {d} is too large or changed"
+                "document {d} is too large or changed since verification"
             )));
         }
         Ok(buf)
@@ -154,15 +197,16 @@ impl RegistrySink {
     async fn push_content(
         &self,
         repo: &RepoPlan,
-        staging: &Staging,
+        blobs: Blobs<'_>,
         doc: &dyn Fn(&Digest) -> Result<Vec<u8>, Error>,
     ) -> Result<(), Error> {
         let r = &repo.repository;
         for b in &repo.blobs {
             self.check_stop()?;
             if !self.remote.blob_exists(r, &b.digest).await? {
+                let (path, at) = blobs.location(&b.digest)?;
                 self.remote
-                    .push_blob(r, &staging.blob_path(&b.digest), &b.digest, b.size)
+                    .push_blob(r, (&path, at), &b.digest, b.size)
                     .await?;
             }
         }
@@ -178,11 +222,11 @@ impl RegistrySink {
     async fn push(
         &self,
         p: &PushPlan,
-        staging: &Staging,
+        blobs: Blobs<'_>,
         doc: &dyn Fn(&Digest) -> Result<Vec<u8>, Error>,
     ) -> Result<Vec<String>, Error> {
         for repo in &p.repos {
-            self.push_content(repo, staging, doc).await?;
+            self.push_content(repo, blobs, doc).await?;
         }
         self.check_stop()?;
         let writes = self.tag_writes(p, doc).await?;
@@ -215,7 +259,18 @@ impl Sink for RegistrySink {
         for r in &repos {
             self.rt.block_on(self.remote.login(r))?;
         }
+        if self.feed.is_some() {
+            return Ok(());
+        }
         self.staging.begin(Staging::private)
+    }
+
+    fn load_from(&mut self, feed: Box<dyn BlobFeed>) -> bool {
+        if !feed.is_plain_file() {
+            return false;
+        }
+        self.feed = Some(feed);
+        true
     }
 
     fn put_blob(&mut self, rec: &BlobRecord, data: &mut dyn Read) -> Result<(), Error> {
@@ -223,11 +278,14 @@ impl Sink for RegistrySink {
     }
 
     fn finish(self: Box<Self>, verified: &VerifiedArchive<'_>) -> Result<Loaded, Error> {
-        let staging = self.staging.get()?;
-        let doc = |d: &Digest| Self::document(verified, staging, d);
+        let blobs = match &self.feed {
+            Some(feed) => Blobs::Archive(feed.as_ref()),
+            None => Blobs::Staged(self.staging.get()?),
+        };
+        let doc = |d: &Digest| Self::document(verified, blobs, d);
         let p = plan::build(&self.target, verified, &doc)?;
         self.rt.block_on(self.check_external(&p, verified))?;
-        let moved = self.rt.block_on(self.push(&p, staging, &doc))?;
+        let moved = self.rt.block_on(self.push(&p, blobs, &doc))?;
         let images = verified
             .plan()
             .images

@@ -7,16 +7,16 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures_util::stream;
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::error::Error;
+use crate::error::{Error, IntegrityError};
 use crate::model::{media, Digest};
 use crate::registry_client::fail;
 
@@ -28,8 +28,8 @@ const ACCEPT: &[&str] = &[
     media::DOCKER_MANIFEST_LIST,
 ];
 
-/// Upload chunk read from a staging file (oci-client sends each as PATCHes
-/// of at most 4 MiB): only this much of a layer is in memory at a time.
+/// Read size from the archive or staging file into the one streamed upload
+/// request: only about this much of a layer is in memory at a time.
 const CHUNK: usize = 1 << 20;
 
 pub struct Remote {
@@ -126,18 +126,22 @@ impl Remote {
 
     /// Upload a staged blob, streamed and re-hashed; retried from the start
     /// of the file on a transient failure.
+    /// Upload the `size` bytes at `offset` in the file at `path` (a staged
+    /// blob at 0, or the blob inside an uncompressed archive), re-hashed.
     pub async fn push_blob(
         &self,
         repo: &str,
-        path: &Path,
+        (path, offset): (&Path, u64),
         d: &Digest,
         size: u64,
     ) -> Result<(), Error> {
         let r = self.by_digest(repo, d);
         let what = format!("upload of blob {d} to {}/{repo}", self.host);
         let ds = d.to_string();
+        let changed = Arc::new(Mutex::new(None));
         let pushed = fail::retrying(&what, self.retries, || async {
-            let body = checked_stream(path, *d, size, self.stop.clone()).await?;
+            let body =
+                checked_stream(path, offset, *d, size, self.stop.clone(), changed.clone()).await?;
             self.client
                 .push_blob_stream(&r, body, &ds, Some(size))
                 .await
@@ -145,6 +149,15 @@ impl Remote {
         .await;
         // An interrupt breaks the stream on purpose: report it as such.
         self.interrupted()?;
+        // So does a blob that changed since verification: an integrity
+        // failure of the archive, not of the registry.
+        if let Some(actual) = changed.lock().ok().and_then(|c| *c) {
+            return Err(IntegrityError::DigestMismatch {
+                expected: d.to_string(),
+                actual: actual.hex(),
+            }
+            .into());
+        }
         let location = pushed.map_err(sink_error)?;
         let location =
             location.ok_or_else(|| Error::Sink(format!("{what}: the registry answered 404")))?;
@@ -281,34 +294,40 @@ pub fn sniff_media_type(bytes: &[u8]) -> Option<String> {
 }
 
 struct Reading {
-    file: tokio::fs::File,
+    file: tokio::io::Take<tokio::fs::File>,
     hasher: Sha256,
     got: u64,
 }
 
-/// The staged file as upload chunks; yields an error instead of the end
-/// when the bytes are not `size` bytes with digest `want`, or the operator
-/// interrupted, so the registry never commits them.
+/// `size` bytes at `offset` of the file as upload chunks; yields an error
+/// instead of the end when the bytes are not `size` bytes with digest
+/// `want`, or the operator interrupted, so the registry never commits them.
 async fn checked_stream(
     path: &Path,
+    offset: u64,
     want: Digest,
     size: u64,
     stop: Arc<AtomicBool>,
+    changed: Arc<Mutex<Option<Digest>>>,
 ) -> Result<
     impl futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send + 'static,
     OciDistributionError,
 > {
-    let file = tokio::fs::File::open(path)
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(OciDistributionError::IoError)?;
+    file.seek(std::io::SeekFrom::Start(offset))
         .await
         .map_err(OciDistributionError::IoError)?;
     let start = Reading {
-        file,
+        // The archive goes on after the blob: read exactly its bytes.
+        file: file.take(size),
         hasher: Sha256::new(),
         got: 0,
     };
     let refuse = |m: String| Some((Err(OciDistributionError::GenericError(Some(m))), None));
     Ok(stream::unfold(Some(start), move |state| {
-        let stop = stop.clone();
+        let (stop, changed) = (stop.clone(), changed.clone());
         async move {
             let mut s = state?;
             if stop.load(Ordering::Relaxed) {
@@ -319,23 +338,30 @@ async fn checked_stream(
                 Ok(n) => n,
                 Err(e) => return Some((Err(OciDistributionError::IoError(e)), None)),
             };
-            if n == 0 {
-                let actual = Digest::from_bytes(std::mem::take(&mut s.hasher).finalize().into());
-                if s.got != size || actual != want {
-                    return refuse(format!(
-                        "staged blob changed: {} bytes with {actual}, expected {size} bytes with {want}",
-                        s.got
-                    ));
+            if n > 0 {
+                s.got += n as u64;
+                if s.got > size {
+                    return refuse(format!("blob {want} is larger than {size} bytes"));
                 }
-                return None;
+                buf.truncate(n);
+                s.hasher.update(&buf);
+                if s.got < size {
+                    return Some((Ok(bytes::Bytes::from(buf)), Some(s)));
+                }
             }
-            s.got += n as u64;
-            if s.got > size {
-                return refuse(format!("staged blob {want} is larger than {size} bytes"));
+            // The last bytes (or a short file's end): judged before they are
+            // sent, so a changed blob never reaches the registry whole.
+            let actual = Digest::from_bytes(std::mem::take(&mut s.hasher).finalize().into());
+            if s.got != size || actual != want {
+                if let Ok(mut c) = changed.lock() {
+                    *c = Some(actual);
+                }
+                return refuse(format!(
+                    "blob changed since verification: {} bytes with {actual}, expected {size} bytes with {want}",
+                    s.got
+                ));
             }
-            buf.truncate(n);
-            s.hasher.update(&buf);
-            Some((Ok(bytes::Bytes::from(buf)), Some(s)))
+            (n > 0).then(|| (Ok(bytes::Bytes::from(buf)), None))
         }
     }))
 }

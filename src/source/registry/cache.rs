@@ -180,7 +180,9 @@ impl BlobCache {
                     }
                     // Written before it counts, so a kept partial is on disk.
                     file.write_all(&bytes).await.map_err(io_fatal)?;
+                    let start = std::time::Instant::now();
                     part.hasher.update(&bytes);
+                    crate::model::timings::add("hash", start.elapsed());
                     part.got += bytes.len() as u64;
                     progress.iter().for_each(|p| p.inc(bytes.len() as u64));
                 }

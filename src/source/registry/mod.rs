@@ -173,7 +173,10 @@ impl Ctx {
         for r in refs {
             self.resolve_one(r, &mut set, &mut pending).await?;
         }
-        self.download(&mut set, pending).await?;
+        let start = std::time::Instant::now();
+        let downloaded = self.download(&mut set, pending).await;
+        crate::model::timings::add("download", start.elapsed());
+        downloaded?;
         Ok(set)
     }
 
