@@ -71,6 +71,24 @@ fn an_entry_policy_with_an_unknown_field_is_refused_with_its_line() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Found by the `set_file` fuzz target: a rule whose meaning the policy
+/// loader refuses (an identity without an issuer) is named by its entry.
+#[test]
+fn an_entry_policy_the_loader_refuses_names_the_entry() {
+    let (r, dir) = refused(
+        "version: 1\nimages:\n  - ref: registry.example.org/team/app:1\n    policy:\n      identities:\n        - identity: https://github.com/alice\n",
+    );
+    assert_code(&r, 2);
+    assert!(
+        r.stderr
+            .contains("rule \"registry.example.org/team/app:1\"")
+            && r.stderr.contains("issuer"),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn duplicate_entry_is_refused_naming_both_lines() {
     let (r, dir) = refused(

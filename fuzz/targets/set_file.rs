@@ -1,6 +1,10 @@
 //! The `pack --set` YAML file. File artifacts are looked up in an empty
-//! directory, so only the document decides. Invariant: the policy an
-//! accepted set builds from its entries is one airlock itself accepts.
+//! directory, so only the document decides. Invariants: the policy an
+//! accepted set builds from its entries is well-formed (its mistakes were
+//! named by line when the set loaded), and when the policy loader, which
+//! pack runs next, refuses a rule's meaning (e.g. an identity without an
+//! issuer), its message names the entry by its reference, not by a
+//! position the operator cannot see.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,7 +32,11 @@ pub fn check(data: &[u8]) {
             .map(|p| (p, KEY.as_bytes().to_vec()))
             .collect();
         if let Err(e) = PolicyRules::from_json_with_key_files(policy, &files) {
-            panic!("the built policy is refused: {e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("rule \"") && !msg.contains("rules["),
+                "the built policy is refused without naming its entry: {msg}"
+            );
         }
     }
 }
