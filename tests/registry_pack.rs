@@ -396,12 +396,99 @@ fn same_registry_state_packs_byte_identical_archives() {
 fn finished_blobs_come_from_the_cache() {
     let Some(w) = plain_world() else { return };
     let out = w.out("c1.tar");
-    ok(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &out));
+    ok(&w.pack(
+        &[&w.image("multi:1"), "--arch", "amd64", "--cache-layers"],
+        &out,
+    ));
     // the registry loses the big layer; the cached copy is used, not re-fetched
     std::fs::remove_file(w.reg.blob_data_path(&w.amd64_layer)).unwrap();
     let again = w.out("c2.tar");
     ok(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &again));
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+}
+
+/// By default layers stream from the registry into the archive (written
+/// once): the cache does not get them, and the archive is byte for byte
+/// the one a `--cache-layers` pack (download, then copy) writes.
+#[test]
+fn layers_stream_into_the_archive_and_match_a_cached_pack() {
+    let Some(w) = plain_world() else { return };
+    let args = [w.image("multi:1"), w.image("plain:1")];
+    let args: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .chain(["--arch", "amd64"])
+        .collect();
+    let streamed = w.out("streamed.tar");
+    ok(&w.pack(&args, &streamed));
+    verifies(&streamed);
+    let layer_in_cache = |cache: &Path| {
+        cache
+            .join("blobs/sha256")
+            .join(w.amd64_layer.hex())
+            .exists()
+    };
+    assert!(
+        !layer_in_cache(&w.cache()),
+        "a streamed layer is not cached"
+    );
+    let cached = w.out("cached.tar");
+    let cache2 = w.out("cache2");
+    ok(&w
+        .pack_with_cache(&[&args[..], &["--cache-layers"]].concat(), &cached, &cache2)
+        .run());
+    assert!(layer_in_cache(&cache2), "--cache-layers keeps the layer");
+    assert_eq!(
+        std::fs::read(&streamed).unwrap(),
+        std::fs::read(&cached).unwrap()
+    );
+}
+
+/// A registry that ignores Range answers a resumed download with the whole
+/// blob: the stream skips what the archive already has and goes on.
+#[test]
+fn a_broken_stream_resumes_even_when_the_registry_ignores_range() {
+    let Some(w) = plain_world() else { return };
+    let direct = w.out("direct.tar");
+    ok(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &direct));
+    let proxy = FlakyProxy::start_without_range(w.reg.port, 600_000);
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let out = w.out("restarted.tar");
+    ok(&w.pack_via(&host, &["--arch", "amd64", "--jobs", "1"], &out));
+    assert_eq!(proxy.cuts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    verifies(&out);
+    let m = manifest_of(&out);
+    let blob_bytes: u64 = m.blobs.iter().map(|b| b.size).sum();
+    let relayed = proxy.relayed.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        relayed > blob_bytes + 200_000,
+        "relayed {relayed} bytes for {blob_bytes}: the blob was not sent again"
+    );
+    let blobs =
+        |a: &Path| -> Vec<Digest> { manifest_of(a).blobs.iter().map(|b| b.digest).collect() };
+    assert_eq!(blobs(&out), blobs(&direct));
+}
+
+/// A delta pack never downloads the layers its base already holds.
+#[test]
+fn a_delta_pack_does_not_download_what_the_base_has() {
+    let Some(w) = plain_world() else { return };
+    let base = w.out("base.tar");
+    ok(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &base));
+    let proxy = FlakyProxy::start(w.reg.port, u64::MAX);
+    let host = format!("127.0.0.1:{}", proxy.port);
+    let delta = w.out("delta.tar");
+    ok(&w.pack_via(&host, &["--arch", "amd64", "--base", s(&base)], &delta));
+    let m = manifest_of(&delta);
+    assert!(
+        m.external.iter().any(|e| e.digest == w.amd64_layer),
+        "{m:?}"
+    );
+    let relayed = proxy.relayed.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        relayed < 1_000_000,
+        "relayed {relayed} bytes: the 2 MB layer in the base was downloaded"
+    );
 }
 
 #[test]

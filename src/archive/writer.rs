@@ -145,6 +145,34 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Start fetching the remote blobs among the next few to be written, so
+/// downloads overlap the writing of what comes before them.
+fn prefetch_ahead(rest: &[&PlannedBlob]) {
+    let Some(ahead) = rest.iter().find_map(|b| match &b.origin {
+        BlobOrigin::Remote(r) => Some(r.lookahead()),
+        _ => None,
+    }) else {
+        return;
+    };
+    for b in rest.iter().take(ahead.max(1)) {
+        if let BlobOrigin::Remote(r) = &b.origin {
+            r.prefetch();
+        }
+    }
+}
+
+/// A source's own failure carried through the tar writer's `io::Error`
+/// (a registry that gave up), so it is reported as itself.
+fn source_error(e: io::Error) -> Result<Error, io::Error> {
+    if !e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        return Err(e);
+    }
+    match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(err)) => Ok(*err),
+        _ => Err(io::Error::other("a source failed")),
+    }
+}
+
 /// Write the archive for `set` into `out`; returns `out` for the caller to sync.
 pub fn write_archive<W: Write>(
     set: &ImageSet,
@@ -228,17 +256,12 @@ fn write_tar<W: Write>(
     }
     let mut order: Vec<_> = blobs.values().collect();
     order.sort_by_key(|b| b.record.order_key());
-    for blob in order {
+    for (i, blob) in order.iter().enumerate() {
+        prefetch_ahead(&order[i..]);
         let rec = &blob.record;
-        let reader: Box<dyn Read> = match &blob.origin {
-            BlobOrigin::Memory(bytes) => Box::new(io::Cursor::new(bytes.clone())),
-            BlobOrigin::File(path) => {
-                Box::new(std::fs::File::open(path).map_err(|e| Error::io_path("open", path, e))?)
-            }
-            BlobOrigin::Region { file, offset } => {
-                Box::new(Region::new(file.clone(), *offset, rec.size))
-            }
-        };
+        let reader = blob.origin.open(rec.size).map_err(|e| {
+            source_error(e).unwrap_or_else(|e| Error::io(format!("open blob {}", rec.digest), e))
+        })?;
         // Read one byte past the size so a grown source is noticed too.
         let mut hashing = HashingReader {
             inner: reader.take(rec.size + 1),
@@ -249,48 +272,29 @@ fn write_tar<W: Write>(
             &header(&rec.digest.blob_path(), rec.size, false, opts.mtime)?,
             &mut hashing,
         )
-        .map_err(io_err)?;
+        .map_err(|e| source_error(e).unwrap_or_else(io_err))?;
         let actual = Digest::from_bytes(hashing.hasher.finalize().into());
         if hashing.count != rec.size || actual != rec.digest {
-            return Err(Error::Source(format!(
-                "source blob {} changed or is corrupt: read {} bytes with {actual}, expected {} bytes",
-                rec.digest, hashing.count, rec.size
-            )));
+            return Err(Error::Source(match &blob.origin {
+                BlobOrigin::Remote(r) if hashing.count == rec.size => format!(
+                    "{}: content has {actual}, not the digest it is stored under (refused)",
+                    r.describe()
+                ),
+                BlobOrigin::Remote(r) => format!(
+                    "{}: {} bytes arrived, {} were expected (refused)",
+                    r.describe(),
+                    hashing.count,
+                    rec.size
+                ),
+                _ => format!(
+                    "source blob {} changed or is corrupt: read {} bytes with {actual}, expected {} bytes",
+                    rec.digest, hashing.count, rec.size
+                ),
+            }));
         }
         progress.inc(rec.size);
     }
     tar.finish().map_err(io_err)?;
     let counting = tar.into_inner().map_err(io_err)?;
     Ok((counting.n, counting.inner))
-}
-
-/// A blob inside a larger file (an archive's tar): `len` bytes from
-/// `offset`, by positional reads, so many blobs share one open file.
-pub struct Region {
-    file: std::sync::Arc<std::fs::File>,
-    pos: u64,
-    left: u64,
-}
-
-impl Region {
-    pub fn new(file: std::sync::Arc<std::fs::File>, offset: u64, len: u64) -> Self {
-        Region {
-            file,
-            pos: offset,
-            left: len,
-        }
-    }
-}
-
-impl Read for Region {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::fs::FileExt as _;
-        let want = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
-        self.pos += n as u64;
-        self.left -= n as u64;
-        Ok(n)
-    }
 }

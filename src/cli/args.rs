@@ -507,10 +507,17 @@ pub struct RegistryArgs {
     /// Blob download cache (default: $XDG_CACHE_HOME/airlock or ~/.cache/airlock).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Download layers into the cache before writing the archive, so a
+    /// re-pack or a pack that was killed fetches only what is missing
+    /// (costs a second write of every layer; by default layers stream
+    /// straight into the archive, and only those already cached are reused).
+    #[arg(long)]
+    pub cache_layers: bool,
     /// Only take OCI 1.1 referrers of this artifact type (repeatable; default: all).
     #[arg(long = "artifact-type", value_name = "TYPE")]
     pub artifact_type: Vec<String>,
-    /// Parallel blob downloads.
+    /// Parallel blob downloads (and layers fetched ahead of the archive writer,
+    /// each holding at most 4 MiB not yet written).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 }

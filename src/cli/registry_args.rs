@@ -45,6 +45,7 @@ impl RegistryArgs {
             cache_dir: self.cache_dir.clone(),
             artifact_types: self.artifact_type.clone(),
             jobs: usize::from(self.jobs),
+            cache_layers: self.cache_layers,
             progress: super::progress::multi(quiet),
             ..RegistryOptions::default()
         };

@@ -22,6 +22,38 @@ pub enum BlobOrigin {
         file: Arc<std::fs::File>,
         offset: u64,
     },
+    /// Fetched only while the archive is written (a registry layer streamed
+    /// into the archive, so it is written once, not cached then copied).
+    Remote(Arc<dyn RemoteBlob>),
+}
+
+/// A blob whose bytes arrive from elsewhere as they are read. The reader
+/// checks size and digest as for any origin; this only delivers bytes.
+pub trait RemoteBlob: Send + Sync + std::fmt::Debug {
+    /// Start fetching into a bounded buffer, so the bytes are on their way
+    /// before they are read. Idempotent.
+    fn prefetch(&self);
+    /// The bytes in order. A failure is an `io::Error` whose inner error
+    /// is a `crate::error::Error` naming the blob and what went wrong.
+    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + Send>>;
+    /// How many blobs after the one being read may be fetched meanwhile.
+    fn lookahead(&self) -> usize;
+    /// "blob D of REPO", for messages.
+    fn describe(&self) -> String;
+}
+
+impl BlobOrigin {
+    /// The blob's bytes (`size` of them for a region), from the start.
+    pub fn open(&self, size: u64) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(match self {
+            BlobOrigin::Memory(bytes) => Box::new(std::io::Cursor::new(bytes.clone())),
+            BlobOrigin::File(path) => Box::new(std::fs::File::open(path)?),
+            BlobOrigin::Region { file, offset } => {
+                Box::new(super::region::Region::new(file.clone(), *offset, size))
+            }
+            BlobOrigin::Remote(r) => r.open()?,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

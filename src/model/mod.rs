@@ -10,6 +10,7 @@ pub mod media;
 pub mod notary;
 pub mod oci;
 pub mod progress;
+pub mod region;
 pub mod timings;
 pub mod warning;
 

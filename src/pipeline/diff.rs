@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::copy::{for_each_blob, for_each_blob_from, CheckedReader};
 use super::select::{self, Selection};
 use crate::archive::layer_tree::{FileMeta, FileTree, LayerSummary};
-use crate::error::{Error, IoContext};
-use crate::model::image_set::{BlobOrigin, ImageSet};
+use crate::error::Error;
+use crate::model::image_set::ImageSet;
 use crate::model::progress::NoProgress;
 use crate::model::{limits, oci, BlobRecord, Digest};
 use crate::source::layout::LayoutSource;
@@ -338,18 +338,11 @@ fn with_blob<T>(
         reader.verdict(result)?;
         value.ok_or_else(|| Error::Source(format!("blob {d} was not read")))
     };
-    match &blob.origin {
-        BlobOrigin::Memory(bytes) => run(&mut &bytes[..]),
-        BlobOrigin::File(p) => {
-            let mut file = std::fs::File::open(p).at("open", p)?;
-            run(&mut file)
-        }
-        BlobOrigin::Region { file, offset } => run(&mut crate::archive::writer::Region::new(
-            file.clone(),
-            *offset,
-            blob.record.size,
-        )),
-    }
+    let mut reader = blob
+        .origin
+        .open(blob.record.size)
+        .map_err(|e| Error::io(format!("open blob {d}"), e))?;
+    run(&mut reader)
 }
 
 fn read_small(r: &mut dyn Read, d: &Digest) -> Result<Vec<u8>, Error> {

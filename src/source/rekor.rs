@@ -273,7 +273,7 @@ fn blob_bytes(set: &ImageSet, d: &Digest) -> Result<Vec<u8>, Error> {
             }
             Ok(buf)
         }
-        BlobOrigin::Region { .. } => Err(Error::Source(format!(
+        BlobOrigin::Region { .. } | BlobOrigin::Remote(_) => Err(Error::Source(format!(
             "evidence {d} is not held as a document"
         ))),
     }

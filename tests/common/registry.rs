@@ -374,8 +374,39 @@ impl Drop for FlakyProxy {
     }
 }
 
+/// Copy requests, renaming a `Range` header to one the server ignores
+/// (same length, so nothing else moves). Requests are small: a header
+/// split across two reads does not happen on loopback.
+fn copy_without_range(from: &mut TcpStream, to: &mut TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let data = &mut buf[..n];
+        for i in 0..data.len().saturating_sub(8) {
+            if data[i..i + 8].eq_ignore_ascii_case(b"\r\nrange:") {
+                data[i + 2..i + 7].copy_from_slice(b"x-ign");
+            }
+        }
+        to.write_all(data)?;
+    }
+}
+
 impl FlakyProxy {
     pub fn start(target: u16, cut_after: u64) -> FlakyProxy {
+        Self::start_with(target, cut_after, false)
+    }
+
+    /// Like [`FlakyProxy::start`], and hides every `Range` request header
+    /// from the registry, so a resumed download is answered with the whole
+    /// blob (200), as by a registry without Range support.
+    pub fn start_without_range(target: u16, cut_after: u64) -> FlakyProxy {
+        Self::start_with(target, cut_after, true)
+    }
+
+    fn start_with(target: u16, cut_after: u64, strip_range: bool) -> FlakyProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let cuts = Arc::new(AtomicU64::new(0));
@@ -395,7 +426,11 @@ impl FlakyProxy {
                 let (armed, cuts, relayed) = (armed.clone(), c2.clone(), r2.clone());
                 let (mut c_r, mut s_w) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c_r, &mut s_w);
+                    if strip_range {
+                        let _ = copy_without_range(&mut c_r, &mut s_w);
+                    } else {
+                        let _ = std::io::copy(&mut c_r, &mut s_w);
+                    }
                     let _ = s_w.shutdown(std::net::Shutdown::Write);
                 });
                 std::thread::spawn(move || {

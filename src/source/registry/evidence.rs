@@ -122,7 +122,7 @@ async fn store_parts(
             pending.push(Pending {
                 repo: r.clone(),
                 desc: blob.clone(),
-                image: usize::MAX,
+                image: super::EVIDENCE,
             });
         }
     }

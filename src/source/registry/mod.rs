@@ -2,9 +2,13 @@
 //! registry), through `oci-client` with rustls.
 //!
 //! References resolve to the same [`ImageSet`] the layout source produces:
-//! manifests, indexes and configs are kept in memory (≤ 4 MiB each); layer
-//! and evidence blobs are downloaded into a content-addressed cache
-//! ([`cache`]) with bounded parallelism, and packed from there. Evidence
+//! manifests, indexes and configs are kept in memory (≤ 4 MiB each). Image
+//! layers are streamed into the archive while it is written ([`stream`]),
+//! so each byte is written once; a layer already in the content-addressed
+//! cache ([`cache`]) is packed from there, and `--cache-layers` downloads
+//! layers into the cache first (a second write, for re-packs and resuming
+//! a killed pack). Large evidence blobs always go through the cache: the
+//! pack-time checks read them before the archive is written. Evidence
 //! (cosign tags, OCI 1.1 referrers) is discovered for the index digest and
 //! every selected manifest digest ([`evidence`]).
 //!
@@ -19,6 +23,8 @@
 pub mod cache;
 mod evidence;
 pub mod platform;
+pub mod stream;
+mod transfer;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -57,8 +63,11 @@ pub struct RegistryOptions {
     pub cache_dir: Option<PathBuf>,
     /// Only referrers of these artifact types (empty: all).
     pub artifact_types: Vec<String>,
-    /// Parallel blob downloads.
+    /// Parallel blob downloads (and layers streamed ahead of the writer).
     pub jobs: usize,
+    /// Download layers into the cache before packing instead of streaming
+    /// them into the archive.
+    pub cache_layers: bool,
     /// Retries per request after the first attempt.
     pub retries: u32,
     /// Makes the download progress bars (the CLI hides them when not on a
@@ -73,6 +82,7 @@ impl Default for RegistryOptions {
             cache_dir: None,
             artifact_types: Vec::new(),
             jobs: 4,
+            cache_layers: false,
             retries: 4,
             progress: Arc::new(NoProgress),
         }
@@ -130,20 +140,32 @@ pub fn resolve(
             e.insert(registry_client::credentials(r.registry(), &opts.access)?);
         }
     }
-    let rt = registry_client::runtime()?;
+    // The runtime outlives resolve: streamed layers download on it while
+    // the archive is written. This `Arc` is held until `block_on` returns,
+    // so the runtime is never dropped inside itself.
+    let streams = Arc::new(stream::Streams {
+        runtime: registry_client::runtime()?,
+        client: client.clone(),
+        retries: opts.retries,
+        jobs: opts.jobs,
+    });
     let ctx = Ctx {
         client,
         cache,
         opts: opts.clone(),
         filter: filter.clone(),
+        streams: Arc::clone(&streams),
     };
-    rt.block_on(async {
+    streams.runtime.block_on(async {
         for (host, a) in &auths {
             ctx.client.store_auth_if_needed(host, a).await;
         }
         ctx.run(&parsed).await
     })
 }
+
+/// `Pending::image` of an evidence blob (it counts on no image's bar).
+const EVIDENCE: usize = usize::MAX;
 
 /// A blob still to download, and which image's progress bar it counts on.
 struct Pending {
@@ -157,6 +179,7 @@ struct Ctx {
     cache: BlobCache,
     opts: RegistryOptions,
     filter: PlatformFilter,
+    streams: Arc<stream::Streams>,
 }
 
 /// A manifest or index as fetched: the exact bytes and what they are.
@@ -380,13 +403,30 @@ impl Ctx {
         Ok(bytes)
     }
 
-    /// Download every pending blob (each digest once), `jobs` at a time.
+    /// Download every pending blob (each digest once), `jobs` at a time,
+    /// except the image layers to stream into the archive.
     async fn download(&self, set: &mut ImageSet, pending: Vec<Pending>) -> Result<(), Error> {
         let mut unique: BTreeMap<Digest, Pending> = BTreeMap::new();
         for p in pending {
             if !set.blobs.contains_key(&p.desc.digest) {
                 unique.entry(p.desc.digest).or_insert(p);
             }
+        }
+        let (streamed, unique): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            unique.into_iter().partition(|(d, p)| {
+                p.image != EVIDENCE && !self.opts.cache_layers && !self.cache.has(d, p.desc.size)
+            });
+        for p in streamed.into_values() {
+            let record = BlobRecord {
+                digest: p.desc.digest,
+                size: p.desc.size,
+                media_type: p.desc.media_type.clone(),
+            };
+            let layer = stream::RemoteLayer::new(Arc::clone(&self.streams), p.repo, p.desc);
+            set.add_blob(record, BlobOrigin::Remote(Arc::new(layer)));
+        }
+        if unique.is_empty() {
+            return Ok(());
         }
         let mut per_image: BTreeMap<usize, u64> = BTreeMap::new();
         for p in unique.values() {
