@@ -517,7 +517,7 @@ pub struct RegistryArgs {
     #[arg(long = "artifact-type", value_name = "TYPE")]
     pub artifact_type: Vec<String>,
     /// Parallel blob downloads (and layers fetched ahead of the archive writer,
-    /// each holding at most 4 MiB not yet written).
+    /// each holding at most 2 MiB not yet written).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
 }

@@ -21,7 +21,7 @@ use crate::model::oci::DescriptorInfo;
 use crate::registry_client::fail::Failure;
 
 /// Bytes one download may hold that the writer has not read yet.
-pub const WINDOW: usize = 4 << 20;
+pub const WINDOW: usize = 2 << 20;
 
 /// What every streamed layer of one pack shares: the client and the
 /// runtime its downloads run on (kept alive until the last layer is gone).
