@@ -570,12 +570,12 @@ fn podman_load_failing_midway_leaves_no_image() {
     assert_eq!(p.image_ids(), "");
 }
 
-/// docker loads from a stream built straight from the archive: a blob
-/// rewritten after verification (here just before the load, when unpack
-/// asks docker what the name holds) breaks the stream before its end, the
-/// unpack fails as an integrity error and docker holds nothing.
-/// (A step of `docker_target_loads_checks_and_refuses`: one dockerd per
-/// test process.)
+/// Under another name (`--tag`) docker loads from a stream built straight
+/// from the archive: a blob rewritten after verification (here just before
+/// the load, when unpack asks docker what the name holds) breaks the stream
+/// before its end, the unpack fails as an integrity error and docker holds
+/// nothing. (A step of `docker_target_loads_checks_and_refuses`: one
+/// dockerd per test process.)
 fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
     let tmp = tempfile::tempdir().unwrap();
     let (archive, _, _) = packed(tmp.path(), REF, 22, &["amd64"]);
@@ -604,6 +604,8 @@ fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
             archive.to_str().unwrap(),
             "--into",
             "docker",
+            "--tag",
+            "localhost/airlock-unpack/renamed:1",
             "--output",
             "json",
         ],
@@ -617,6 +619,62 @@ fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert_eq!(o.error_kind(), "digest-mismatch", "{}", stderr(&o));
     assert_eq!(d.image_ids(), "");
+}
+
+/// The whole archive goes to `docker load -i` itself; the file is replaced
+/// (rewritten in place with another valid archive) just as docker starts
+/// reading it: the load is refused as an integrity failure and everything
+/// docker loaded from the swapped file is removed again, its name too.
+fn docker_archive_replaced_as_the_load_starts_is_refused(d: &Dockerd) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 23, &["amd64"]);
+    let other_dir = tmp.path().join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let (other, _, _) = packed(
+        &other_dir,
+        "localhost/airlock-unpack/swapped:1",
+        24,
+        &["amd64"],
+    );
+    let wrapper = tmp.path().join("docker-swaps-on-load");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then cp {} {}; fi; done\nexec docker \"$@\"\n",
+            other.display(),
+            archive.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let o = airlock(
+        &[
+            "unpack",
+            "--insecure-no-policy",
+            archive.to_str().unwrap(),
+            "--into",
+            "docker",
+            "--output",
+            "json",
+        ],
+        &[
+            ("DOCKER_HOST", d.host.as_str()),
+            ("AIRLOCK_DOCKER", wrapper.to_str().unwrap()),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_eq!(o.error_kind(), "changed-since-verified", "{}", stderr(&o));
+    assert_eq!(d.image_ids(), "", "nothing left in docker");
+    assert_eq!(
+        d.docker(&["images", "--all", "--format", "{{.Repository}}"])
+            .1,
+        ""
+    );
 }
 
 /// The whole archive handed to `podman load -i`, from stdin (the spool),
@@ -860,6 +918,7 @@ fn docker_target_loads_checks_and_refuses() {
     assert_eq!(d.image_ids(), "");
 
     docker_archive_changed_between_verify_and_load_is_refused(&d);
+    docker_archive_replaced_as_the_load_starts_is_refused(&d);
 
     // Happy path: ID == config digest, tag present, manifest digest recorded.
     let o = airlock(

@@ -74,7 +74,7 @@ fn valid_ref_name(r: &str) -> bool {
 }
 
 /// `name:tag` for docker's RepoTags, when the reference has a tag.
-fn docker_repo_tag(r: &str) -> Option<String> {
+pub fn docker_repo_tag(r: &str) -> Option<String> {
     let without_digest = r.split('@').next()?;
     let last = without_digest.rsplit('/').next()?;
     if !last.contains(':')

@@ -129,4 +129,55 @@ impl Tool {
         };
         Ok((out, fed))
     }
+
+    /// Start without stdin and without waiting: the caller does other work
+    /// (verifying the archive) while the tool runs, then [`Started::wait`]s.
+    pub fn start(&self, args: &[&str]) -> Result<Started, Error> {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        Ok(Started {
+            out: capture(child.stdout.take()),
+            err: capture(child.stderr.take()),
+            child,
+            name: self.name,
+        })
+    }
+
+    /// Run several commands at once (each without stdin); their outputs in
+    /// the order given.
+    pub fn run_all(&self, commands: &[&[&str]]) -> Result<Vec<Output>, Error> {
+        let started = commands
+            .iter()
+            .map(|args| self.start(args))
+            .collect::<Result<Vec<_>, _>>()?;
+        started.into_iter().map(Started::wait).collect()
+    }
+}
+
+/// A command running in the background (see [`Tool::start`]).
+#[derive(Debug)]
+pub struct Started {
+    child: Child,
+    out: JoinHandle<String>,
+    err: JoinHandle<String>,
+    name: &'static str,
+}
+
+impl Started {
+    pub fn wait(mut self) -> Result<Output, Error> {
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| Error::Sink(format!("waiting for {}: {e}", self.name)))?;
+        Ok(Output {
+            success: status.success(),
+            stdout: self.out.join().unwrap_or_default(),
+            stderr: self.err.join().unwrap_or_default(),
+        })
+    }
 }

@@ -32,8 +32,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::command::{Output, Tool};
-use super::feed::BlobFeed;
+use super::command::{Output, Started, Tool};
+use super::docker_api::DockerApi;
+use super::feed::{BlobFeed, VerifiedFile};
 use super::load::{load_all, Undo};
 use super::staging::{Staged, Staging};
 use super::stream;
@@ -45,6 +46,12 @@ use crate::model::{BlobRecord, Digest};
 pub struct DockerSink {
     tool: Tool,
     host: String,
+    /// `docker version`, started at connect and read in `begin`, so the
+    /// CLI's start-up overlaps the verification of the archive.
+    asking_version: Option<Started>,
+    /// The daemon's socket, for questions (not changes) when it is a
+    /// unix socket and the program is docker's own CLI.
+    api: Option<DockerApi>,
     version: String,
     major: u32,
     staging: Staged,
@@ -57,6 +64,14 @@ pub struct DockerSink {
 impl DockerSink {
     /// Find the daemon and its version; fails (exit 6) when none answers.
     pub fn connect(opts: &SinkOptions) -> Result<Self, Error> {
+        let mut sink = Self::start_connect(opts)?;
+        sink.learn_version()?;
+        Ok(sink)
+    }
+
+    /// [`DockerSink::connect`] whose answer is read in `begin`: the docker
+    /// CLI starts (≈ 0.15 s) while the archive is verified.
+    pub fn start_connect(opts: &SinkOptions) -> Result<Self, Error> {
         let program = std::env::var_os("AIRLOCK_DOCKER").unwrap_or_else(|| "docker".into());
         let host = opts
             .docker_host
@@ -71,39 +86,156 @@ impl DockerSink {
                 .collect(),
             name: "docker",
         };
+        let api = match std::env::var_os("AIRLOCK_DOCKER") {
+            None => DockerApi::for_host(host.as_deref()),
+            Some(_) => None,
+        };
         let host = host.unwrap_or_else(|| "the default docker host".into());
-        let out = tool.run(&["version", "--format", "{{.Server.Version}}"])?;
-        let version = out.stdout.trim().to_string();
-        if !out.success || version.is_empty() {
-            return Err(Error::Sink(format!(
-                "no docker daemon answers at {host}: {}",
-                out.stderr_line()
-            )));
-        }
-        let major = version
-            .split(['.', '+', '-'])
-            .next()
-            .and_then(|m| m.parse().ok())
-            .ok_or_else(|| Error::Sink(format!("cannot read docker version {version:?}")))?;
-        Ok(DockerSink {
+        let asking_version = match api {
+            None => Some(tool.start(&["version", "--format", "{{.Server.Version}}"])?),
+            Some(_) => None,
+        };
+        let mut sink = DockerSink {
             tool,
             host,
-            version,
-            major,
+            asking_version,
+            api,
+            version: String::new(),
+            major: 0,
             staging: Staged::default(),
             feed: None,
             state_dir: opts.state_dir.clone(),
             stop: opts.stop.clone(),
-        })
+        };
+        if let Some(api) = &sink.api {
+            let version = api.version().map_err(|e| {
+                Error::Sink(format!("no docker daemon answers at {}: {e}", sink.host))
+            })?;
+            sink.set_version(version)?;
+        }
+        Ok(sink)
+    }
+
+    fn set_version(&mut self, version: String) -> Result<(), Error> {
+        self.major = version
+            .split(['.', '+', '-'])
+            .next()
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(|| Error::Sink(format!("cannot read docker version {version:?}")))?;
+        self.version = version;
+        Ok(())
+    }
+
+    /// The daemon's version, once `docker version` has answered; fails
+    /// (exit 6) when no daemon answers.
+    fn learn_version(&mut self) -> Result<(), Error> {
+        let Some(asking) = self.asking_version.take() else {
+            return Ok(());
+        };
+        let out = asking.wait()?;
+        let version = out.stdout.trim().to_string();
+        if !out.success || version.is_empty() {
+            return Err(Error::Sink(format!(
+                "no docker daemon answers at {}: {}",
+                self.host,
+                out.stderr_line()
+            )));
+        }
+        self.set_version(version)
     }
 
     pub fn image_id(&self, name: &str) -> Option<String> {
-        let out = self
-            .tool
-            .run(&["image", "inspect", "--format", "{{.Id}}", name])
-            .ok()?;
-        let id = out.stdout.trim();
-        (out.success && !id.is_empty()).then(|| id.to_string())
+        if let Some(api) = &self.api {
+            return api.image_id(name).ok().flatten();
+        }
+        let out = self.tool.run(&inspect_id(name)).ok()?;
+        id_of(&out)
+    }
+
+    /// What the config digest and the tag name now, and (for a whole-file
+    /// load, which may bring names of its own) every `(ID, name)` docker
+    /// holds; asked at the same time.
+    fn before_load(
+        &self,
+        config_id: &str,
+        tag: &str,
+        list_all: bool,
+    ) -> Result<BeforeLoad, Error> {
+        if let Some(api) = &self.api {
+            let before = match list_all {
+                true => api.names()?,
+                false => Vec::new(),
+            };
+            return Ok((api.image_id(config_id)?, api.image_id(tag)?, before));
+        }
+        let (by_id, by_tag) = (inspect_id(config_id), inspect_id(tag));
+        let mut asks: Vec<&[&str]> = vec![&by_id, &by_tag];
+        if list_all {
+            asks.push(&LIST_ALL);
+        }
+        let outs = self.tool.run_all(&asks)?;
+        let before = match outs.get(2) {
+            Some(out) if out.success => names_of(&out.stdout),
+            Some(out) => {
+                return Err(Error::Sink(format!(
+                    "docker image ls failed: {}",
+                    out.stderr_line()
+                )))
+            }
+            None => Vec::new(),
+        };
+        Ok((
+            outs.first().and_then(id_of),
+            outs.get(1).and_then(id_of),
+            before,
+        ))
+    }
+
+    /// The verified archive file, when `docker load -i` of it loads exactly
+    /// `img` under `tag`: the whole archive is selected (the feed offers the
+    /// file only then), it holds one image, and the name its `manifest.json`
+    /// and `index.json` give is `tag`.
+    fn whole_file<'f>(
+        &'f self,
+        verified: &VerifiedArchive<'_>,
+        img: &SelectedImage,
+        tag: &str,
+    ) -> Option<&'f VerifiedFile> {
+        let file = self.feed.as_ref()?.whole_file()?;
+        let named = crate::archive::layout_files::docker_repo_tag(&img.record.reference);
+        (verified.plan().images.len() == 1 && named.as_deref() == Some(tag)).then_some(file)
+    }
+
+    /// `docker load -i` of the verified archive file itself: no stream to
+    /// build and no second hash. The file must have the identity it had
+    /// when verified before docker starts and after it is done, and the
+    /// image ID is checked against the config digest afterwards (as for a
+    /// stream). Any name docker reports besides `tag` (a swapped file's) is
+    /// recorded for the roll back first.
+    fn load_whole(
+        &self,
+        file: &VerifiedFile,
+        tag: &str,
+        before: &[(String, String)],
+        undo: &mut Vec<Undo>,
+    ) -> Result<Output, Error> {
+        file.check_unchanged()?;
+        let path = file.path().to_string_lossy().into_owned();
+        let out = self.tool.run(&["load", "--input", &path])?;
+        for name in loaded_names(&out.stdout).into_iter().filter(|n| n != tag) {
+            let id = self.image_id(&name).unwrap_or_else(|| name.clone());
+            undo.push(Undo {
+                existed: before.iter().any(|(i, _)| *i == id),
+                previous_tag_target: before
+                    .iter()
+                    .find(|(_, n)| *n == name)
+                    .map(|(i, _)| i.clone()),
+                id,
+                tag: name,
+            });
+        }
+        file.check_unchanged()?;
+        Ok(out)
     }
 
     fn record(
@@ -143,20 +275,28 @@ impl DockerSink {
         let config_id = img.record.config_digest.to_string();
         let manifest_id = img.record.manifest_digest.to_string();
         let tag = stream::docker_tag(&img.tag);
-        let existed = self.image_id(&config_id).is_some();
+        let whole = self.whole_file(verified, img, &tag);
+        // The questions at once: each docker CLI call costs ~0.1 s.
+        let (by_id, by_tag, before) = self.before_load(&config_id, &tag, whole.is_some())?;
+        let existed = by_id.is_some();
         undo.push(Undo {
             id: config_id.clone(),
             existed,
             tag: tag.clone(),
-            previous_tag_target: self.image_id(&tag),
+            previous_tag_target: by_tag,
         });
         if existed {
             // Same config digest = same image (the classic store's ID):
             // name it rather than stream every layer in again.
             return self.tag_present(img, verified, &config_id, &tag);
         }
-        let layers = stream::layers(verified, img)?;
-        let (out, fed) = self.stream_load(verified, img, &layers)?;
+        let (out, fed) = match whole {
+            Some(file) => (self.load_whole(file, &tag, &before, undo)?, Ok(())),
+            None => {
+                let layers = stream::layers(verified, img)?;
+                self.stream_load(verified, img, &layers)?
+            }
+        };
         if self.stop.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
@@ -287,6 +427,49 @@ impl DockerSink {
     }
 }
 
+/// What the config digest and the tag resolve to, and every `(ID, name)`.
+type BeforeLoad = (Option<String>, Option<String>, Vec<(String, String)>);
+
+/// Every image's ID and `name:tag`, one a line.
+const LIST_ALL: [&str; 6] = [
+    "image",
+    "ls",
+    "--all",
+    "--no-trunc",
+    "--format",
+    "{{.ID}} {{.Repository}}:{{.Tag}}",
+];
+
+fn names_of(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim().split_once(' '))
+        .map(|(id, name)| (id.to_string(), name.to_string()))
+        .collect()
+}
+
+/// The names (or bare IDs) `docker load` says it loaded.
+fn loaded_names(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("Loaded image: ")
+                .or_else(|| l.trim().strip_prefix("Loaded image ID: "))
+        })
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
+fn inspect_id(name: &str) -> [&str; 5] {
+    ["image", "inspect", "--format", "{{.Id}}", name]
+}
+
+fn id_of(out: &Output) -> Option<String> {
+    let id = out.stdout.trim();
+    (out.success && !id.is_empty()).then(|| id.to_string())
+}
+
 fn loaded(
     img: &SelectedImage,
     reference: String,
@@ -310,6 +493,7 @@ fn loaded(
 
 impl Sink for DockerSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
+        self.learn_version()?;
         if self.feed.is_some() {
             return Ok(());
         }

@@ -11,6 +11,7 @@
 pub mod command;
 pub mod dir;
 pub mod docker;
+pub mod docker_api;
 pub mod evidence;
 pub mod feed;
 pub mod files;
@@ -158,8 +159,8 @@ pub fn open(target: &Target, opts: &SinkOptions) -> Result<Box<dyn Sink>, Error>
     match target {
         Target::Dir(p) => Ok(Box::new(dir::DirSink::new(p.clone())?)),
         Target::Files(p) => Ok(Box::new(files::FilesSink::new(p.clone())?)),
-        Target::Podman => Ok(Box::new(podman::PodmanSink::new(opts)?)),
-        Target::Docker => Ok(Box::new(docker::DockerSink::connect(opts)?)),
+        Target::Podman => Ok(Box::new(podman::PodmanSink::start_new(opts)?)),
+        Target::Docker => Ok(Box::new(docker::DockerSink::start_connect(opts)?)),
         Target::Registry(r) => Ok(Box::new(registry::RegistrySink::connect(r, opts)?)),
         Target::Auto => {
             let docker_err = match docker::DockerSink::connect(opts) {

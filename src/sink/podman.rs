@@ -28,7 +28,7 @@ use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::command::Tool;
+use super::command::{Started, Tool};
 use super::feed::{BlobFeed, VerifiedFile};
 use super::load::{load_all, Undo};
 use super::staging::{Staged, Staging};
@@ -40,27 +40,73 @@ use crate::model::BlobRecord;
 
 pub struct PodmanSink {
     tool: Tool,
+    /// `podman version` and the list of every name, started at open and
+    /// read once the archive is verified (each podman call costs ~0.15 s).
+    early: std::sync::Mutex<Early>,
     staging: Staged,
     /// Set by `load_from`: blobs come from the archive at `finish`.
     feed: Option<Box<dyn BlobFeed>>,
     stop: Arc<AtomicBool>,
 }
 
+#[derive(Default)]
+struct Early {
+    version: Option<Started>,
+    names: Option<Started>,
+}
+
+const VERSION: [&str; 3] = ["version", "--format", "{{.Client.Version}}"];
+const ALL_NAMES: [&str; 5] = [
+    "images",
+    "--all",
+    "--no-trunc",
+    "--format",
+    "{{.Id}} {{.Repository}}:{{.Tag}}",
+];
+
 impl PodmanSink {
+    /// Fails (exit 6) when podman does not run.
     pub fn new(opts: &SinkOptions) -> Result<Self, Error> {
+        let sink = Self::start_new(opts)?;
+        sink.check_version()?;
+        Ok(sink)
+    }
+
+    /// [`PodmanSink::new`] whose checks are read in `begin`: podman starts
+    /// while the archive is verified, and lists what it holds meanwhile.
+    pub fn start_new(opts: &SinkOptions) -> Result<Self, Error> {
         let program = std::env::var_os("AIRLOCK_PODMAN").unwrap_or_else(|| "podman".into());
         let tool = Tool {
             program,
             global_args: opts.podman_args.clone(),
             name: "podman",
         };
-        tool.run_ok(&["version", "--format", "{{.Client.Version}}"], "version")?;
+        let early = Early {
+            version: Some(tool.start(&VERSION)?),
+            names: Some(tool.start(&ALL_NAMES)?),
+        };
         Ok(PodmanSink {
             tool,
+            early: std::sync::Mutex::new(early),
             staging: Staged::default(),
             feed: None,
             stop: opts.stop.clone(),
         })
+    }
+
+    fn check_version(&self) -> Result<(), Error> {
+        let asked = self.early.lock().ok().and_then(|mut e| e.version.take());
+        let Some(asked) = asked else {
+            return Ok(());
+        };
+        let out = asked.wait()?;
+        if !out.success {
+            return Err(Error::Sink(format!(
+                "podman version failed: {}",
+                out.stderr_line()
+            )));
+        }
+        Ok(())
     }
 
     /// The full image ID a name or ID resolves to, if any.
@@ -225,17 +271,20 @@ impl PodmanSink {
 
     /// Every (image ID, name) podman holds now. Fails rather than answer
     /// "nothing": the roll back would take a present image for a new one.
+    /// The list started at open is used once (for the first image loaded;
+    /// a whole-file load has only one).
     fn all_names(&self) -> Result<Vec<(String, String)>, Error> {
-        let out = self.tool.run_ok(
-            &[
-                "images",
-                "--all",
-                "--no-trunc",
-                "--format",
-                "{{.Id}} {{.Repository}}:{{.Tag}}",
-            ],
-            "images",
-        )?;
+        let early = self.early.lock().ok().and_then(|mut e| e.names.take());
+        let out = match early {
+            Some(started) => started.wait()?,
+            None => self.tool.run(&ALL_NAMES)?,
+        };
+        if !out.success {
+            return Err(Error::Sink(format!(
+                "podman images failed: {}",
+                out.stderr_line()
+            )));
+        }
         Ok(out
             .stdout
             .lines()
@@ -417,6 +466,7 @@ fn loaded_names(stdout: &str) -> Vec<String> {
 
 impl Sink for PodmanSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
+        self.check_version()?;
         self.staging.begin(Staging::reference_safe)
     }
 
