@@ -147,16 +147,6 @@ impl Tool {
             name: self.name,
         })
     }
-
-    /// Run several commands at once (each without stdin); their outputs in
-    /// the order given.
-    pub fn run_all(&self, commands: &[&[&str]]) -> Result<Vec<Output>, Error> {
-        let started = commands
-            .iter()
-            .map(|args| self.start(args))
-            .collect::<Result<Vec<_>, _>>()?;
-        started.into_iter().map(Started::wait).collect()
-    }
 }
 
 /// A command running in the background (see [`Tool::start`]).

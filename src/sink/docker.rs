@@ -33,7 +33,6 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::command::{Output, Started, Tool};
-use super::docker_api::DockerApi;
 use super::feed::{BlobFeed, VerifiedFile};
 use super::load::{load_all, Undo};
 use super::staging::{Staged, Staging};
@@ -49,9 +48,9 @@ pub struct DockerSink {
     /// `docker version`, started at connect and read in `begin`, so the
     /// CLI's start-up overlaps the verification of the archive.
     asking_version: Option<Started>,
-    /// The daemon's socket, for questions (not changes) when it is a
-    /// unix socket and the program is docker's own CLI.
-    api: Option<DockerApi>,
+    /// `docker image ls` of every (ID, name), started at connect too: it
+    /// answers what the first image's ID and tag held before the load.
+    early_names: std::sync::Mutex<Option<Started>>,
     version: String,
     major: u32,
     staging: Staged,
@@ -86,34 +85,21 @@ impl DockerSink {
                 .collect(),
             name: "docker",
         };
-        let api = match std::env::var_os("AIRLOCK_DOCKER") {
-            None => DockerApi::for_host(host.as_deref()),
-            Some(_) => None,
-        };
         let host = host.unwrap_or_else(|| "the default docker host".into());
-        let asking_version = match api {
-            None => Some(tool.start(&["version", "--format", "{{.Server.Version}}"])?),
-            Some(_) => None,
-        };
-        let mut sink = DockerSink {
+        let asking_version = Some(tool.start(&["version", "--format", "{{.Server.Version}}"])?);
+        let early_names = std::sync::Mutex::new(Some(tool.start(&LIST_ALL)?));
+        Ok(DockerSink {
             tool,
             host,
             asking_version,
-            api,
+            early_names,
             version: String::new(),
             major: 0,
             staging: Staged::default(),
             feed: None,
             state_dir: opts.state_dir.clone(),
             stop: opts.stop.clone(),
-        };
-        if let Some(api) = &sink.api {
-            let version = api.version().map_err(|e| {
-                Error::Sink(format!("no docker daemon answers at {}: {e}", sink.host))
-            })?;
-            sink.set_version(version)?;
-        }
-        Ok(sink)
+        })
     }
 
     fn set_version(&mut self, version: String) -> Result<(), Error> {
@@ -145,50 +131,32 @@ impl DockerSink {
     }
 
     pub fn image_id(&self, name: &str) -> Option<String> {
-        if let Some(api) = &self.api {
-            return api.image_id(name).ok().flatten();
-        }
         let out = self.tool.run(&inspect_id(name)).ok()?;
         id_of(&out)
     }
 
-    /// What the config digest and the tag name now, and (for a whole-file
-    /// load, which may bring names of its own) every `(ID, name)` docker
-    /// holds; asked at the same time.
-    fn before_load(
-        &self,
-        config_id: &str,
-        tag: &str,
-        list_all: bool,
-    ) -> Result<BeforeLoad, Error> {
-        if let Some(api) = &self.api {
-            let before = match list_all {
-                true => api.names()?,
-                false => Vec::new(),
-            };
-            return Ok((api.image_id(config_id)?, api.image_id(tag)?, before));
-        }
-        let (by_id, by_tag) = (inspect_id(config_id), inspect_id(tag));
-        let mut asks: Vec<&[&str]> = vec![&by_id, &by_tag];
-        if list_all {
-            asks.push(&LIST_ALL);
-        }
-        let outs = self.tool.run_all(&asks)?;
-        let before = match outs.get(2) {
-            Some(out) if out.success => names_of(&out.stdout),
-            Some(out) => {
-                return Err(Error::Sink(format!(
-                    "docker image ls failed: {}",
-                    out.stderr_line()
-                )))
-            }
-            None => Vec::new(),
+    /// What the config digest and the tag name now, and every `(ID, name)`
+    /// docker holds (a whole-file load may bring names of its own). The
+    /// first image reads the list started at connect; later ones ask anew.
+    fn before_load(&self, config_id: &str, tag: &str) -> Result<BeforeLoad, Error> {
+        let early = self.early_names.lock().ok().and_then(|mut e| e.take());
+        let out = match early {
+            Some(started) => started.wait()?,
+            None => self.tool.run(&LIST_ALL)?,
         };
-        Ok((
-            outs.first().and_then(id_of),
-            outs.get(1).and_then(id_of),
-            before,
-        ))
+        if !out.success {
+            return Err(Error::Sink(format!(
+                "docker image ls failed: {}",
+                out.stderr_line()
+            )));
+        }
+        let names = names_of(&out.stdout);
+        let by_id = names.iter().any(|(id, _)| id == config_id);
+        let by_tag = names
+            .iter()
+            .find(|(_, n)| n == tag)
+            .map(|(id, _)| id.clone());
+        Ok((by_id, by_tag, names))
     }
 
     /// The verified archive file, when `docker load -i` of it loads exactly
@@ -276,9 +244,9 @@ impl DockerSink {
         let manifest_id = img.record.manifest_digest.to_string();
         let tag = stream::docker_tag(&img.tag);
         let whole = self.whole_file(verified, img, &tag);
-        // The questions at once: each docker CLI call costs ~0.1 s.
-        let (by_id, by_tag, before) = self.before_load(&config_id, &tag, whole.is_some())?;
-        let existed = by_id.is_some();
+        // One list answers both questions (each docker CLI call costs
+        // ~0.1 s), taken while the archive was verified.
+        let (existed, by_tag, before) = self.before_load(&config_id, &tag)?;
         undo.push(Undo {
             id: config_id.clone(),
             existed,
@@ -427,8 +395,9 @@ impl DockerSink {
     }
 }
 
-/// What the config digest and the tag resolve to, and every `(ID, name)`.
-type BeforeLoad = (Option<String>, Option<String>, Vec<(String, String)>);
+/// Whether the config digest is an image, what the tag names, and every
+/// `(ID, name)`.
+type BeforeLoad = (bool, Option<String>, Vec<(String, String)>);
 
 /// Every image's ID and `name:tag`, one a line.
 const LIST_ALL: [&str; 6] = [

@@ -11,7 +11,6 @@
 pub mod command;
 pub mod dir;
 pub mod docker;
-pub mod docker_api;
 pub mod evidence;
 pub mod feed;
 pub mod files;

@@ -112,8 +112,9 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
         let Some(mut v) = self.open.take() else {
             return Ok(());
         };
+        // Synced in `finish`, all together: a sync here would stall the
+        // writer while the kernel writes this volume out.
         v.out.flush()?;
-        v.out.get_ref().sync_all()?;
         self.done.push(WrittenVolume {
             file: v.file,
             size: v.size,
@@ -126,6 +127,9 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
     /// size and sha256. An empty stream makes no volume.
     pub fn finish(mut self) -> io::Result<(Vec<WrittenVolume>, u64, Digest)> {
         self.close_current()?;
+        for v in &self.done {
+            v.file.as_file().sync_all()?;
+        }
         let whole = self.whole.finish()?;
         Ok((self.done, self.total, whole))
     }
