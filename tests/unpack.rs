@@ -571,21 +571,24 @@ fn podman_load_failing_midway_leaves_no_image() {
 }
 
 /// Under another name (`--tag`) docker loads from a stream built straight
-/// from the archive: a blob rewritten after verification (here just before
-/// the load, when unpack asks docker what the name holds) breaks the stream
+/// from the archive: a blob rewritten after verification breaks the stream
 /// before its end, the unpack fails as an integrity error and docker holds
-/// nothing. (A step of `docker_target_loads_checks_and_refuses`: one
-/// dockerd per test process.)
+/// nothing. The rewrite happens in the `docker image ls` that unpack starts
+/// when it opens the target and reads after verifying: the wrapper waits
+/// until unpack has read the whole file (its `rchar`), then rewrites it.
+/// (A step of `docker_target_loads_checks_and_refuses`: one dockerd per
+/// test process.)
 fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
     let tmp = tempfile::tempdir().unwrap();
     let (archive, _, _) = packed(tmp.path(), REF, 22, &["amd64"]);
+    let size = std::fs::metadata(&archive).unwrap().len();
     let bad = tampered(&archive);
     let marker = tmp.path().join("swapped");
     let wrapper = tmp.path().join("docker-swaps");
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\ncase \"$*\" in *\"image inspect\"*) [ -e {m} ] || {{ cp {bad} {a}; touch {m}; }};; esac\nexec docker \"$@\"\n",
+            "#!/bin/sh\ncase \"$*\" in *\"image ls\"*) [ -e {m} ] || {{\n  while [ \"$(awk '/^rchar/ {{print $2}}' /proc/$PPID/io)\" -lt {size} ]; do sleep 0.01; done\n  cp {bad} {a}; touch {m}; }};; esac\nexec docker \"$@\"\n",
             m = marker.display(),
             bad = bad.display(),
             a = archive.display()
