@@ -76,6 +76,37 @@ fn tampered(archive: &Path) -> PathBuf {
     out
 }
 
+/// An archive packed in `dir` (seed `seed`) and a wrapper for `tool` that,
+/// when asked to `load`, first `cp`s another valid archive over it (same
+/// inode, new content) and then runs the real tool.
+fn swapped_on_load(dir: &Path, tool: &str, seed: u64) -> (PathBuf, PathBuf) {
+    let (archive, _, _) = packed(dir, REF, seed, &["amd64"]);
+    let other_dir = dir.join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let (other, _, _) = packed(
+        &other_dir,
+        "localhost/airlock-unpack/swapped:1",
+        seed + 1,
+        &["amd64"],
+    );
+    let wrapper = dir.join(format!("{tool}-swaps-on-load"));
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then cp {} {}; fi; done\nexec {tool} \"$@\"\n",
+            other.display(),
+            archive.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    (archive, wrapper)
+}
+
 /// `airlock ARGS…` through the shared harness (private HOME and XDG
 /// directories), with `env` set and `stdin` (a file) as its stdin.
 fn airlock(args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>) -> Run {
@@ -630,30 +661,7 @@ fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
 /// docker loaded from the swapped file is removed again, its name too.
 fn docker_archive_replaced_as_the_load_starts_is_refused(d: &Dockerd) {
     let tmp = tempfile::tempdir().unwrap();
-    let (archive, _, _) = packed(tmp.path(), REF, 23, &["amd64"]);
-    let other_dir = tmp.path().join("other");
-    std::fs::create_dir(&other_dir).unwrap();
-    let (other, _, _) = packed(
-        &other_dir,
-        "localhost/airlock-unpack/swapped:1",
-        24,
-        &["amd64"],
-    );
-    let wrapper = tmp.path().join("docker-swaps-on-load");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then cp {} {}; fi; done\nexec docker \"$@\"\n",
-            other.display(),
-            archive.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let (archive, wrapper) = swapped_on_load(tmp.path(), "docker", 23);
     let o = airlock(
         &[
             "unpack",
@@ -730,31 +738,7 @@ fn podman_whole_archive_under_another_name_keeps_only_that_name() {
 fn podman_archive_replaced_between_verify_and_load_is_refused() {
     let Some(p) = Podman::new() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (archive, _, _) = packed(tmp.path(), REF, 13, &["amd64"]);
-    let other_dir = tmp.path().join("other");
-    std::fs::create_dir(&other_dir).unwrap();
-    let (other, _, _) = packed(
-        &other_dir,
-        "localhost/airlock-unpack/swapped:1",
-        14,
-        &["amd64"],
-    );
-    // `cp` over the verified file: same inode, new content.
-    let wrapper = tmp.path().join("podman-swaps");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then cp {} {}; fi; done\nexec podman \"$@\"\n",
-            other.display(),
-            archive.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let (archive, wrapper) = swapped_on_load(tmp.path(), "podman", 13);
     let args = p.env();
     let o = airlock(
         &[

@@ -149,6 +149,42 @@ impl Tool {
     }
 }
 
+impl Tool {
+    /// Every `(image ID, name)` the tool lists with `list` (a format of
+    /// `{{ID}} {{.Repository}}:{{.Tag}}`), read from `early` when that list
+    /// was started before, else run now. Fails rather than answer
+    /// "nothing": a roll back would take a present image for a new one.
+    pub fn id_names(
+        &self,
+        early: Option<Started>,
+        list: &[&str],
+    ) -> Result<Vec<(String, String)>, Error> {
+        let out = match early {
+            Some(started) => started.wait()?,
+            None => self.run(list)?,
+        };
+        if !out.success {
+            let command: Vec<&str> = list
+                .iter()
+                .copied()
+                .take_while(|a| !a.starts_with('-'))
+                .collect();
+            return Err(Error::Sink(format!(
+                "{} {} failed: {}",
+                self.name,
+                command.join(" "),
+                out.stderr_line()
+            )));
+        }
+        Ok(out
+            .stdout
+            .lines()
+            .filter_map(|l| l.trim().split_once(' '))
+            .map(|(id, name)| (id.to_string(), name.to_string()))
+            .collect())
+    }
+}
+
 /// A command running in the background (see [`Tool::start`]).
 #[derive(Debug)]
 pub struct Started {

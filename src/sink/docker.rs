@@ -140,17 +140,7 @@ impl DockerSink {
     /// first image reads the list started at connect; later ones ask anew.
     fn before_load(&self, config_id: &str, tag: &str) -> Result<BeforeLoad, Error> {
         let early = self.early_names.lock().ok().and_then(|mut e| e.take());
-        let out = match early {
-            Some(started) => started.wait()?,
-            None => self.tool.run(&LIST_ALL)?,
-        };
-        if !out.success {
-            return Err(Error::Sink(format!(
-                "docker image ls failed: {}",
-                out.stderr_line()
-            )));
-        }
-        let names = names_of(&out.stdout);
+        let names = self.tool.id_names(early, &LIST_ALL)?;
         let by_id = names.iter().any(|(id, _)| id == config_id);
         let by_tag = names
             .iter()
@@ -408,14 +398,6 @@ const LIST_ALL: [&str; 6] = [
     "--format",
     "{{.ID}} {{.Repository}}:{{.Tag}}",
 ];
-
-fn names_of(stdout: &str) -> Vec<(String, String)> {
-    stdout
-        .lines()
-        .filter_map(|l| l.trim().split_once(' '))
-        .map(|(id, name)| (id.to_string(), name.to_string()))
-        .collect()
-}
 
 /// The names (or bare IDs) `docker load` says it loaded.
 fn loaded_names(stdout: &str) -> Vec<String> {

@@ -275,26 +275,10 @@ impl PodmanSink {
     /// a whole-file load has only one).
     fn all_names(&self) -> Result<Vec<(String, String)>, Error> {
         let early = self.early.lock().ok().and_then(|mut e| e.names.take());
-        let out = match early {
-            Some(started) => started.wait()?,
-            None => self.tool.run(&ALL_NAMES)?,
-        };
-        if !out.success {
-            return Err(Error::Sink(format!(
-                "podman images failed: {}",
-                out.stderr_line()
-            )));
-        }
-        Ok(out
-            .stdout
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(id, name)| {
-                (
-                    id.trim_start_matches("sha256:").to_string(),
-                    name.to_string(),
-                )
-            })
+        let names = self.tool.id_names(early, &ALL_NAMES)?;
+        Ok(names
+            .into_iter()
+            .map(|(id, name)| (id.trim_start_matches("sha256:").to_string(), name))
             .collect())
     }
 
