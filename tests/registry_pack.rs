@@ -444,6 +444,38 @@ fn layers_stream_into_the_archive_and_match_a_cached_pack() {
     );
 }
 
+/// `pack -o -` streams registry layers through to stdout the same way: the
+/// bytes equal those of the same pack to a file, and nothing is cached.
+#[test]
+fn layers_stream_through_to_stdout() {
+    let Some(w) = plain_world() else { return };
+    let file = w.out("file.tar");
+    ok(&w.pack(&[&w.image("multi:1"), "--arch", "amd64"], &file));
+    let piped = w.out("piped.tar");
+    let cache = w.out("stdout-cache");
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(common::airlock_bin());
+    cli::private_env(&mut cmd, home.path());
+    let status = cmd
+        .env("DOCKER_CONFIG", "/nonexistent-airlock-test")
+        .arg("pack")
+        .arg(w.image("multi:1"))
+        .args(w.reg.pack_flags())
+        .args(["--arch", "amd64", "-q", "--cache-dir", s(&cache), "-o", "-"])
+        .stdout(std::fs::File::create(&piped).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read(&piped).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+    assert!(!cache
+        .join("blobs/sha256")
+        .join(w.amd64_layer.hex())
+        .exists());
+}
+
 /// A registry that ignores Range answers a resumed download with the whole
 /// blob: the stream skips what the archive already has and goes on.
 #[test]
