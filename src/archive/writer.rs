@@ -145,20 +145,13 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Start fetching the remote blobs among the next few to be written, so
-/// downloads overlap the writing of what comes before them.
-fn prefetch_ahead(rest: &[&PlannedBlob]) {
-    let Some(ahead) = rest.iter().find_map(|b| match &b.origin {
-        BlobOrigin::Remote(r) => Some(r.lookahead()),
+/// How many blobs ahead of the one being written to start fetching: the
+/// look-ahead of the first remote blob, or none when no blob is remote.
+fn lookahead(order: &[&PlannedBlob]) -> Option<usize> {
+    order.iter().find_map(|b| match &b.origin {
+        BlobOrigin::Remote(r) => Some(r.lookahead().max(1)),
         _ => None,
-    }) else {
-        return;
-    };
-    for b in rest.iter().take(ahead.max(1)) {
-        if let BlobOrigin::Remote(r) = &b.origin {
-            r.prefetch();
-        }
-    }
+    })
 }
 
 /// A source's own failure carried through the tar writer's `io::Error`
@@ -256,8 +249,14 @@ fn write_tar<W: Write>(
     }
     let mut order: Vec<_> = blobs.values().collect();
     order.sort_by_key(|b| b.record.order_key());
+    let ahead = lookahead(&order);
     for (i, blob) in order.iter().enumerate() {
-        prefetch_ahead(&order[i..]);
+        // Downloads of the next remote blobs overlap writing this one.
+        for next in order.iter().skip(i).take(ahead.unwrap_or(0)) {
+            if let BlobOrigin::Remote(r) = &next.origin {
+                r.prefetch();
+            }
+        }
         let rec = &blob.record;
         let reader = blob.origin.open(rec.size).map_err(|e| {
             source_error(e).unwrap_or_else(|e| Error::io(format!("open blob {}", rec.digest), e))

@@ -147,9 +147,7 @@ impl Tool {
             name: self.name,
         })
     }
-}
 
-impl Tool {
     /// Every `(image ID, name)` the tool lists with `list` (a format of
     /// `{{ID}} {{.Repository}}:{{.Tag}}`), read from `early` when that list
     /// was started before, else run now. Fails rather than answer

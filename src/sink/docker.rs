@@ -63,14 +63,19 @@ pub struct DockerSink {
 impl DockerSink {
     /// Find the daemon and its version; fails (exit 6) when none answers.
     pub fn connect(opts: &SinkOptions) -> Result<Self, Error> {
-        let mut sink = Self::start_connect(opts)?;
+        let mut sink = Self::open(opts, false)?;
         sink.learn_version()?;
         Ok(sink)
     }
 
-    /// [`DockerSink::connect`] whose answer is read in `begin`: the docker
-    /// CLI starts (≈ 0.15 s) while the archive is verified.
+    /// [`DockerSink::connect`] for unpack: the answer is read in `begin`,
+    /// so the docker CLI starts (≈ 0.15 s) while the archive is verified,
+    /// and so does the image list the first load reads.
     pub fn start_connect(opts: &SinkOptions) -> Result<Self, Error> {
+        Self::open(opts, true)
+    }
+
+    fn open(opts: &SinkOptions, list_early: bool) -> Result<Self, Error> {
         let program = std::env::var_os("AIRLOCK_DOCKER").unwrap_or_else(|| "docker".into());
         let host = opts
             .docker_host
@@ -87,12 +92,15 @@ impl DockerSink {
         };
         let host = host.unwrap_or_else(|| "the default docker host".into());
         let asking_version = Some(tool.start(&["version", "--format", "{{.Server.Version}}"])?);
-        let early_names = std::sync::Mutex::new(Some(tool.start(&LIST_ALL)?));
+        let early_names = match list_early {
+            true => Some(tool.start(&LIST_ALL)?),
+            false => None,
+        };
         Ok(DockerSink {
             tool,
             host,
             asking_version,
-            early_names,
+            early_names: std::sync::Mutex::new(early_names),
             version: String::new(),
             major: 0,
             staging: Staged::default(),
@@ -100,16 +108,6 @@ impl DockerSink {
             state_dir: opts.state_dir.clone(),
             stop: opts.stop.clone(),
         })
-    }
-
-    fn set_version(&mut self, version: String) -> Result<(), Error> {
-        self.major = version
-            .split(['.', '+', '-'])
-            .next()
-            .and_then(|m| m.parse().ok())
-            .ok_or_else(|| Error::Sink(format!("cannot read docker version {version:?}")))?;
-        self.version = version;
-        Ok(())
     }
 
     /// The daemon's version, once `docker version` has answered; fails
@@ -127,12 +125,22 @@ impl DockerSink {
                 out.stderr_line()
             )));
         }
-        self.set_version(version)
+        self.major = version
+            .split(['.', '+', '-'])
+            .next()
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(|| Error::Sink(format!("cannot read docker version {version:?}")))?;
+        self.version = version;
+        Ok(())
     }
 
     pub fn image_id(&self, name: &str) -> Option<String> {
-        let out = self.tool.run(&inspect_id(name)).ok()?;
-        id_of(&out)
+        let out = self
+            .tool
+            .run(&["image", "inspect", "--format", "{{.Id}}", name])
+            .ok()?;
+        let id = out.stdout.trim();
+        (out.success && !id.is_empty()).then(|| id.to_string())
     }
 
     /// What the config digest and the tag name now, and every `(ID, name)`
@@ -410,15 +418,6 @@ fn loaded_names(stdout: &str) -> Vec<String> {
         })
         .map(|n| n.trim().to_string())
         .collect()
-}
-
-fn inspect_id(name: &str) -> [&str; 5] {
-    ["image", "inspect", "--format", "{{.Id}}", name]
-}
-
-fn id_of(out: &Output) -> Option<String> {
-    let id = out.stdout.trim();
-    (out.success && !id.is_empty()).then(|| id.to_string())
 }
 
 fn loaded(

@@ -67,14 +67,19 @@ const ALL_NAMES: [&str; 5] = [
 impl PodmanSink {
     /// Fails (exit 6) when podman does not run.
     pub fn new(opts: &SinkOptions) -> Result<Self, Error> {
-        let sink = Self::start_new(opts)?;
+        let sink = Self::open(opts, false)?;
         sink.check_version()?;
         Ok(sink)
     }
 
-    /// [`PodmanSink::new`] whose checks are read in `begin`: podman starts
-    /// while the archive is verified, and lists what it holds meanwhile.
+    /// [`PodmanSink::new`] for unpack: the check is read in `begin`, so
+    /// podman starts while the archive is verified, and lists what it holds
+    /// meanwhile for the first load.
     pub fn start_new(opts: &SinkOptions) -> Result<Self, Error> {
+        Self::open(opts, true)
+    }
+
+    fn open(opts: &SinkOptions, list_early: bool) -> Result<Self, Error> {
         let program = std::env::var_os("AIRLOCK_PODMAN").unwrap_or_else(|| "podman".into());
         let tool = Tool {
             program,
@@ -83,7 +88,10 @@ impl PodmanSink {
         };
         let early = Early {
             version: Some(tool.start(&VERSION)?),
-            names: Some(tool.start(&ALL_NAMES)?),
+            names: match list_early {
+                true => Some(tool.start(&ALL_NAMES)?),
+                false => None,
+            },
         };
         Ok(PodmanSink {
             tool,

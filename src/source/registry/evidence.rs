@@ -139,7 +139,7 @@ async fn referrers(ctx: &Ctx, r: &Reference, subject: Digest) -> Result<Vec<Refe
     let at = r.clone_with_digest(subject.to_string());
     let what = format!("referrers of {}", at.whole());
     let found = fail::retrying(&what, ctx.opts.retries, || {
-        ctx.client.pull_referrers(&at, None)
+        ctx.streams.client.pull_referrers(&at, None)
     })
     .await?;
     let Some(index) = found else {

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use oci_client::{Client, Reference};
+use oci_client::Reference;
 
 use super::{BlobOrigin, ImageSet, PlatformFilter};
 use crate::error::{Error, IoContext};
@@ -145,12 +145,11 @@ pub fn resolve(
     // so the runtime is never dropped inside itself.
     let streams = Arc::new(stream::Streams {
         runtime: registry_client::runtime()?,
-        client: client.clone(),
+        client,
         retries: opts.retries,
         jobs: opts.jobs,
     });
     let ctx = Ctx {
-        client,
         cache,
         opts: opts.clone(),
         filter: filter.clone(),
@@ -158,7 +157,7 @@ pub fn resolve(
     };
     streams.runtime.block_on(async {
         for (host, a) in &auths {
-            ctx.client.store_auth_if_needed(host, a).await;
+            ctx.streams.client.store_auth_if_needed(host, a).await;
         }
         ctx.run(&parsed).await
     })
@@ -175,7 +174,6 @@ struct Pending {
 }
 
 struct Ctx {
-    client: Client,
     cache: BlobCache,
     opts: RegistryOptions,
     filter: PlatformFilter,
@@ -212,7 +210,7 @@ impl Ctx {
         let what = format!("manifest {}", r.whole());
         let auth = oci_client::secrets::RegistryAuth::Anonymous; // stored per host already
         let found = fail::retrying(&what, self.opts.retries, || {
-            self.client.pull_manifest_raw(r, &auth, ACCEPT)
+            self.streams.client.pull_manifest_raw(r, &auth, ACCEPT)
         })
         .await?;
         let Some((bytes, _)) = found else {
@@ -390,7 +388,7 @@ impl Ctx {
         }
         let path = self
             .cache
-            .fetch(&self.client, r, d, self.opts.retries, &[])
+            .fetch(&self.streams.client, r, d, self.opts.retries, &[])
             .await?;
         let bytes = std::fs::read(&path).at("read", &path)?;
         if bytes.len() as u64 != d.size || Digest::of(&bytes) != d.digest {
@@ -453,7 +451,7 @@ impl Ctx {
                     let path = self
                         .cache
                         .fetch(
-                            &self.client,
+                            &self.streams.client,
                             &p.repo,
                             &p.desc,
                             self.opts.retries,
