@@ -194,6 +194,23 @@ impl World {
     }
 }
 
+/// Whether the amd64 layer is a finished blob of the cache at `cache`.
+fn layer_cached(w: &World, cache: &Path) -> bool {
+    cache
+        .join("blobs/sha256")
+        .join(w.amd64_layer.hex())
+        .exists()
+}
+
+/// The digests an archive lists, in its order.
+fn blob_digests(archive: &Path) -> Vec<Digest> {
+    manifest_of(archive)
+        .blobs
+        .iter()
+        .map(|b| b.digest)
+        .collect()
+}
+
 fn manifest_of(archive: &Path) -> ArchiveManifest {
     airlock::pipeline::inspect(archive).unwrap().manifest
 }
@@ -422,14 +439,8 @@ fn layers_stream_into_the_archive_and_match_a_cached_pack() {
     let streamed = w.out("streamed.tar");
     ok(&w.pack(&args, &streamed));
     verifies(&streamed);
-    let layer_in_cache = |cache: &Path| {
-        cache
-            .join("blobs/sha256")
-            .join(w.amd64_layer.hex())
-            .exists()
-    };
     assert!(
-        !layer_in_cache(&w.cache()),
+        !layer_cached(&w, &w.cache()),
         "a streamed layer is not cached"
     );
     let cached = w.out("cached.tar");
@@ -437,7 +448,7 @@ fn layers_stream_into_the_archive_and_match_a_cached_pack() {
     ok(&w
         .pack_with_cache(&[&args[..], &["--cache-layers"]].concat(), &cached, &cache2)
         .run());
-    assert!(layer_in_cache(&cache2), "--cache-layers keeps the layer");
+    assert!(layer_cached(&w, &cache2), "--cache-layers keeps the layer");
     assert_eq!(
         std::fs::read(&streamed).unwrap(),
         std::fs::read(&cached).unwrap()
@@ -470,10 +481,7 @@ fn layers_stream_through_to_stdout() {
         std::fs::read(&piped).unwrap(),
         std::fs::read(&file).unwrap()
     );
-    assert!(!cache
-        .join("blobs/sha256")
-        .join(w.amd64_layer.hex())
-        .exists());
+    assert!(!layer_cached(&w, &cache));
 }
 
 /// A registry that ignores Range answers a resumed download with the whole
@@ -496,9 +504,7 @@ fn a_broken_stream_resumes_even_when_the_registry_ignores_range() {
         relayed > blob_bytes + 200_000,
         "relayed {relayed} bytes for {blob_bytes}: the blob was not sent again"
     );
-    let blobs =
-        |a: &Path| -> Vec<Digest> { manifest_of(a).blobs.iter().map(|b| b.digest).collect() };
-    assert_eq!(blobs(&out), blobs(&direct));
+    assert_eq!(blob_digests(&out), blob_digests(&direct));
 }
 
 /// A delta pack never downloads the layers its base already holds.
@@ -538,12 +544,10 @@ fn blob_with_wrong_content_is_refused_and_nothing_written() {
         "{err}"
     );
     assert!(!out.exists());
-    let cached = w
-        .tmp
-        .path()
-        .join("cache/blobs/sha256")
-        .join(w.amd64_layer.hex());
-    assert!(!cached.exists(), "a bad blob must not enter the cache");
+    assert!(
+        !layer_cached(&w, &w.cache()),
+        "a bad blob must not enter the cache"
+    );
 }
 
 /// The registry sends more bytes than the manifest's descriptor says
@@ -564,12 +568,10 @@ fn blob_larger_than_its_descriptor_is_refused_and_nothing_written() {
         "names the size: {err}"
     );
     assert!(!out.exists());
-    let cached = w
-        .tmp
-        .path()
-        .join("cache/blobs/sha256")
-        .join(w.amd64_layer.hex());
-    assert!(!cached.exists(), "a bad blob must not enter the cache");
+    assert!(
+        !layer_cached(&w, &w.cache()),
+        "a bad blob must not enter the cache"
+    );
 }
 
 #[test]
@@ -637,9 +639,7 @@ fn answers_503_and_429_are_retried_and_the_archive_verifies() {
     let injected = proxy.injected.load(std::sync::atomic::Ordering::SeqCst);
     assert!((3..=4).contains(&injected), "{injected} faults injected");
     verifies(&out);
-    let blobs =
-        |a: &Path| -> Vec<Digest> { manifest_of(a).blobs.iter().map(|b| b.digest).collect() };
-    assert_eq!(blobs(&out), blobs(&direct));
+    assert_eq!(blob_digests(&out), blob_digests(&direct));
 }
 
 #[test]
@@ -679,11 +679,7 @@ fn a_registry_answering_500_gives_up_after_bounded_retries_and_caches_nothing() 
         let name = e.file_name().to_string_lossy().into_owned();
         assert_eq!(Digest::of(&std::fs::read(e.path()).unwrap()).hex(), name);
     }
-    assert!(!w
-        .cache()
-        .join("blobs/sha256")
-        .join(w.amd64_layer.hex())
-        .exists());
+    assert!(!layer_cached(&w, &w.cache()));
 }
 
 #[test]
