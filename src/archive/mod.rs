@@ -12,6 +12,7 @@ pub mod layout_files;
 mod manifest_check;
 pub mod names;
 pub mod reader;
+pub mod stream_hash;
 pub mod trust_material;
 pub mod volumes;
 pub mod writer;

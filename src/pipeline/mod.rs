@@ -24,8 +24,8 @@ pub mod unpack;
 pub mod verify_local;
 
 use crate::model::progress::{NoProgress, Progress};
-use sha2::{Digest as _, Sha256};
 
+use crate::archive::stream_hash::HashingWriter;
 use crate::archive::{self, ReadOptions, ReadOutcome, WriteOptions, WriteOutcome};
 use crate::error::{Error, IoContext};
 use crate::model::Digest;
@@ -143,24 +143,6 @@ pub fn resolve(req: &PackRequest) -> Result<ImageSet, Error> {
     Ok(set)
 }
 
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    n: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.n += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Write the archive to a temp file beside the output, then rename it into
 /// place, so a failed pack never leaves a partial archive under the name.
 pub fn pack(
@@ -223,15 +205,10 @@ pub fn write_plan(
         .at("create a temporary file in", &dir)?;
     let _pending = outputs::register(tmp.path());
     let file = tmp.as_file().try_clone().at("open", tmp.path())?;
-    let sink = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        hasher: Sha256::new(),
-        n: 0,
-    };
-    let (written, mut sink) = archive::writer::write_plan(plan, sink, opts, progress)?;
-    sink.flush().at("write", tmp.path())?;
-    sink.inner.get_ref().sync_all().at("sync", tmp.path())?;
-    let archive_sha256 = Digest::from_bytes(sink.hasher.finalize().into());
+    let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let (written, sink) = archive::writer::write_plan(plan, sink, opts, progress)?;
+    let (out, archive_bytes, archive_sha256) = sink.finish().at("write", tmp.path())?;
+    out.get_ref().sync_all().at("sync", tmp.path())?;
     tmp.persist(output)
         .map_err(|e| Error::io_path("rename into", output, e.error))?;
 
@@ -247,7 +224,7 @@ pub fn write_plan(
     Ok(PackResult {
         written,
         archive_sha256,
-        archive_bytes: sink.n,
+        archive_bytes,
         output: output.to_path_buf(),
         checksum_file: Some(checksum_file),
         volumes: None,
@@ -262,18 +239,15 @@ fn pack_to_stdout(
     opts: &WriteOptions,
     progress: &dyn Progress,
 ) -> Result<PackResult, Error> {
-    let sink = HashingWriter {
-        inner: BufWriter::with_capacity(1 << 20, io::stdout().lock()),
-        hasher: Sha256::new(),
-        n: 0,
-    };
-    let (written, mut sink) = archive::writer::write_plan(plan, sink, opts, progress)?;
-    sink.flush()
+    let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, io::stdout().lock()));
+    let (written, sink) = archive::writer::write_plan(plan, sink, opts, progress)?;
+    let (_, archive_bytes, archive_sha256) = sink
+        .finish()
         .map_err(|e| Error::io("writing archive to stdout", e))?;
     Ok(PackResult {
         written,
-        archive_sha256: Digest::from_bytes(sink.hasher.finalize().into()),
-        archive_bytes: sink.n,
+        archive_sha256,
+        archive_bytes,
         output: PathBuf::from("-"),
         checksum_file: None,
         volumes: None,

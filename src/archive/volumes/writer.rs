@@ -1,18 +1,15 @@
 //! The writing side: a `Write` that cuts the archive byte stream into
 //! volumes of a fixed size (a blob may span two), hashing each volume and
-//! the whole stream as they pass. The files come from the caller (temporary
+//! the whole stream as they pass (on threads of their own). The files come from the caller (temporary
 //! files it lists for removal on interrupt) and are only handed back; the
 //! caller renames them into place once everything, parity included, is
 //! written.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::thread::JoinHandle;
-
-use sha2::{Digest as _, Sha256};
 use tempfile::NamedTempFile;
 
+use crate::archive::stream_hash::BackgroundHashes;
 use crate::model::Digest;
 
 /// One finished volume, still under its temporary name.
@@ -25,74 +22,20 @@ pub struct WrittenVolume {
 struct Open {
     file: NamedTempFile,
     out: BufWriter<File>,
-    hasher: Sha256,
     size: u64,
 }
 
-/// SHA-256 of the whole stream on its own thread, so cutting volumes (each
-/// hashed on the writing thread) costs no more writing-thread time than
-/// the unsplit archive's one hash. Bytes travel in 1 MiB pieces through a
-/// bounded channel (at most 8 MiB in flight).
-struct Background {
-    tx: Option<SyncSender<Vec<u8>>>,
-    handle: Option<JoinHandle<Digest>>,
-    piece: Vec<u8>,
-}
-
-const PIECE: usize = 1 << 20;
-
-impl Background {
-    fn new() -> Background {
-        let (tx, rx) = sync_channel::<Vec<u8>>(8);
-        let handle = std::thread::spawn(move || {
-            let mut h = Sha256::new();
-            for piece in rx {
-                h.update(&piece);
-            }
-            Digest::from_bytes(h.finalize().into())
-        });
-        Background {
-            tx: Some(tx),
-            handle: Some(handle),
-            piece: Vec::with_capacity(PIECE),
-        }
-    }
-
-    fn send(&mut self) -> io::Result<()> {
-        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(PIECE));
-        match &self.tx {
-            Some(tx) => tx
-                .send(piece)
-                .map_err(|_| io::Error::other("the archive hashing thread stopped")),
-            None => Ok(()),
-        }
-    }
-
-    fn update(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.piece.extend_from_slice(bytes);
-        if self.piece.len() >= PIECE {
-            self.send()?;
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> io::Result<Digest> {
-        self.send()?;
-        self.tx = None;
-        self.handle
-            .take()
-            .and_then(|h| h.join().ok())
-            .ok_or_else(|| io::Error::other("the archive hashing thread failed"))
-    }
-}
+/// Which of the background digests is which.
+const WHOLE: usize = 0;
+const VOLUME: usize = 1;
 
 /// `F` makes the temporary file of volume `n` (1-based).
 pub struct VolumeWriter<F> {
     volume_size: u64,
     new_file: F,
     open: Option<Open>,
-    done: Vec<WrittenVolume>,
-    whole: Background,
+    done: Vec<(NamedTempFile, u64)>,
+    hashing: BackgroundHashes,
     total: u64,
 }
 
@@ -103,7 +46,7 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
             new_file,
             open: None,
             done: Vec::new(),
-            whole: Background::new(),
+            hashing: BackgroundHashes::new(2),
             total: 0,
         }
     }
@@ -115,11 +58,8 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
         // Synced in `finish`, all together: a sync here would stall the
         // writer while the kernel writes this volume out.
         v.out.flush()?;
-        self.done.push(WrittenVolume {
-            file: v.file,
-            size: v.size,
-            sha256: Digest::from_bytes(v.hasher.finalize().into()),
-        });
+        self.hashing.end(VOLUME)?;
+        self.done.push((v.file, v.size));
         Ok(())
     }
 
@@ -127,11 +67,23 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
     /// size and sha256. An empty stream makes no volume.
     pub fn finish(mut self) -> io::Result<(Vec<WrittenVolume>, u64, Digest)> {
         self.close_current()?;
-        for v in &self.done {
-            v.file.as_file().sync_all()?;
+        for (file, _) in &self.done {
+            file.as_file().sync_all()?;
         }
-        let whole = self.whole.finish()?;
-        Ok((self.done, self.total, whole))
+        self.hashing.end(WHOLE)?;
+        let mut spans = self.hashing.finish()?;
+        let digests = std::mem::take(&mut spans[VOLUME]);
+        let whole = spans[WHOLE].first().copied();
+        let Some(whole) = whole.filter(|_| digests.len() == self.done.len()) else {
+            return Err(io::Error::other("a hashing thread failed"));
+        };
+        let volumes = self
+            .done
+            .into_iter()
+            .zip(digests)
+            .map(|((file, size), sha256)| WrittenVolume { file, size, sha256 })
+            .collect();
+        Ok((volumes, self.total, whole))
     }
 }
 
@@ -150,12 +102,7 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> Write for VolumeWriter<F> {
         if self.open.is_none() {
             let file = (self.new_file)(self.done.len() + 1)?;
             let out = BufWriter::with_capacity(1 << 20, file.as_file().try_clone()?);
-            self.open = Some(Open {
-                file,
-                out,
-                hasher: Sha256::new(),
-                size: 0,
-            });
+            self.open = Some(Open { file, out, size: 0 });
         }
         let Some(v) = self.open.as_mut() else {
             return Err(io::Error::other("no open volume"));
@@ -163,9 +110,8 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> Write for VolumeWriter<F> {
         let room = self.volume_size - v.size;
         let take = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let n = v.out.write(&buf[..take])?;
-        v.hasher.update(&buf[..n]);
         v.size += n as u64;
-        self.whole.update(&buf[..n])?;
+        self.hashing.update(&buf[..n])?;
         self.total += n as u64;
         Ok(n)
     }
