@@ -400,6 +400,10 @@ pub struct InspectArgs {
 pub struct RepairArgs {
     /// The volume set: its NAME.volumes.json, or any of its volumes.
     pub volumes: PathBuf,
+    /// Also report where the time went: seconds spent hashing volumes and
+    /// in the Reed–Solomon code (text and JSON `timings`).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Debug, Args)]

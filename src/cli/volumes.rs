@@ -88,7 +88,7 @@ pub fn verify_one(path: &std::path::Path, json: bool) -> Result<(), Error> {
 pub fn repair(a: RepairArgs, json: bool) -> Result<(), Error> {
     super::interrupt::remove_outputs_and_exit("repair");
     let r = pipeline::repair::repair(&a.volumes)?;
-    let doc = json!({
+    let mut doc = json!({
         "mediaType": REPORT_MEDIA_TYPE,
         "command": "repair",
         "ok": true,
@@ -116,6 +116,9 @@ pub fn repair(a: RepairArgs, json: bool) -> Result<(), Error> {
             r.parity_volumes,
             r.index_path.display()
         ));
+    }
+    if a.timings {
+        super::report::add_timings(&mut doc, &mut text);
     }
     emit(json, doc, text)
 }

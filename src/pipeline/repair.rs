@@ -13,6 +13,7 @@ use crate::archive::volumes::parity::{self, Stripes};
 use crate::archive::volumes::set::bad;
 use crate::archive::volumes::{self, VolumeSet, WrittenVolume};
 use crate::error::{Error, IoContext};
+use crate::model::timings;
 
 /// What repair did.
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ pub fn repair(path: &Path) -> Result<Repaired, Error> {
         )));
     };
     let set = VolumeSet::open(&index_path)?;
-    let survey = volumes::survey(&set);
+    let survey = timings::time("check", || volumes::survey(&set));
     let lost: Vec<(VolumeId, String)> = survey
         .into_iter()
         .filter_map(|(id, p)| p.map(|p| (id, p)))
@@ -84,17 +85,20 @@ pub fn repair(path: &Path) -> Result<Repaired, Error> {
     };
     crate::scratch::sweep(&dir, "repair");
     let mut guards = Vec::new();
-    let (rebuilt_data, rebuilt_parity) = parity::rebuild(&geo, &data, &par, |_, _| {
-        let (t, guard) = outputs::create(|| {
-            tempfile::Builder::new()
-                .prefix(&crate::scratch::prefix("repair"))
-                .permissions(public_file())
-                .tempfile_in(&dir)
-        })?;
-        guards.push(guard);
-        Ok(t)
-    })
-    .map_err(|e| Error::io(format!("rebuilding volumes in {}", dir.display()), e))?;
+    let rebuilt = timings::time("rebuild", || {
+        parity::rebuild(&geo, &data, &par, |_, _| {
+            let (t, guard) = outputs::create(|| {
+                tempfile::Builder::new()
+                    .prefix(&crate::scratch::prefix("repair"))
+                    .permissions(public_file())
+                    .tempfile_in(&dir)
+            })?;
+            guards.push(guard);
+            Ok(t)
+        })
+    });
+    let (rebuilt_data, rebuilt_parity) =
+        rebuilt.map_err(|e| Error::io(format!("rebuilding volumes in {}", dir.display()), e))?;
     let rebuilt: Vec<(VolumeId, WrittenVolume)> = rebuilt_data
         .into_iter()
         .map(|(i, v)| (VolumeId::Data(i), v))

@@ -99,12 +99,16 @@ pub fn parity_size(first_volume: u64) -> u64 {
     first_volume + (first_volume & 1)
 }
 
-/// The stripe width for `data` + `parity` volumes: one stripe of every
-/// volume stays within 8 MiB, and the codec's work space (about twice the
-/// shard count rounded up to a power of two, times the shard) within 16 MiB.
+/// One stripe of every volume (the volume count rounded up to a power of
+/// two, times the shard) stays within this; the codec's work space is
+/// about twice it.
+pub const MAX_STRIPE_BYTES: u64 = 8 << 20;
+
+/// The stripe width for `data` + `parity` volumes, within
+/// [`MAX_STRIPE_BYTES`].
 pub fn shard_bytes_for(data: usize, parity: usize) -> u64 {
     let shards = (data + parity).max(1).next_power_of_two() as u64;
-    ((8u64 << 20) / shards / 64 * 64).clamp(64, MAX_SHARD_BYTES)
+    (MAX_STRIPE_BYTES / shards / 64 * 64).clamp(64, MAX_SHARD_BYTES)
 }
 
 impl VolumeIndex {
@@ -196,6 +200,16 @@ impl VolumeIndex {
                 return Err(format!(
                     "parity shardBytes {} is not a multiple of 64 up to {MAX_SHARD_BYTES}",
                     p.shard_bytes
+                ));
+            }
+            // Repair holds a stripe of every volume: an index must not
+            // make that larger than any pack would.
+            let shards = (self.volumes.len() + p.volumes.len()).next_power_of_two() as u64;
+            if shards.saturating_mul(p.shard_bytes) > MAX_STRIPE_BYTES.max(64 * shards) {
+                return Err(format!(
+                    "parity shardBytes {} is too large for {} volumes (a stripe of all of them must fit in {MAX_STRIPE_BYTES} bytes)",
+                    p.shard_bytes,
+                    self.volumes.len() + p.volumes.len()
                 ));
             }
             numbered(&p.volumes, "parity")?;
@@ -290,6 +304,16 @@ mod tests {
         i.volumes[1].size -= 1;
         i.archive.size -= 1;
         assert!(VolumeIndex::parse(&i.to_json(), "x").is_err());
+        // 3 + 6 volumes (16 once rounded) of 1 MiB shards: a 16 MiB stripe.
+        let mut i = sample();
+        if let Some(p) = i.parity.as_mut() {
+            p.shard_bytes = MAX_SHARD_BYTES;
+            p.volumes = (1..=6).map(|n| rec(n, MIN_VOLUME_SIZE)).collect();
+        }
+        assert!(VolumeIndex::parse(&i.to_json(), "x")
+            .unwrap_err()
+            .to_string()
+            .contains("too large"));
         let mut i = sample();
         i.format_version = 2;
         assert!(matches!(

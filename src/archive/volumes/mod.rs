@@ -8,7 +8,8 @@
 //! - `parity`: parity encoding and rebuilding, stripe by stripe;
 //! - `set`: opening a set from any of its files and checking its files;
 //! - `reader`: a `Read` across the data volumes that checks each one as it
-//!   ends, and the check of a single volume.
+//!   ends, and the check of a single volume;
+//! - `work`: hashing whole volume files, several at once.
 //!
 //! Any reader of archives opens a set with [`open`] and reads it with
 //! [`VolumeReader`]; the pipeline's archive input does exactly that.
@@ -17,6 +18,7 @@ pub mod index;
 pub mod parity;
 pub mod reader;
 pub mod set;
+pub mod work;
 pub mod writer;
 
 pub use index::{VolumeId, VolumeIndex};

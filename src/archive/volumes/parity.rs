@@ -6,55 +6,64 @@
 //! whatever the volume size. The code itself is `reed-solomon-simd`.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::os::unix::fs::FileExt as _;
+use std::time::Instant;
 
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
-use sha2::{Digest as _, Sha256};
 use tempfile::NamedTempFile;
 
+use super::work;
 use super::writer::WrittenVolume;
-use crate::model::Digest;
+use crate::model::timings;
 
 fn rs_err(e: reed_solomon_simd::Error) -> io::Error {
     io::Error::other(format!("reed-solomon: {e}"))
 }
 
-/// A volume being written stripe by stripe.
-struct Out {
-    file: NamedTempFile,
-    out: BufWriter<File>,
-    hasher: Sha256,
-    size: u64,
+/// Threads coding stripes at once. Each holds one stripe of every volume
+/// and its codec's work space (within 16 MiB, `index::shard_bytes_for`),
+/// so two keep pack and repair under 64 MiB.
+const CODERS: usize = 2;
+
+/// Run `code` over every stripe, on up to [`CODERS`] threads that each take
+/// a contiguous run of stripes (so their reads and writes stay sequential).
+fn each_run(
+    geo: &Stripes,
+    code: impl Fn(&[(u64, usize, usize)]) -> io::Result<()> + Sync,
+) -> io::Result<()> {
+    let stripes: Vec<_> = geo.each().collect();
+    let threads = work::cores().min(CODERS);
+    let per = stripes.len().div_ceil(threads).max(1);
+    let runs: Vec<&[(u64, usize, usize)]> = stripes.chunks(per).collect();
+    work::map(&runs, threads, |run| code(run))
+        .into_iter()
+        .collect()
 }
 
-impl Out {
-    fn new(file: NamedTempFile) -> io::Result<Out> {
-        let out = BufWriter::with_capacity(1 << 20, file.as_file().try_clone()?);
-        Ok(Out {
-            file,
-            out,
-            hasher: Sha256::new(),
-            size: 0,
-        })
-    }
+/// The codec's own CPU time, summed over threads (`--timings` "parity").
+fn coded<T>(f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    timings::add("parity", start.elapsed());
+    out
+}
 
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.write_all(bytes)?;
-        self.hasher.update(bytes);
-        self.size += bytes.len() as u64;
-        Ok(())
-    }
-
-    fn finish(mut self) -> io::Result<WrittenVolume> {
-        self.out.flush()?;
-        self.out.get_ref().sync_all()?;
-        Ok(WrittenVolume {
-            file: self.file,
-            size: self.size,
-            sha256: Digest::from_bytes(self.hasher.finalize().into()),
+/// Outputs written stripe by stripe at their offsets, then hashed (on all
+/// cores) and synced once complete.
+fn finish(outs: Vec<(usize, NamedTempFile)>) -> io::Result<Vec<(usize, WrittenVolume)>> {
+    let hashed = work::map(&outs, work::cores(), |(_, t)| {
+        let f = t.as_file();
+        f.sync_all()?;
+        work::hash_file(f, u64::MAX)
+    });
+    outs.into_iter()
+        .zip(hashed)
+        .map(|((n, file), h)| {
+            let (size, sha256) = h?;
+            Ok((n, WrittenVolume { file, size, sha256 }))
         })
-    }
+        .collect()
 }
 
 /// The geometry shared by encoding and repair.
@@ -66,7 +75,8 @@ pub struct Stripes<'a> {
 }
 
 impl Stripes<'_> {
-    /// `(offset, length, shard length)` of every stripe.
+    /// `(offset, length, shard length)` of every stripe. A stripe's shards
+    /// sit at its offset in every volume, parity volumes included.
     fn each(&self) -> impl Iterator<Item = (u64, usize, usize)> + '_ {
         let total = self.sizes.first().copied().unwrap_or(0);
         let s = self.shard_bytes.max(2);
@@ -80,8 +90,8 @@ impl Stripes<'_> {
     /// Read stripe bytes `[off, off+len)` of data volume `k` into `buf`
     /// (zeros past its end).
     fn read_data(&self, file: &File, k: usize, off: u64, buf: &mut [u8]) -> io::Result<()> {
-        buf.fill(0);
-        let avail = self.sizes[k].saturating_sub(off).min(buf.len() as u64) as usize;
+        let avail = self.data_len(k, off, buf.len());
+        buf[avail..].fill(0);
         file.read_exact_at(&mut buf[..avail], off)
     }
 
@@ -100,23 +110,26 @@ pub fn encode(
 ) -> io::Result<Vec<WrittenVolume>> {
     let k = data.len();
     let s = geo.shard_bytes as usize;
-    let mut outs = (1..=geo.parity)
-        .map(|p| Out::new(new_file(p)?))
+    let outs = (1..=geo.parity)
+        .map(|p| Ok((p, new_file(p)?)))
         .collect::<io::Result<Vec<_>>>()?;
-    let mut enc = ReedSolomonEncoder::new(k, geo.parity, s).map_err(rs_err)?;
-    let mut bufs = vec![vec![0u8; s]; k];
-    for (off, _, shard) in geo.each() {
-        enc.reset(k, geo.parity, shard).map_err(rs_err)?;
-        for (i, (f, b)) in data.iter().zip(bufs.iter_mut()).enumerate() {
-            geo.read_data(f, i, off, &mut b[..shard])?;
-            enc.add_original_shard(&b[..shard]).map_err(rs_err)?;
+    each_run(geo, |run| {
+        let mut enc = ReedSolomonEncoder::new(k, geo.parity, s).map_err(rs_err)?;
+        let mut buf = vec![0u8; s];
+        for &(off, _, shard) in run {
+            enc.reset(k, geo.parity, shard).map_err(rs_err)?;
+            for (i, f) in data.iter().enumerate() {
+                geo.read_data(f, i, off, &mut buf[..shard])?;
+                coded(|| enc.add_original_shard(&buf[..shard])).map_err(rs_err)?;
+            }
+            let res = coded(|| enc.encode()).map_err(rs_err)?;
+            for ((_, out), rec) in outs.iter().zip(res.recovery_iter()) {
+                out.as_file().write_all_at(rec, off)?;
+            }
         }
-        let res = enc.encode().map_err(rs_err)?;
-        for (out, rec) in outs.iter_mut().zip(res.recovery_iter()) {
-            out.put(rec)?;
-        }
-    }
-    outs.into_iter().map(Out::finish).collect()
+        Ok(())
+    })?;
+    Ok(finish(outs)?.into_iter().map(|(_, v)| v).collect())
 }
 
 /// Rebuilt volumes by number (1-based): data, then parity.
@@ -145,70 +158,69 @@ pub fn rebuild(
             good_parity.len()
         )));
     }
-    let mut data_outs = lost_data
+    let data_outs = lost_data
         .iter()
-        .map(|&i| Ok((i, Out::new(new_file(false, i + 1)?)?)))
+        .map(|&i| Ok((i, new_file(false, i + 1)?)))
         .collect::<io::Result<Vec<_>>>()?;
-    let mut parity_outs = lost_parity
+    let parity_outs = lost_parity
         .iter()
-        .map(|&i| Ok((i, Out::new(new_file(true, i + 1)?)?)))
+        .map(|&i| Ok((i, new_file(true, i + 1)?)))
         .collect::<io::Result<Vec<_>>>()?;
-    let mut bufs = vec![vec![0u8; s]; k];
-    let mut pbuf = vec![0u8; s];
-    let mut dec = ReedSolomonDecoder::new(k, n, s).map_err(rs_err)?;
-    let mut enc = ReedSolomonEncoder::new(k, n, s).map_err(rs_err)?;
-    for (off, len, shard) in geo.each() {
-        for (i, f) in data.iter().enumerate() {
-            if let Some(f) = f {
-                geo.read_data(f, i, off, &mut bufs[i][..shard])?;
-            }
-        }
-        if !lost_data.is_empty() {
-            dec.reset(k, n, shard).map_err(rs_err)?;
+    each_run(geo, |run| {
+        let mut bufs = vec![vec![0u8; s]; k];
+        let mut pbuf = vec![0u8; s];
+        let mut dec = ReedSolomonDecoder::new(k, n, s).map_err(rs_err)?;
+        let mut enc = ReedSolomonEncoder::new(k, n, s).map_err(rs_err)?;
+        for &(off, len, shard) in run {
             for (i, f) in data.iter().enumerate() {
-                if f.is_some() {
-                    dec.add_original_shard(i, &bufs[i][..shard])
-                        .map_err(rs_err)?;
+                if let Some(f) = f {
+                    geo.read_data(f, i, off, &mut bufs[i][..shard])?;
                 }
             }
-            // Just as many recovery shards as there are lost originals.
-            for &p in good_parity.iter().take(lost_data.len()) {
-                if let Some(f) = &parity[p] {
-                    f.read_exact_at(&mut pbuf[..shard], off)?;
-                    dec.add_recovery_shard(p, &pbuf[..shard]).map_err(rs_err)?;
+            if !lost_data.is_empty() {
+                dec.reset(k, n, shard).map_err(rs_err)?;
+                for (i, f) in data.iter().enumerate() {
+                    if f.is_some() {
+                        coded(|| dec.add_original_shard(i, &bufs[i][..shard])).map_err(rs_err)?;
+                    }
+                }
+                // Just as many recovery shards as there are lost originals.
+                for &p in good_parity.iter().take(lost_data.len()) {
+                    if let Some(f) = &parity[p] {
+                        f.read_exact_at(&mut pbuf[..shard], off)?;
+                        coded(|| dec.add_recovery_shard(p, &pbuf[..shard])).map_err(rs_err)?;
+                    }
+                }
+                let res = coded(|| dec.decode()).map_err(rs_err)?;
+                for &i in &lost_data {
+                    let restored = res.restored_original(i).ok_or_else(|| {
+                        io::Error::other("reed-solomon: a shard was not restored")
+                    })?;
+                    bufs[i][..shard].copy_from_slice(restored);
                 }
             }
-            let res = dec.decode().map_err(rs_err)?;
-            for &i in &lost_data {
-                let restored = res
-                    .restored_original(i)
-                    .ok_or_else(|| io::Error::other("reed-solomon: a shard was not restored"))?;
-                bufs[i][..shard].copy_from_slice(restored);
+            for (i, out) in &data_outs {
+                let bytes = &bufs[*i][..geo.data_len(*i, off, len)];
+                out.as_file().write_all_at(bytes, off)?;
+            }
+            if !parity_outs.is_empty() {
+                enc.reset(k, n, shard).map_err(rs_err)?;
+                for b in &bufs {
+                    coded(|| enc.add_original_shard(&b[..shard])).map_err(rs_err)?;
+                }
+                let res = coded(|| enc.encode()).map_err(rs_err)?;
+                for (p, out) in &parity_outs {
+                    let rec = res
+                        .recovery(*p)
+                        .ok_or_else(|| io::Error::other("reed-solomon: no recovery shard"))?;
+                    out.as_file().write_all_at(rec, off)?;
+                }
             }
         }
-        for (i, out) in data_outs.iter_mut() {
-            out.put(&bufs[*i][..geo.data_len(*i, off, len)])?;
-        }
-        if !parity_outs.is_empty() {
-            enc.reset(k, n, shard).map_err(rs_err)?;
-            for b in &bufs {
-                enc.add_original_shard(&b[..shard]).map_err(rs_err)?;
-            }
-            let res = enc.encode().map_err(rs_err)?;
-            for (p, out) in parity_outs.iter_mut() {
-                let rec = res
-                    .recovery(*p)
-                    .ok_or_else(|| io::Error::other("reed-solomon: no recovery shard"))?;
-                out.put(rec)?;
-            }
-        }
-    }
-    let finish = |v: Vec<(usize, Out)>| {
-        v.into_iter()
-            .map(|(i, o)| Ok((i + 1, o.finish()?)))
-            .collect::<io::Result<Vec<_>>>()
-    };
-    Ok((finish(data_outs)?, finish(parity_outs)?))
+        Ok(())
+    })?;
+    let number = |v: Vec<(usize, WrittenVolume)>| v.into_iter().map(|(i, w)| (i + 1, w)).collect();
+    Ok((number(finish(data_outs)?), number(finish(parity_outs)?)))
 }
 
 #[cfg(test)]

@@ -334,9 +334,7 @@ pub fn check_one(set: &VolumeSet, path: &Path) -> Result<OneVolume, Error> {
             ),
         ));
     }
-    let mut hasher = Sha256::new();
-    let n = io::copy(&mut file.take(rec.size), &mut hasher).at("read", path)?;
-    let actual = Digest::from_bytes(hasher.finalize().into());
+    let (n, actual) = super::work::hash_file(&file, rec.size).at("read", path)?;
     if n != rec.size || actual != rec.sha256 {
         return Err(bad(&name, mismatch_text(set, id, actual)));
     }
@@ -351,25 +349,22 @@ pub fn check_one(set: &VolumeSet, path: &Path) -> Result<OneVolume, Error> {
 }
 
 /// Every volume of the set (data, then parity) with what is wrong with it,
-/// if anything: each present file is hashed in full.
+/// if anything: each present file is hashed in full, several at once.
 pub fn survey(set: &VolumeSet) -> Vec<(VolumeId, Option<String>)> {
-    set.all()
-        .into_iter()
-        .map(|(id, _)| {
-            let path = set.path(id);
-            let problem = if !path.exists() {
-                Some("is missing".to_string())
-            } else {
-                match check_one(set, &path) {
-                    Ok(_) => None,
-                    Err(Error::Integrity(crate::error::IntegrityError::BadVolume {
-                        problem,
-                        ..
-                    })) => Some(problem),
-                    Err(e) => Some(e.to_string()),
-                }
-            };
-            (id, problem)
-        })
-        .collect()
+    let ids: Vec<VolumeId> = set.all().into_iter().map(|(id, _)| id).collect();
+    super::work::map(&ids, super::work::cores(), |&id| {
+        let path = set.path(id);
+        let problem = if !path.exists() {
+            Some("is missing".to_string())
+        } else {
+            match check_one(set, &path) {
+                Ok(_) => None,
+                Err(Error::Integrity(crate::error::IntegrityError::BadVolume {
+                    problem, ..
+                })) => Some(problem),
+                Err(e) => Some(e.to_string()),
+            }
+        };
+        (id, problem)
+    })
 }
