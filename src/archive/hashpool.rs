@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 
 use sha2::{Digest as _, Sha256};
 
+use super::positional::ReadAt;
 use crate::model::progress::Progress;
 use crate::model::Digest;
 
@@ -143,8 +144,8 @@ impl HashPool {
     }
 }
 
-/// Hashing straight from a seekable file: workers read their blob's byte
-/// range with positional reads while the main thread only parses headers,
+/// Hashing straight from a file (or joined volumes): workers read their
+/// blob's byte range with positional reads while the main thread only parses headers,
 /// so separate layers are hashed on separate cores with no buffering.
 pub struct RegionHasher {
     jobs: Option<SyncSender<Region>>,
@@ -164,7 +165,7 @@ pub type RegionResult = (Digest, Result<Digest, std::io::ErrorKind>);
 impl RegionHasher {
     pub fn new(
         workers: usize,
-        file: std::sync::Arc<std::fs::File>,
+        file: std::sync::Arc<dyn ReadAt>,
         progress: std::sync::Arc<dyn Progress>,
     ) -> Self {
         let (job_tx, job_rx) = sync_channel::<Region>(64);
@@ -184,7 +185,7 @@ impl RegionHasher {
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        let r = hash_region(&file, job.offset, job.size, &mut buf, &*progress);
+                        let r = hash_region(&*file, job.offset, job.size, &mut buf, &*progress);
                         let _ = res_tx.send((job.expected, r.map_err(|e| e.kind())));
                     }
                 })
@@ -222,13 +223,12 @@ impl RegionHasher {
 }
 
 fn hash_region(
-    file: &std::fs::File,
+    file: &dyn ReadAt,
     offset: u64,
     size: u64,
     buf: &mut [u8],
     progress: &dyn Progress,
 ) -> std::io::Result<Digest> {
-    use std::os::unix::fs::FileExt;
     let mut hasher = Sha256::new();
     let mut pos = offset;
     let end = offset + size;

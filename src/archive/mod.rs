@@ -11,6 +11,7 @@ pub mod layer_tree;
 pub mod layout_files;
 mod manifest_check;
 pub mod names;
+pub mod positional;
 pub mod reader;
 pub mod stream_hash;
 pub mod trust_material;
@@ -18,6 +19,7 @@ pub mod volumes;
 pub mod writer;
 
 pub use reader::{
-    read_archive, read_archive_copying_tar, read_archive_file, ReadOptions, ReadOutcome,
+    read_archive, read_archive_at, read_archive_copying_tar, read_archive_file, ReadOptions,
+    ReadOutcome,
 };
 pub use writer::{write_archive, WriteOptions, WriteOutcome};

@@ -22,6 +22,7 @@ use super::compress::{self, Compression};
 use super::hashing::Hashing;
 use super::hashpool::{RegionHasher, CHUNK};
 use super::input::{stream_error, RawInput, StreamState, TarCopy, TarStream};
+use super::positional::{Cursor, ReadAt};
 use crate::error::{Error, IntegrityError};
 use crate::model::{ArchiveManifest, Digest};
 
@@ -100,18 +101,26 @@ pub fn read_archive_file(
     if !plain_tar || opts.manifest_only {
         return read_stream(file, opts, progress);
     }
+    let len = file.metadata().map_err(io_err)?.len();
+    read_archive_at(Arc::new(file), len, opts, progress)
+}
+
+/// Read and check a plain (uncompressed) tar archive of `len` bytes by
+/// offset: headers are parsed with seeks, layers hashed by workers that
+/// read their own byte ranges.
+pub fn read_archive_at(
+    src: Arc<dyn ReadAt>,
+    len: u64,
+    opts: &ReadOptions,
+    progress: &dyn Progress,
+) -> Result<ReadOutcome, Error> {
     let state = Rc::new(StreamState::default());
-    let regions = Arc::new(file.try_clone().map_err(io_err)?);
     let mut archive = tar::Archive::new(TarStream {
-        inner: file,
+        inner: Cursor::new(src.clone(), len),
         state: state.clone(),
     });
     let mut checker = Checker::new(opts, Compression::None);
-    checker.hashing = Hashing::Regions(RegionHasher::new(
-        opts.hash_workers,
-        regions,
-        progress.share(),
-    ));
+    checker.hashing = Hashing::Regions(RegionHasher::new(opts.hash_workers, src, progress.share()));
     let entries = archive
         .entries_with_seek()
         .map_err(|e| stream_error(e, &state, None))?;

@@ -30,6 +30,20 @@ pub fn time<T>(phase: &'static str, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Run `f`, adding the CPU time this thread spent in it to `phase`: for
+/// work spread over threads that may wait for a core, where wall time
+/// would count the waiting too.
+pub fn cpu<T>(phase: &'static str, f: impl FnOnce() -> T) -> T {
+    let now = || rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    let start = now();
+    let out = f();
+    let end = now();
+    let d = Duration::new(end.tv_sec as u64, end.tv_nsec as u32)
+        .saturating_sub(Duration::new(start.tv_sec as u64, start.tv_nsec as u32));
+    add(phase, d);
+    out
+}
+
 /// The time recorded for `phase` so far.
 pub fn get(phase: &'static str) -> Duration {
     PHASES
@@ -74,6 +88,18 @@ mod tests {
         add("test-phase", Duration::from_millis(1500));
         time("test-phase", || ());
         assert!(get("test-phase") >= Duration::from_millis(1500));
+        // A busy loop is CPU time; a sleep is not.
+        cpu("cpu-phase", || {
+            std::thread::sleep(Duration::from_millis(50))
+        });
+        assert!(get("cpu-phase") < Duration::from_millis(25));
+        cpu("cpu-phase", || {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(30) {
+                std::hint::black_box(0u64);
+            }
+        });
+        assert!(get("cpu-phase") >= Duration::from_millis(20));
         assert!(snapshot().seconds["test-phase"] >= 1.5);
     }
 }

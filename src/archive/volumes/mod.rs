@@ -4,6 +4,7 @@
 //! `NAME.volumes.json`. `docs/format.md` ("Volumes") is the specification.
 //!
 //! - `index`: the index file, its limits and names;
+//! - `joined`: the data volumes read by offset as the one archive they make;
 //! - `writer`: a `Write` that cuts the stream into volumes (pack);
 //! - `parity`: parity encoding and rebuilding, stripe by stripe;
 //! - `set`: opening a set from any of its files and checking its files;
@@ -15,6 +16,7 @@
 //! [`VolumeReader`]; the pipeline's archive input does exactly that.
 
 pub mod index;
+pub mod joined;
 pub mod parity;
 pub mod reader;
 pub mod set;
@@ -22,7 +24,7 @@ pub mod work;
 pub mod writer;
 
 pub use index::{VolumeId, VolumeIndex};
-pub use reader::{check_one, survey, OneVolume, VolumeReader};
+pub use reader::{check_data, check_one, survey, OneVolume, VolumeReader};
 pub use set::{locate, VolumeSet};
 pub use writer::{VolumeWriter, WrittenVolume};
 

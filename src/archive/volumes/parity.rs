@@ -8,7 +8,6 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt as _;
-use std::time::Instant;
 
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 use tempfile::NamedTempFile;
@@ -43,10 +42,7 @@ fn each_run(
 
 /// The codec's own CPU time, summed over threads (`--timings` "parity").
 fn coded<T>(f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = f();
-    timings::add("parity", start.elapsed());
-    out
+    timings::cpu("parity", f)
 }
 
 /// Outputs written stripe by stripe at their offsets, then hashed (on all

@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 use super::index::VolumeId;
 use super::set::{bad, VolumeSet};
 use crate::error::{Error, IoContext};
+use crate::model::progress::Progress;
 use crate::model::Digest;
 
 /// Hashes volumes on their own thread, so the reading thread only reads and
@@ -345,6 +346,35 @@ pub fn check_one(set: &VolumeSet, path: &Path) -> Result<OneVolume, Error> {
         sha256: actual,
         data_volumes: set.index.volumes.len(),
         parity_volumes: set.index.parity_count(),
+    })
+}
+
+/// Check every data volume's sha256 against the index, several at once;
+/// the first bad one is named, with how many are bad and whether parity
+/// can rebuild them. For reading a set by offset, where no volume ends
+/// "as it is read".
+/// `progress` counts each volume once it is checked, on top of the reading
+/// that follows: its total becomes twice the archive's size.
+pub fn check_data(set: &VolumeSet, progress: &dyn Progress) -> Result<(), Error> {
+    progress.set_total(set.index.archive.size.saturating_mul(2));
+    let ids: Vec<VolumeId> = (1..=set.index.volumes.len()).map(VolumeId::Data).collect();
+    let found = super::work::map(&ids, super::work::cores(), |&id| {
+        let checked = check_one(set, &set.path(id));
+        if let Ok(v) = &checked {
+            progress.inc(v.size);
+        }
+        checked.err()
+    });
+    let mut bad_ones = found.into_iter().flatten();
+    let Some(first) = bad_ones.next() else {
+        return Ok(());
+    };
+    let lost = 1 + bad_ones.count();
+    Err(match first {
+        Error::Integrity(crate::error::IntegrityError::BadVolume { name, problem }) => {
+            bad(&name, format!("{problem}; {}", set.repair_hint(lost)))
+        }
+        other => other,
     })
 }
 
