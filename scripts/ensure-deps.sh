@@ -7,7 +7,7 @@ set -euo pipefail
 # and time are checked with dpkg because `busybox` (dynamic) also provides
 # /bin/busybox and `time` is a shell keyword.
 deps=(skopeo:skopeo podman:podman busybox-static: zstd:zstd openssl:openssl time: docker.io:dockerd umoci:umoci strace:strace
-      docker-registry:docker-registry apache2-utils:htpasswd containerd:ctr notary:notary-server)
+      docker-registry:docker-registry apache2-utils:htpasswd containerd:ctr notary:notary-server jq:jq)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
