@@ -51,18 +51,22 @@ best_ns() {
     done
     echo "$best"
 }
-# CPU seconds (user + sys) of one run of `"$@"` (a function is run by bash).
-cpu_s() {
-    local f
-    f=$(declare -F "$1" >/dev/null && echo 1 || echo 0)
-    if [ "$f" = 1 ]; then
-        /usr/bin/time -f '%U %S' -o "$work/cpu" bash -c "$(declare -f "$1"); AIRLOCK=$AIRLOCK; work=$work; VOLUME=$VOLUME; $1" >/dev/null 2>&1 || true
+# `/usr/bin/time -f FORMAT` of one run of `"$@"` into $work/time; a shell
+# function is run by a bash that has it (its figures include airlock's).
+timed() {
+    local format=$1
+    shift
+    if declare -F "$1" >/dev/null; then
+        /usr/bin/time -f "$format" -o "$work/time" bash -c "$(declare -f "$1"); AIRLOCK=$AIRLOCK; work=$work; VOLUME=$VOLUME; $1" >/dev/null 2>&1 || true
     else
-        /usr/bin/time -f '%U %S' -o "$work/cpu" "$@" >/dev/null 2>&1 || true
+        /usr/bin/time -f "$format" -o "$work/time" "$@" >/dev/null 2>&1 || true
     fi
-    tail -n1 "$work/cpu" | awk '{ printf "%.3f", $1 + $2 }'
+    tail -n1 "$work/time"
 }
-rss_kib() { /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>&1 || true; tail -n1 "$work/rss"; }
+# CPU seconds (user + sys) of one run.
+cpu_s() { timed '%U %S' "$@" | awk '{ printf "%.3f", $1 + $2 }'; }
+# Peak RSS in KiB of one run.
+rss_kib() { timed %M "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 gbps() { awk -v b="$1" -v ns="$2" -v c="$3" 'BEGIN { printf "%.2f", b / (ns / 1e9) / 1e9 / c }'; }
 per_s() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.2f", b / s / 1e9 }'; }
@@ -79,10 +83,10 @@ pack_parity() {
 }
 mkdir -p "$work/w" "$work/v" "$work/p"
 
-# The packs take turns, each after the previous outputs are removed and
-# synced: otherwise one run's write-back (and the file system's discard of
-# the file it replaces) lands in the next run's time.
-fresh() { rm -f "$work/w/"* "$work/v/"* "$work/p/"*; sync; }
+# The packs take turns, each after the previous outputs are removed, synced
+# and left to settle: otherwise one run's write-back (and the file system's
+# discard of the blocks it freed) lands in the next run's time.
+fresh() { rm -f "$work/w/"* "$work/v/"* "$work/p/"*; sync; sleep "${BENCH_SETTLE:-3}"; }
 t_whole=0 t_split=0 t_parity=0 c_encode=
 pack_whole >/dev/null 2>&1
 for _ in $(seq "$RUNS"); do

@@ -480,12 +480,21 @@ fn repair_rebuilds_lost_and_damaged_data_volumes_byte_for_byte() {
     flip(&vol(&base, "003"), 77);
     let r = verify(&index_of(&base));
     refused_naming(&r, "b.tar.001", "repairable with `airlock repair");
-    let r = cli::airlock(["--output", "json", "repair"])
+    let r = cli::airlock(["--output", "json", "repair", "--timings"])
         .arg(vol(&base, "002"))
         .run();
     ok(&r);
     let report = r.json();
     cli::assert_schema_valid(&cli::report_schema("repair"), &report);
+    // Time in the Reed-Solomon code and in hashing is reported.
+    assert!(
+        report["timings"]["parity"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["timings"]["hash"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
     let names: Vec<&str> = report["rebuilt"]
         .as_array()
         .unwrap()
@@ -497,6 +506,22 @@ fn repair_rebuilds_lost_and_damaged_data_volumes_byte_for_byte() {
     ok(&verify(&index_of(&base)));
     let again = cli::airlock(["repair"]).arg(index_of(&base)).run();
     assert!(ok(&again).is_empty() && again.stdout.contains("nothing to repair"));
+}
+
+#[test]
+fn pack_reports_the_time_spent_on_parity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b.tar");
+    let r = cli::pack(&layout(tmp.path(), 1), &out, &["--volume-size", "1MiB"])
+        .args(["--parity", "2", "--timings", "--output", "json"])
+        .run();
+    ok(&r);
+    let report = r.json();
+    cli::assert_schema_valid(&cli::report_schema("pack"), &report);
+    assert!(
+        report["timings"]["parity"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
 }
 
 #[test]

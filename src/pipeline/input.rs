@@ -105,9 +105,11 @@ fn holds_plain_tar(set: &VolumeSet) -> bool {
 }
 
 /// A set of regular files holding a plain tar: every volume's sha256 is
-/// checked first (all cores), then the archive is read by offset across
-/// the volumes, as a single file is, so layers are hashed in parallel
-/// rather than one at a time as a stream allows.
+/// checked first (several at once), then the archive is read by offset
+/// across the volumes, as a single file is, so layers are hashed in
+/// parallel rather than one at a time as a stream allows. (Checking beside
+/// the read was slower on 2 cores: 1.05-1.1 s against 0.86-0.91 s for
+/// 1 GiB, with more system time while both read at once.)
 fn read_volumes_at(
     set: &VolumeSet,
     opts: &ReadOptions,

@@ -163,46 +163,61 @@ pub fn rebuild(
         .map(|&i| Ok((i, new_file(true, i + 1)?)))
         .collect::<io::Result<Vec<_>>>()?;
     each_run(geo, |run| {
-        let mut bufs = vec![vec![0u8; s]; k];
-        let mut pbuf = vec![0u8; s];
-        let mut dec = ReedSolomonDecoder::new(k, n, s).map_err(rs_err)?;
-        let mut enc = ReedSolomonEncoder::new(k, n, s).map_err(rs_err)?;
+        // One read buffer: the code copies each shard it is given.
+        let mut buf = vec![0u8; s];
+        let mut dec = match lost_data.is_empty() {
+            true => None,
+            false => Some(ReedSolomonDecoder::new(k, n, s).map_err(rs_err)?),
+        };
+        let mut enc = match parity_outs.is_empty() {
+            true => None,
+            false => Some(ReedSolomonEncoder::new(k, n, s).map_err(rs_err)?),
+        };
         for &(off, len, shard) in run {
-            for (i, f) in data.iter().enumerate() {
-                if let Some(f) = f {
-                    geo.read_data(f, i, off, &mut bufs[i][..shard])?;
-                }
-            }
-            if !lost_data.is_empty() {
-                dec.reset(k, n, shard).map_err(rs_err)?;
-                for (i, f) in data.iter().enumerate() {
-                    if f.is_some() {
-                        coded(|| dec.add_original_shard(i, &bufs[i][..shard])).map_err(rs_err)?;
+            let restored = match dec.as_mut() {
+                None => None,
+                Some(dec) => {
+                    dec.reset(k, n, shard).map_err(rs_err)?;
+                    for (i, f) in data.iter().enumerate() {
+                        if let Some(f) = f {
+                            geo.read_data(f, i, off, &mut buf[..shard])?;
+                            coded(|| dec.add_original_shard(i, &buf[..shard])).map_err(rs_err)?;
+                        }
                     }
-                }
-                // Just as many recovery shards as there are lost originals.
-                for &p in good_parity.iter().take(lost_data.len()) {
-                    if let Some(f) = &parity[p] {
-                        f.read_exact_at(&mut pbuf[..shard], off)?;
-                        coded(|| dec.add_recovery_shard(p, &pbuf[..shard])).map_err(rs_err)?;
+                    // Just as many recovery shards as there are lost originals.
+                    for &p in good_parity.iter().take(lost_data.len()) {
+                        if let Some(f) = &parity[p] {
+                            f.read_exact_at(&mut buf[..shard], off)?;
+                            coded(|| dec.add_recovery_shard(p, &buf[..shard])).map_err(rs_err)?;
+                        }
                     }
+                    Some(coded(|| dec.decode()).map_err(rs_err)?)
                 }
-                let res = coded(|| dec.decode()).map_err(rs_err)?;
-                for &i in &lost_data {
-                    let restored = res.restored_original(i).ok_or_else(|| {
-                        io::Error::other("reed-solomon: a shard was not restored")
-                    })?;
-                    bufs[i][..shard].copy_from_slice(restored);
-                }
-            }
+            };
+            let restored_shard = |i: usize| {
+                restored
+                    .as_ref()
+                    .and_then(|r| r.restored_original(i))
+                    .ok_or_else(|| io::Error::other("reed-solomon: a shard was not restored"))
+            };
             for (i, out) in &data_outs {
-                let bytes = &bufs[*i][..geo.data_len(*i, off, len)];
+                let shard_bytes = restored_shard(*i)?;
+                let bytes = &shard_bytes[..geo.data_len(*i, off, len)];
                 out.as_file().write_all_at(bytes, off)?;
             }
-            if !parity_outs.is_empty() {
+            if let Some(enc) = enc.as_mut() {
                 enc.reset(k, n, shard).map_err(rs_err)?;
-                for b in &bufs {
-                    coded(|| enc.add_original_shard(&b[..shard])).map_err(rs_err)?;
+                for (i, f) in data.iter().enumerate() {
+                    match f {
+                        Some(f) => {
+                            geo.read_data(f, i, off, &mut buf[..shard])?;
+                            coded(|| enc.add_original_shard(&buf[..shard])).map_err(rs_err)?;
+                        }
+                        None => {
+                            let r = restored_shard(i)?;
+                            coded(|| enc.add_original_shard(r)).map_err(rs_err)?;
+                        }
+                    }
                 }
                 let res = coded(|| enc.encode()).map_err(rs_err)?;
                 for (p, out) in &parity_outs {
