@@ -1,7 +1,7 @@
 //! SHA-256 of the bytes an archive writer emits, on threads of their own,
 //! so the writing thread only copies and writes. Bytes are gathered into
 //! 1 MiB pieces shared by every hashing thread; each thread's channel
-//! holds at most 8 pieces, so memory stays flat whatever the archive.
+//! holds at most 4 pieces, so memory stays flat whatever the archive.
 
 use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -13,6 +13,9 @@ use sha2::{Digest as _, Sha256};
 use crate::model::Digest;
 
 const PIECE: usize = 1 << 20;
+/// Pieces queued per hashing thread: enough to ride out a slow write,
+/// little enough to keep pack within its memory bound.
+const DEPTH: usize = 4;
 
 enum Msg {
     Data(Arc<Vec<u8>>),
@@ -27,7 +30,7 @@ struct HashThread {
 
 impl HashThread {
     fn new() -> HashThread {
-        let (tx, rx) = sync_channel::<Msg>(8);
+        let (tx, rx) = sync_channel::<Msg>(DEPTH);
         let handle = std::thread::spawn(move || {
             let mut h = Sha256::new();
             let mut done = Vec::new();
