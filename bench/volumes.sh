@@ -86,7 +86,14 @@ mkdir -p "$work/w" "$work/v" "$work/p"
 # The packs take turns, each after the previous outputs are removed, synced
 # and left to settle: otherwise one run's write-back (and the file system's
 # discard of the blocks it freed) lands in the next run's time.
-fresh() { rm -f "$work/w/"* "$work/v/"* "$work/p/"*; sync; sleep "${BENCH_SETTLE:-3}"; }
+# The source is read back into the page cache last: this machine's cache
+# does not keep it between runs.
+fresh() {
+    rm -f "$work/w/"* "$work/v/"* "$work/p/"*
+    sync
+    sleep "${BENCH_SETTLE:-3}"
+    cat "$work/layout/blobs/sha256/"* >/dev/null
+}
 t_whole=0 t_split=0 t_parity=0 c_encode=
 pack_whole >/dev/null 2>&1
 for _ in $(seq "$RUNS"); do

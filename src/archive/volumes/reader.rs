@@ -349,12 +349,11 @@ pub fn check_one(set: &VolumeSet, path: &Path) -> Result<OneVolume, Error> {
     })
 }
 
-/// Check every data volume's sha256 against the index, several at once;
-/// the first bad one is named, with how many are bad and whether parity
-/// can rebuild them. For reading a set by offset, where no volume ends
-/// "as it is read".
-/// `progress` counts each volume once it is checked, on top of the reading
-/// that follows: its total becomes twice the archive's size.
+/// Check every data volume's sha256 against the index, several at once,
+/// before a set is read by offset (where no volume "ends as it is read").
+/// The first bad one is named, with how many are bad and whether parity
+/// can rebuild them. `progress` counts each volume once checked, ahead of
+/// the reading that follows, so its total becomes twice the archive's size.
 pub fn check_data(set: &VolumeSet, progress: &dyn Progress) -> Result<(), Error> {
     progress.set_total(set.index.archive.size.saturating_mul(2));
     let ids: Vec<VolumeId> = (1..=set.index.volumes.len()).map(VolumeId::Data).collect();
