@@ -19,6 +19,12 @@ pub fn prefix(kind: &str) -> String {
 /// longer running; returns how many were removed. Best effort: a leftover
 /// that cannot be removed is no worse than before.
 pub fn sweep(dir: &Path, kind: &str) -> usize {
+    sweep_named(dir, &format!(".airlock-{kind}-"))
+}
+
+/// [`sweep`] for temporaries named `<head><pid>-…` (the staging
+/// directories in the temp dir, whose names podman must accept).
+pub fn sweep_named(dir: &Path, head: &str) -> usize {
     // Without /proc a live creator cannot be told from a dead one.
     if !Path::new("/proc/self").exists() {
         return 0;
@@ -26,13 +32,12 @@ pub fn sweep(dir: &Path, kind: &str) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
     };
-    let head = format!(".airlock-{kind}-");
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.strip_prefix(&head))
+            .and_then(|n| n.strip_prefix(head))
             .and_then(|rest| rest.split_once('-'))
             .and_then(|(pid, _)| pid.parse::<u32>().ok())
         else {
@@ -74,6 +79,10 @@ mod tests {
         for p in [&mine, &live, &other_kind, &unrelated] {
             fs::write(p, b"x").unwrap();
         }
+        let stage = d.path().join(format!("airlock-stage-{DEAD_PID}-ff"));
+        fs::create_dir_all(stage.join("blobs")).unwrap();
+        assert_eq!(sweep_named(d.path(), "airlock-stage-"), 1);
+        assert!(!stage.exists());
         assert_eq!(sweep(d.path(), "pack"), 2);
         assert!(!dead_file.exists() && !dead_dir.exists());
         for p in [&mine, &live, &other_kind, &unrelated] {

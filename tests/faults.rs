@@ -347,9 +347,14 @@ fn unpack_into_podman_killed_at_twenty_moments_leaves_the_image_or_nothing() {
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
     let image_id = || podman(&["image", "inspect", "--format", "{{.Id}}", REF]);
+    // A temp dir of its own (lowercase, as podman staging needs) to see
+    // that what a killed run staged is swept by the next.
+    let tmp = PathBuf::from(format!("/tmp/airlock-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
     let unpack = || {
         w.unpack("podman")
             .env("AIRLOCK_PODMAN_ARGS", args.join(" "))
+            .env("TMPDIR", &tmp)
     };
     let total = calibrate(unpack());
     let want = image_id();
@@ -366,7 +371,18 @@ fn unpack_into_podman_killed_at_twenty_moments_leaves_the_image_or_nothing() {
         ok(&unpack().run());
         assert_eq!(image_id(), want);
         w.assert_state_whole(false);
+        let staged: Vec<_> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("airlock-stage-"))
+            .collect();
+        assert!(
+            staged.is_empty(),
+            "staging left after a killed run and a whole one: {staged:?}"
+        );
     }
+    let _ = std::fs::remove_dir_all(&tmp);
     assert_landed("unpack --into podman", landed);
 }
 

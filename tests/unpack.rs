@@ -1439,3 +1439,28 @@ fn podman_failure_after_the_staging_load_leaves_no_staging_name() {
     assert!(stderr(&o).contains(&hint), "{}", stderr(&o));
     assert!(!podman_names(&p).contains("airlock-stage"));
 }
+
+#[test]
+fn a_spool_left_by_a_killed_run_is_removed_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (archive, _, _) = packed(tmp.path(), REF, 31, &["amd64"]);
+    let tmpdir = tmp.path().join("tmpdir");
+    // pid 4194305 is above the kernel's pid_max: no process has it; pid 1
+    // always runs, so its spool may still be in use.
+    let dead = tmpdir.join("airlock-spool-4194305-abc");
+    let live = tmpdir.join("airlock-spool-1-def");
+    for d in [&dead, &live] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("archive"), b"partial").unwrap();
+    }
+    let out = tmp.path().join("out");
+    let r = cli::airlock(["unpack", "--insecure-no-policy", "-", "--into"])
+        .arg(format!("dir:{}", out.display()))
+        .env("TMPDIR", &tmpdir)
+        .stdin_file(&archive)
+        .run();
+    cli::ok(&r);
+    assert!(!dead.exists(), "a dead run's spool is swept");
+    assert!(live.exists(), "a live run's spool is left alone");
+    assert!(spool_file(&tmpdir).is_some_and(|f| f.starts_with(&live)));
+}

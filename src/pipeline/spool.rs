@@ -17,9 +17,12 @@ pub struct Spool {
 }
 
 impl Spool {
+    /// A private directory `airlock-spool-<pid>-…` in the temp dir; what a
+    /// killed run left there is removed first (`scratch::sweep_named`).
     pub fn create() -> Result<Self, Error> {
+        crate::scratch::sweep_named(&std::env::temp_dir(), "airlock-spool-");
         let dir = tempfile::Builder::new()
-            .prefix("airlock-spool-")
+            .prefix(&format!("airlock-spool-{}-", std::process::id()))
             .tempdir()
             .map_err(|e| Error::io("create a spool directory", e))?;
         // tempfile creates 0700 directories; say so explicitly anyway.

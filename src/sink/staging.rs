@@ -35,11 +35,16 @@ fn reference_safe(path: &Path) -> bool {
             .all(|c| c.as_os_str().to_str().is_some_and(|s| re.is_match(s)))
 }
 
+/// Staging directories in a temp dir are `airlock-stage-<pid>-…`: the pid
+/// lets a later run remove what a killed one left (`scratch::sweep_named`).
+const STAGE_HEAD: &str = "airlock-stage-";
+
 impl Staging {
     /// In the system temp dir (`TMPDIR`), mode 0700.
     pub fn private() -> Result<Self, Error> {
+        crate::scratch::sweep_named(&std::env::temp_dir(), STAGE_HEAD);
         let dir = tempfile::Builder::new()
-            .prefix("airlock-stage-")
+            .prefix(&format!("{STAGE_HEAD}{}-", std::process::id()))
             .tempdir()
             .map_err(|e| Error::io("create a staging directory", e))?;
         Self::init(dir.keep())
@@ -63,7 +68,8 @@ impl Staging {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let dir = parent.join(format!("airlock-stage-{}-{nanos:x}", std::process::id()));
+        crate::scratch::sweep_named(parent, STAGE_HEAD);
+        let dir = parent.join(format!("{STAGE_HEAD}{}-{nanos:x}", std::process::id()));
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
