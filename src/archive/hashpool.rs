@@ -185,7 +185,11 @@ impl RegionHasher {
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        let r = hash_region(&*file, job.offset, job.size, &mut buf, &*progress);
+                        let r = hash_region(&*file, job.offset, job.size, &mut buf, &*progress)
+                            .and_then(|(n, d)| match n == job.size {
+                                true => Ok(d),
+                                false => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                            });
                         let _ = res_tx.send((job.expected, r.map_err(|e| e.kind())));
                     }
                 })
@@ -222,21 +226,23 @@ impl RegionHasher {
     }
 }
 
-fn hash_region(
+/// The sha256 of `size` bytes of `file` from `offset` (fewer if the file
+/// ends first), and how many bytes that was.
+pub fn hash_region(
     file: &dyn ReadAt,
     offset: u64,
     size: u64,
     buf: &mut [u8],
     progress: &dyn Progress,
-) -> std::io::Result<Digest> {
+) -> std::io::Result<(u64, Digest)> {
     let mut hasher = Sha256::new();
     let mut pos = offset;
-    let end = offset + size;
+    let end = offset.saturating_add(size);
     while pos < end {
         let want = usize::try_from((end - pos).min(buf.len() as u64)).unwrap_or(buf.len());
         let got = file.read_at(&mut buf[..want], pos)?;
         if got == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+            break;
         }
         let start = std::time::Instant::now();
         hasher.update(&buf[..got]);
@@ -244,5 +250,5 @@ fn hash_region(
         progress.inc(got as u64);
         pos += got as u64;
     }
-    Ok(Digest::from_bytes(hasher.finalize().into()))
+    Ok((pos - offset, Digest::from_bytes(hasher.finalize().into())))
 }

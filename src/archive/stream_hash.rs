@@ -1,10 +1,13 @@
-//! SHA-256 of the bytes an archive writer emits, on threads of their own,
-//! so the writing thread only copies and writes. Bytes are gathered into
-//! 1 MiB pieces shared by every hashing thread; each thread's channel
-//! holds at most 4 pieces, so memory stays flat whatever the archive.
+//! SHA-256 of a byte stream on threads of their own, so the thread that
+//! writes (pack: the archive and each volume) or reads (a volume set
+//! streamed: each volume) only copies. Bytes are gathered into 1 MiB
+//! pieces shared by every hashing thread; each thread's channel holds at
+//! most 4 pieces, so memory stays flat whatever the archive. A digest is
+//! closed with `end`; closed digests can be taken as soon as they are
+//! ready (a reader naming a bad volume early) or all at `finish`.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -25,30 +28,64 @@ enum Msg {
 
 struct HashThread {
     tx: SyncSender<Msg>,
-    handle: JoinHandle<Vec<Digest>>,
+    handle: JoinHandle<()>,
+    /// Each closed span's digest, as soon as it is computed.
+    done: Receiver<Digest>,
+    /// Spans closed (`End` sent) and digests taken from `done`.
+    closed: usize,
+    taken: usize,
 }
 
 impl HashThread {
     fn new() -> HashThread {
         let (tx, rx) = sync_channel::<Msg>(DEPTH);
+        let (done_tx, done) = channel();
         let handle = std::thread::spawn(move || {
             let mut h = Sha256::new();
-            let mut done = Vec::new();
             for m in rx {
                 match m {
                     Msg::Data(piece) => h.update(&piece[..]),
-                    Msg::End => done.push(Digest::from_bytes(h.finalize_reset().into())),
+                    Msg::End => {
+                        let d = Digest::from_bytes(h.finalize_reset().into());
+                        if done_tx.send(d).is_err() {
+                            break;
+                        }
+                    }
                 }
             }
-            done
         });
-        HashThread { tx, handle }
+        HashThread {
+            tx,
+            handle,
+            done,
+            closed: 0,
+            taken: 0,
+        }
     }
 
     fn send(&self, m: Msg) -> io::Result<()> {
         self.tx
             .send(m)
             .map_err(|_| io::Error::other("a hashing thread stopped"))
+    }
+
+    /// Digests ready now; with `wait`, every closed span's.
+    fn take(&mut self, wait: bool) -> io::Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        while self.taken < self.closed {
+            let got = match wait {
+                true => self.done.recv().ok(),
+                false => match self.done.try_recv() {
+                    Ok(d) => Some(d),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => None,
+                },
+            };
+            let d = got.ok_or_else(|| io::Error::other("a hashing thread failed"))?;
+            self.taken += 1;
+            out.push(d);
+        }
+        Ok(out)
     }
 }
 
@@ -89,27 +126,47 @@ impl BackgroundHashes {
         Ok(())
     }
 
+    fn thread(&mut self, t: usize) -> io::Result<&mut HashThread> {
+        self.threads
+            .get_mut(t)
+            .ok_or_else(|| io::Error::other("no such hashing thread"))
+    }
+
     /// Close digest `t`'s current span.
     pub fn end(&mut self, t: usize) -> io::Result<()> {
         self.flush()?;
-        match self.threads.get(t) {
-            Some(thread) => thread.send(Msg::End),
-            None => Err(io::Error::other("no such hashing thread")),
-        }
+        let thread = self.thread(t)?;
+        thread.send(Msg::End)?;
+        thread.closed += 1;
+        Ok(())
     }
 
-    /// Every closed span of every digest, in order.
+    /// Spans of digest `t` closed whose digest is not taken yet.
+    pub fn pending(&self, t: usize) -> usize {
+        self.threads.get(t).map_or(0, |h| h.closed - h.taken)
+    }
+
+    /// Digest `t`'s closed spans not taken yet, in order: those ready now,
+    /// or with `wait` all of them.
+    pub fn take(&mut self, t: usize, wait: bool) -> io::Result<Vec<Digest>> {
+        self.thread(t)?.take(wait)
+    }
+
+    /// Every closed span of every digest not taken yet, in order.
     pub fn finish(mut self) -> io::Result<Vec<Vec<Digest>>> {
         self.flush()?;
-        self.threads
-            .into_iter()
-            .map(|t| {
-                drop(t.tx);
-                t.handle
-                    .join()
-                    .map_err(|_| io::Error::other("a hashing thread failed"))
-            })
-            .collect()
+        let spans = self
+            .threads
+            .iter_mut()
+            .map(|t| t.take(true))
+            .collect::<io::Result<Vec<_>>>()?;
+        for t in self.threads {
+            drop(t.tx);
+            t.handle
+                .join()
+                .map_err(|_| io::Error::other("a hashing thread failed"))?;
+        }
+        Ok(spans)
     }
 }
 
@@ -175,6 +232,16 @@ mod tests {
                 Digest::of(&data[1_500_000..])
             ]
         );
+        // Spans can be taken as they close; finish gives the rest.
+        let mut h = BackgroundHashes::new(1);
+        h.update(&data[..1_500_000]).unwrap();
+        h.end(0).unwrap();
+        assert_eq!(h.pending(0), 1);
+        assert_eq!(h.take(0, true).unwrap(), [Digest::of(&data[..1_500_000])]);
+        assert_eq!((h.pending(0), h.take(0, false).unwrap().len()), (0, 0));
+        h.update(&data[1_500_000..]).unwrap();
+        h.end(0).unwrap();
+        assert_eq!(h.finish().unwrap(), [[Digest::of(&data[1_500_000..])]]);
         let mut w = HashingWriter::new(Vec::new());
         for chunk in data.chunks(77_777) {
             w.write_all(chunk).unwrap();

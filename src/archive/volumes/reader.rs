@@ -3,118 +3,15 @@
 //! or foreign volume is named as such (not as whatever blob it broke), and
 //! the check of one volume on its own (`verify --volume`).
 
-use std::fs::File;
-use std::io::{self, Read};
-use std::path::Path;
-use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender, TryRecvError};
-
-use sha2::{Digest as _, Sha256};
-
 use super::index::VolumeId;
 use super::set::{bad, VolumeSet};
+use crate::archive::stream_hash::BackgroundHashes;
 use crate::error::{Error, IoContext};
 use crate::model::progress::Progress;
 use crate::model::Digest;
-
-/// Hashes volumes on their own thread, so the reading thread only reads and
-/// the archive reader's layer hashing runs beside it. Bytes go in 1 MiB
-/// pieces through a bounded channel (at most 8 MiB in flight); each
-/// volume's digest comes back when its end is marked.
-struct VolumeHasher {
-    tx: Option<SyncSender<Msg>>,
-    verdicts: Receiver<(usize, Digest)>,
-    piece: Vec<u8>,
-    outstanding: usize,
-}
-
-enum Msg {
-    Data(Vec<u8>),
-    End(usize),
-}
-
-const PIECE: usize = 1 << 20;
-
-impl VolumeHasher {
-    fn new() -> VolumeHasher {
-        let (tx, rx) = sync_channel::<Msg>(8);
-        let (vtx, verdicts) = channel();
-        std::thread::spawn(move || {
-            let mut h = Sha256::new();
-            for m in rx {
-                match m {
-                    Msg::Data(b) => h.update(&b),
-                    Msg::End(i) => {
-                        let d = Digest::from_bytes(std::mem::take(&mut h).finalize().into());
-                        if vtx.send((i, d)).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        VolumeHasher {
-            tx: Some(tx),
-            verdicts,
-            piece: Vec::with_capacity(PIECE),
-            outstanding: 0,
-        }
-    }
-
-    fn send(&mut self, m: Msg) -> io::Result<()> {
-        match &self.tx {
-            Some(tx) => tx
-                .send(m)
-                .map_err(|_| io::Error::other("the volume hashing thread stopped")),
-            None => Ok(()),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.piece.is_empty() {
-            return Ok(());
-        }
-        let piece = std::mem::replace(&mut self.piece, Vec::with_capacity(PIECE));
-        self.send(Msg::Data(piece))
-    }
-
-    fn update(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.piece.extend_from_slice(bytes);
-        if self.piece.len() >= PIECE {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Volume `i` (0-based) ended: its digest will come back.
-    fn end(&mut self, i: usize) -> io::Result<()> {
-        self.flush()?;
-        self.send(Msg::End(i))?;
-        self.outstanding += 1;
-        Ok(())
-    }
-
-    /// Digests that are ready; with `wait`, every outstanding one.
-    fn results(&mut self, wait: bool) -> io::Result<Vec<(usize, Digest)>> {
-        let mut out = Vec::new();
-        while self.outstanding > 0 {
-            let got = if wait {
-                self.verdicts.recv().ok()
-            } else {
-                match self.verdicts.try_recv() {
-                    Ok(v) => Some(v),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => None,
-                }
-            };
-            let Some(v) = got else {
-                return Err(io::Error::other("the volume hashing thread failed"));
-            };
-            self.outstanding -= 1;
-            out.push(v);
-        }
-        Ok(out)
-    }
-}
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
 
 /// Reads the archive across the data volumes of a checked set.
 pub struct VolumeReader<'a> {
@@ -123,15 +20,19 @@ pub struct VolumeReader<'a> {
     current: usize,
     file: Option<File>,
     remaining: u64,
+    /// Each volume's sha256 on a thread of its own, so the reading thread
+    /// only reads and the archive reader's layer hashing runs beside it.
     /// `None`: sizes only (see [`VolumeReader::sizes_only`]).
-    hasher: Option<VolumeHasher>,
+    hasher: Option<BackgroundHashes>,
+    /// How many volumes' digests have come back and been compared.
+    checked: usize,
     problem: Option<Error>,
 }
 
 impl<'a> VolumeReader<'a> {
     pub fn new(set: &'a VolumeSet) -> Self {
         VolumeReader {
-            hasher: Some(VolumeHasher::new()),
+            hasher: Some(BackgroundHashes::new(1)),
             ..VolumeReader::sizes_only(set)
         }
     }
@@ -146,6 +47,7 @@ impl<'a> VolumeReader<'a> {
             file: None,
             remaining: 0,
             hasher: None,
+            checked: 0,
             problem: None,
         }
     }
@@ -178,7 +80,7 @@ impl<'a> VolumeReader<'a> {
     pub fn complete(&self) -> bool {
         self.current == self.set.index.volumes.len()
             && self.problem.is_none()
-            && self.hasher.as_ref().is_none_or(|h| h.outstanding == 0)
+            && self.hasher.as_ref().is_none_or(|h| h.pending(0) == 0)
     }
 
     fn fail(&mut self, name: String, what: String) -> io::Error {
@@ -196,9 +98,10 @@ impl<'a> VolumeReader<'a> {
         let Some(h) = self.hasher.as_mut() else {
             return Ok(());
         };
-        let mut results = h.results(wait)?;
-        results.sort_by_key(|(i, _)| *i);
-        for (i, actual) in results {
+        let first = self.checked;
+        let digests = h.take(0, wait)?;
+        self.checked += digests.len();
+        for (i, actual) in (first..).zip(digests) {
             let expected = self.set.index.volumes.get(i).map(|r| r.sha256);
             if expected != Some(actual) {
                 let id = VolumeId::Data(i + 1);
@@ -245,7 +148,7 @@ impl<'a> VolumeReader<'a> {
         self.remaining -= n as u64;
         if self.remaining == 0 {
             if let Some(h) = self.hasher.as_mut() {
-                h.end(self.current)?;
+                h.end(0)?;
             }
             self.file = None;
             self.current += 1;

@@ -4,15 +4,12 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use sha2::{Digest as _, Sha256};
-
+use crate::archive::hashpool::{hash_region, CHUNK};
+use crate::model::progress::NoProgress;
 use crate::model::Digest;
-
-const BUF: usize = 1 << 20;
 
 /// Threads for whole-file work (one 1 MiB buffer each).
 pub fn cores() -> usize {
@@ -22,21 +19,8 @@ pub fn cores() -> usize {
 /// The sha256 of `file`'s first `limit` bytes (or all of it when shorter)
 /// and how many bytes that was.
 pub fn hash_file(file: &File, limit: u64) -> io::Result<(u64, Digest)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUF];
-    let mut pos = 0u64;
-    while pos < limit {
-        let want = usize::try_from((limit - pos).min(BUF as u64)).unwrap_or(BUF);
-        let got = file.read_at(&mut buf[..want], pos)?;
-        if got == 0 {
-            break;
-        }
-        let start = std::time::Instant::now();
-        hasher.update(&buf[..got]);
-        crate::model::timings::add("hash", start.elapsed());
-        pos += got as u64;
-    }
-    Ok((pos, Digest::from_bytes(hasher.finalize().into())))
+    let mut buf = vec![0u8; CHUNK];
+    hash_region(file, 0, limit, &mut buf, &NoProgress)
 }
 
 /// `job` applied to every item on up to `threads` threads; results in the
