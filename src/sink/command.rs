@@ -80,7 +80,11 @@ impl Tool {
 
     /// Run, failing with the tool's message when it exits non-zero.
     pub fn run_ok(&self, args: &[&str], what: &str) -> Result<Output, Error> {
-        let out = self.run(args)?;
+        self.ok(self.run(args)?, what)
+    }
+
+    /// `out` if the command succeeded, else the tool's message as an error.
+    pub fn ok(&self, out: Output, what: &str) -> Result<Output, Error> {
         if !out.success {
             return Err(Error::Sink(format!(
                 "{} {what} failed: {}",
@@ -91,51 +95,11 @@ impl Tool {
         Ok(out)
     }
 
-    /// Run with `feed` writing the child's stdin; the child's exit status
-    /// decides, and a feed error (e.g. the child died) is reported with it.
-    pub fn run_with_stdin(
-        &self,
-        args: &[&str],
-        feed: impl FnOnce(&mut ChildStdin) -> io::Result<()>,
-    ) -> Result<(Output, io::Result<()>), Error> {
-        let mut child: Child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| self.spawn_error(e))?;
-        let out_t = capture(child.stdout.take());
-        let err_t = capture(child.stderr.take());
-        let fed = match child.stdin.take() {
-            Some(mut stdin) => {
-                let r = feed(&mut stdin).and_then(|()| stdin.flush());
-                if r.is_err() {
-                    // Do not let the tool commit a stream we could not finish.
-                    let _ = child.kill();
-                }
-                drop(stdin);
-                r
-            }
-            None => Err(io::Error::other("no stdin")),
-        };
-        let status = child
-            .wait()
-            .map_err(|e| Error::Sink(format!("waiting for {}: {e}", self.name)))?;
-        let out = Output {
-            success: status.success() && fed.is_ok(),
-            stdout: out_t.join().unwrap_or_default(),
-            stderr: err_t.join().unwrap_or_default(),
-        };
-        Ok((out, fed))
-    }
-
-    /// Start without stdin and without waiting: the caller does other work
-    /// (verifying the archive) while the tool runs, then [`Started::wait`]s.
-    pub fn start(&self, args: &[&str]) -> Result<Started, Error> {
+    /// Spawn with stdout and stderr captured.
+    fn spawn(&self, args: &[&str], stdin: Stdio) -> Result<Started, Error> {
         let mut child = self
             .command(args)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -146,6 +110,37 @@ impl Tool {
             child,
             name: self.name,
         })
+    }
+
+    /// Run with `feed` writing the child's stdin; the child's exit status
+    /// decides, and a feed error (e.g. the child died) is reported with it.
+    pub fn run_with_stdin(
+        &self,
+        args: &[&str],
+        feed: impl FnOnce(&mut ChildStdin) -> io::Result<()>,
+    ) -> Result<(Output, io::Result<()>), Error> {
+        let mut started = self.spawn(args, Stdio::piped())?;
+        let fed = match started.child.stdin.take() {
+            Some(mut stdin) => {
+                let r = feed(&mut stdin).and_then(|()| stdin.flush());
+                if r.is_err() {
+                    // Do not let the tool commit a stream we could not finish.
+                    let _ = started.child.kill();
+                }
+                drop(stdin);
+                r
+            }
+            None => Err(io::Error::other("no stdin")),
+        };
+        let mut out = started.wait()?;
+        out.success &= fed.is_ok();
+        Ok((out, fed))
+    }
+
+    /// Start without stdin and without waiting: the caller does other work
+    /// (verifying the archive) while the tool runs, then [`Started::wait`]s.
+    pub fn start(&self, args: &[&str]) -> Result<Started, Error> {
+        self.spawn(args, Stdio::null())
     }
 
     /// Every `(image ID, name)` the tool lists with `list` (a format of
@@ -161,20 +156,13 @@ impl Tool {
             Some(started) => started.wait()?,
             None => self.run(list)?,
         };
-        if !out.success {
-            let command: Vec<&str> = list
-                .iter()
-                .copied()
-                .take_while(|a| !a.starts_with('-'))
-                .collect();
-            return Err(Error::Sink(format!(
-                "{} {} failed: {}",
-                self.name,
-                command.join(" "),
-                out.stderr_line()
-            )));
-        }
-        Ok(out
+        let command: Vec<&str> = list
+            .iter()
+            .copied()
+            .take_while(|a| !a.starts_with('-'))
+            .collect();
+        Ok(self
+            .ok(out, &command.join(" "))?
             .stdout
             .lines()
             .filter_map(|l| l.trim().split_once(' '))

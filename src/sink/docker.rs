@@ -34,7 +34,7 @@ use serde_json::json;
 
 use super::command::{Output, Started, Tool};
 use super::feed::{BlobFeed, VerifiedFile};
-use super::load::{load_all, Undo};
+use super::load::{load_all, loaded_names, Undo};
 use super::staging::{Staged, Staging};
 use super::stream;
 use super::{Loaded, LoadedImage, Sink, SinkOptions};
@@ -190,15 +190,7 @@ impl DockerSink {
         let out = self.tool.run(&["load", "--input", &path])?;
         for name in loaded_names(&out.stdout).into_iter().filter(|n| n != tag) {
             let id = self.image_id(&name).unwrap_or_else(|| name.clone());
-            undo.push(Undo {
-                existed: before.iter().any(|(i, _)| *i == id),
-                previous_tag_target: before
-                    .iter()
-                    .find(|(_, n)| *n == name)
-                    .map(|(i, _)| i.clone()),
-                id,
-                tag: name,
-            });
+            undo.push(Undo::for_loaded_name(&name, id, before));
         }
         file.check_unchanged()?;
         Ok(out)
@@ -406,19 +398,6 @@ const LIST_ALL: [&str; 6] = [
     "--format",
     "{{.ID}} {{.Repository}}:{{.Tag}}",
 ];
-
-/// The names (or bare IDs) `docker load` says it loaded.
-fn loaded_names(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .filter_map(|l| {
-            l.trim()
-                .strip_prefix("Loaded image: ")
-                .or_else(|| l.trim().strip_prefix("Loaded image ID: "))
-        })
-        .map(|n| n.trim().to_string())
-        .collect()
-}
 
 fn loaded(
     img: &SelectedImage,

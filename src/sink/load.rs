@@ -18,6 +18,37 @@ pub struct Undo {
     pub previous_tag_target: Option<String>,
 }
 
+impl Undo {
+    /// For `name`, which a load reported and which now names `id`: judged
+    /// by the `(ID, name)` list taken before the load.
+    pub fn for_loaded_name(name: &str, id: String, before: &[(String, String)]) -> Undo {
+        Undo {
+            existed: before.iter().any(|(i, _)| *i == id),
+            previous_tag_target: before
+                .iter()
+                .find(|(_, n)| n == name)
+                .map(|(i, _)| i.clone()),
+            id,
+            tag: name.to_string(),
+        }
+    }
+}
+
+/// The names (or IDs) `docker load` / `podman load` report: `Loaded image:
+/// NAME` or `Loaded image ID: ID` lines, or one `Loaded image(s): A,B` line.
+pub fn loaded_names(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.starts_with("Loaded image"))
+        })
+        .flat_map(|(_, v)| v.split(','))
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 /// The report's note for an image the runtime already held (same ID).
 pub fn present_note(tool: &str, img: &LoadedImage) -> String {
     let id = img.image_id.as_deref().unwrap_or("?");
@@ -146,5 +177,33 @@ mod tests {
         .unwrap();
         assert_eq!(r.len(), 3);
         assert!(!rolled);
+    }
+
+    #[test]
+    fn load_output_names() {
+        assert_eq!(
+            loaded_names("Getting image source signatures\nLoaded image: localhost/a:1\n"),
+            vec!["localhost/a:1"]
+        );
+        assert_eq!(
+            loaded_names("Loaded image(s): localhost/a:1,localhost/b:2\n"),
+            vec!["localhost/a:1", "localhost/b:2"]
+        );
+        // docker names an untagged load by its ID.
+        assert_eq!(
+            loaded_names("Loaded image ID: sha256:ab12\n"),
+            vec!["sha256:ab12"]
+        );
+        assert!(loaded_names("Writing manifest to image destination\n").is_empty());
+    }
+
+    #[test]
+    fn an_undo_for_a_loaded_name_knows_what_was_there_before() {
+        let before = vec![("id1".to_string(), "a:1".to_string())];
+        let u = Undo::for_loaded_name("a:1", "id2".into(), &before);
+        assert!(!u.existed);
+        assert_eq!(u.previous_tag_target.as_deref(), Some("id1"));
+        let u = Undo::for_loaded_name("b:1", "id1".into(), &before);
+        assert!(u.existed && u.previous_tag_target.is_none());
     }
 }

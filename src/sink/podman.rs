@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use super::command::{Started, Tool};
 use super::feed::{BlobFeed, VerifiedFile};
-use super::load::{load_all, Undo};
+use super::load::{load_all, loaded_names, Undo};
 use super::staging::{Staged, Staging};
 use super::stream;
 use super::{Loaded, LoadedImage, Sink, SinkOptions};
@@ -107,14 +107,7 @@ impl PodmanSink {
         let Some(asked) = asked else {
             return Ok(());
         };
-        let out = asked.wait()?;
-        if !out.success {
-            return Err(Error::Sink(format!(
-                "podman version failed: {}",
-                out.stderr_line()
-            )));
-        }
-        Ok(())
+        self.tool.ok(asked.wait()?, "version").map(drop)
     }
 
     /// The full image ID a name or ID resolves to, if any.
@@ -215,19 +208,12 @@ impl PodmanSink {
         let mut loaded = Vec::new();
         for name in loaded_names(&out.stdout) {
             let (id, digest) = self.id_and_digest(&name).unwrap_or_default();
-            undo.push(Undo {
-                id: if id.is_empty() {
-                    name.clone()
-                } else {
-                    id.clone()
-                },
-                existed: before.iter().any(|(i, _)| *i == id),
-                previous_tag_target: before
-                    .iter()
-                    .find(|(_, n)| *n == name)
-                    .map(|(i, _)| i.clone()),
-                tag: name.clone(),
-            });
+            let undo_id = if id.is_empty() {
+                name.clone()
+            } else {
+                id.clone()
+            };
+            undo.push(Undo::for_loaded_name(&name, undo_id, before));
             loaded.push((name, id, digest));
         }
         file.check_unchanged()?;
@@ -441,21 +427,6 @@ impl PodmanSink {
     }
 }
 
-/// The names (or IDs) `podman load` reports: `Loaded image: NAME` lines,
-/// or one `Loaded image(s): A,B` line.
-fn loaded_names(stdout: &str) -> Vec<String> {
-    stdout
-        .lines()
-        .filter_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.starts_with("Loaded image"))
-        })
-        .flat_map(|(_, v)| v.split(','))
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect()
-}
-
 impl Sink for PodmanSink {
     fn begin(&mut self, _plan: &Plan) -> Result<(), Error> {
         self.check_version()?;
@@ -502,22 +473,4 @@ impl Sink for PodmanSink {
     }
 
     fn abort(self: Box<Self>) {}
-}
-
-#[cfg(test)]
-mod tests {
-    use super::loaded_names;
-
-    #[test]
-    fn load_output_names() {
-        assert_eq!(
-            loaded_names("Getting image source signatures\nLoaded image: localhost/a:1\n"),
-            vec!["localhost/a:1"]
-        );
-        assert_eq!(
-            loaded_names("Loaded image(s): localhost/a:1,localhost/b:2\n"),
-            vec!["localhost/a:1", "localhost/b:2"]
-        );
-        assert!(loaded_names("Writing manifest to image destination\n").is_empty());
-    }
 }
