@@ -90,21 +90,18 @@ fn swapped_on_load(dir: &Path, tool: &str, seed: u64) -> (PathBuf, PathBuf) {
         &["amd64"],
     );
     let wrapper = dir.join(format!("{tool}-swaps-on-load"));
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then cp {} {}; fi; done\nexec {tool} \"$@\"\n",
-            other.display(),
-            archive.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    executable(&wrapper, format!(
+        "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then cp {} {}; fi; done\nexec {tool} \"$@\"\n",
+        other.display(),
+        archive.display()
+    ));
     (archive, wrapper)
+}
+
+/// Write a shell script (a wrapper around docker or podman) at `path`.
+fn executable(path: &Path, script: impl AsRef<[u8]>) {
+    std::fs::write(path, script).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 }
 
 /// `airlock ARGS…` through the shared harness (private HOME and XDG
@@ -572,16 +569,7 @@ fn podman_load_failing_midway_leaves_no_image() {
     // A podman whose `load` is killed (SIGKILL) right after it starts and
     // reports failure: whatever it committed must be rolled back.
     let wrapper = tmp.path().join("podman-dies");
-    std::fs::write(
-        &wrapper,
-        "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then\n  podman \"$@\" & pid=$!\n  sleep 0.1; kill -9 $pid 2>/dev/null; wait; exit 137\nfi; done\nexec podman \"$@\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    executable(&wrapper, "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then\n  podman \"$@\" & pid=$!\n  sleep 0.1; kill -9 $pid 2>/dev/null; wait; exit 137\nfi; done\nexec podman \"$@\"\n");
     let args = p.env();
     let o = airlock(
         &[
@@ -616,21 +604,12 @@ fn docker_archive_changed_between_verify_and_load_is_refused(d: &Dockerd) {
     let bad = tampered(&archive);
     let marker = tmp.path().join("swapped");
     let wrapper = tmp.path().join("docker-swaps");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\ncase \"$*\" in *\"image ls\"*) [ -e {m} ] || {{\n  while [ \"$(awk '/^rchar/ {{print $2}}' /proc/$PPID/io)\" -lt {size} ]; do sleep 0.01; done\n  cp {bad} {a}; touch {m}; }};; esac\nexec docker \"$@\"\n",
-            m = marker.display(),
-            bad = bad.display(),
-            a = archive.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    executable(&wrapper, format!(
+        "#!/bin/sh\ncase \"$*\" in *\"image ls\"*) [ -e {m} ] || {{\n  while [ \"$(awk '/^rchar/ {{print $2}}' /proc/$PPID/io)\" -lt {size} ]; do sleep 0.01; done\n  cp {bad} {a}; touch {m}; }};; esac\nexec docker \"$@\"\n",
+        m = marker.display(),
+        bad = bad.display(),
+        a = archive.display()
+    ));
     let o = airlock(
         &[
             "unpack",
@@ -878,16 +857,7 @@ fn docker_target_loads_checks_and_refuses() {
 
     // A load that dies midway leaves no image.
     let wrapper = tmp.path().join("docker-dies");
-    std::fs::write(
-        &wrapper,
-        "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then\n  head -c 100000 | docker \"$@\"; cat >/dev/null; exit 1\nfi; done\nexec docker \"$@\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    executable(&wrapper, "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = load ]; then\n  head -c 100000 | docker \"$@\"; cat >/dev/null; exit 1\nfi; done\nexec docker \"$@\"\n");
     let mut env_w = env.to_vec();
     env_w.push(("AIRLOCK_DOCKER", wrapper.to_str().unwrap()));
     let o = airlock(
@@ -1118,18 +1088,9 @@ fn unpack_into_dir_opens_no_socket() {
 /// running; every other call goes to the real tool.
 fn failing(dir: &Path, tool: &str, sub: &str) -> PathBuf {
     let wrapper = dir.join(format!("{tool}-no-{sub}"));
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = {sub} ]; then echo \"Error: {sub} refused by the test\" >&2; exit 1; fi; done\nexec {tool} \"$@\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    executable(&wrapper, format!(
+        "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = {sub} ]; then echo \"Error: {sub} refused by the test\" >&2; exit 1; fi; done\nexec {tool} \"$@\"\n"
+    ));
     wrapper
 }
 
