@@ -57,6 +57,12 @@ pub fn sniff<R: Read>(mut r: R) -> io::Result<(Compression, Replayed<R>)> {
     Ok((kind, io::Cursor::new(head.to_vec()).chain(r)))
 }
 
+/// Whether an archive's first 4 bytes are neither zstd's nor gzip's: a
+/// plain tar, which can be read by offset.
+pub fn is_plain(head: &[u8]) -> bool {
+    head.len() >= 4 && !head.starts_with(&ZSTD_MAGIC) && !head.starts_with(&GZIP_MAGIC)
+}
+
 pub fn decoder<'a, R: BufRead + 'a>(r: R) -> io::Result<Box<dyn Read + 'a>> {
     let mut dec = zstd::stream::read::Decoder::with_buffer(r)?;
     dec.window_log_max(limits::ZSTD_WINDOW_LOG_MAX)?;

@@ -95,9 +95,7 @@ pub fn read_archive_file(
     let mut head = [0u8; 4];
     let n = file.read(&mut head).map_err(io_err)?;
     file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-    let plain_tar = n == head.len()
-        && !head.starts_with(&compress::ZSTD_MAGIC)
-        && !head.starts_with(&[0x1f, 0x8b]);
+    let plain_tar = compress::is_plain(&head[..n]);
     if !plain_tar || opts.manifest_only {
         return read_stream(file, opts, progress);
     }

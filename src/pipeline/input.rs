@@ -99,9 +99,7 @@ fn holds_plain_tar(set: &VolumeSet) -> bool {
     let mut head = [0u8; 4];
     let read = File::open(set.path(volumes::VolumeId::Data(1)))
         .and_then(|mut f| io::Read::read_exact(&mut f, &mut head));
-    read.is_ok()
-        && !head.starts_with(&archive::compress::ZSTD_MAGIC)
-        && !head.starts_with(&[0x1f, 0x8b])
+    read.is_ok() && archive::compress::is_plain(&head)
 }
 
 /// A set of regular files holding a plain tar: every volume's sha256 is
