@@ -1,9 +1,9 @@
 //! The writing side: a `Write` that cuts the archive byte stream into
 //! volumes of a fixed size (a blob may span two), hashing each volume and
-//! the whole stream as they pass (on threads of their own). The files come from the caller (temporary
-//! files it lists for removal on interrupt) and are only handed back; the
-//! caller renames them into place once everything, parity included, is
-//! written.
+//! the whole stream as they pass (on threads of their own). The files come
+//! from the caller (temporary files it lists for removal on interrupt) and
+//! are only handed back; the caller renames them into place once
+//! everything, parity included, is written.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -36,7 +36,6 @@ pub struct VolumeWriter<F> {
     open: Option<Open>,
     done: Vec<(NamedTempFile, u64)>,
     hashing: BackgroundHashes,
-    total: u64,
 }
 
 impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
@@ -47,7 +46,6 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
             open: None,
             done: Vec::new(),
             hashing: BackgroundHashes::new(2),
-            total: 0,
         }
     }
 
@@ -77,13 +75,14 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> VolumeWriter<F> {
         let Some(whole) = whole.filter(|_| digests.len() == self.done.len()) else {
             return Err(io::Error::other("a hashing thread failed"));
         };
+        let total = self.done.iter().map(|(_, size)| size).sum();
         let volumes = self
             .done
             .into_iter()
             .zip(digests)
             .map(|((file, size), sha256)| WrittenVolume { file, size, sha256 })
             .collect();
-        Ok((volumes, self.total, whole))
+        Ok((volumes, total, whole))
     }
 }
 
@@ -112,7 +111,6 @@ impl<F: FnMut(usize) -> io::Result<NamedTempFile>> Write for VolumeWriter<F> {
         let n = v.out.write(&buf[..take])?;
         v.size += n as u64;
         self.hashing.update(&buf[..n])?;
-        self.total += n as u64;
         Ok(n)
     }
 
